@@ -1,0 +1,57 @@
+/*
+ * log.c - leveled logging to stderr, one line per call, written with a single write()
+ * so lines of different threads never interleave.
+ */
+#include "gateway/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+enum gw_log_level gw_log_level = GW_LOG_INFO;
+
+static const char *const level_names[] = { "error", "warn", "info", "debug", "noise" };
+
+bool gw_log_parse_level(const char *s, enum gw_log_level *out)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (strcasecmp(s, level_names[i]) == 0) {
+			*out = (enum gw_log_level)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+void gw_log_write(enum gw_log_level lvl, const char *fmt, ...)
+{
+	char line[1024];
+	struct timeval tv;
+	struct tm tm;
+	size_t n;
+	int k;
+	va_list ap;
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+	k = snprintf(line + n, sizeof(line) - n, ".%03ldZ %s ", (long)tv.tv_usec / 1000,
+		     level_names[lvl]);
+	if (k > 0)
+		n += (size_t)k;
+	va_start(ap, fmt);
+	k = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		n += (size_t)k;
+	if (n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(STDERR_FILENO, line, n) < 0) {
+		/* nowhere left to complain */
+	}
+}

@@ -1,0 +1,34 @@
+/*
+ * log.h - leveled logging to stderr. The level is tested before anything is formatted;
+ * gw_clog_* prefixes the connection ("C-12 alice@127.0.0.1:5000").
+ */
+#ifndef SLUICE_LOG_H
+#define SLUICE_LOG_H
+
+#include <stdbool.h>
+
+enum gw_log_level {
+	GW_LOG_ERROR = 0,
+	GW_LOG_WARN,
+	GW_LOG_INFO,
+	GW_LOG_DEBUG,
+	GW_LOG_NOISE,
+};
+
+extern enum gw_log_level gw_log_level;
+
+bool gw_log_parse_level(const char *s, enum gw_log_level *out);
+void gw_log_write(enum gw_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define gw_log_at(lvl, ...)                          \
+	do {                                         \
+		if ((lvl) <= gw_log_level)           \
+			gw_log_write((lvl), __VA_ARGS__); \
+	} while (0)
+#define gw_log_error(...) gw_log_at(GW_LOG_ERROR, __VA_ARGS__)
+#define gw_log_warn(...)  gw_log_at(GW_LOG_WARN, __VA_ARGS__)
+#define gw_log_info(...)  gw_log_at(GW_LOG_INFO, __VA_ARGS__)
+#define gw_log_debug(...) gw_log_at(GW_LOG_DEBUG, __VA_ARGS__)
+#define gw_log_noise(...) gw_log_at(GW_LOG_NOISE, __VA_ARGS__)
+
+#endif

@@ -1,4 +1,447 @@
-int main(void)
+/*
+ * main.c - the command line: options, the offline `account` subcommands, startup of the
+ * rules store, the workers and the admin API, and signals (SIGTERM/SIGINT drain and
+ * stop, SIGHUP reopens logs - stderr needs no reopening, so it only says so).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <event2/thread.h>
+
+#include "admin/admin.h"
+#include "config.h"
+#include "gateway/auth.h"
+#include "gateway/engine.h"
+#include "gateway/log.h"
+#include "gateway/util.h"
+
+struct options {
+	const char *listen;
+	const char *backend;
+	const char *db;
+	const char *admin;
+	const char *token;
+	uint32_t pool_size;
+	uint32_t threads;
+};
+
+static void usage(FILE *f)
 {
+	fprintf(f,
+		"usage: sluice [options]                 run the gateway\n"
+		"       sluice [--db FILE] account add NAME [rules]   (password on stdin)\n"
+		"       sluice [--db FILE] account set NAME [rules] [--password]\n"
+		"       sluice [--db FILE] account list\n"
+		"       sluice [--db FILE] account delete NAME\n"
+		"\n"
+		"options:\n"
+		"  --listen HOST:PORT    client port (default 127.0.0.1:3307)\n"
+		"  --backend HOST:PORT   MySQL/MariaDB server (default 127.0.0.1:3306)\n"
+		"  --pool-size N         backend connections, shared by all accounts (default 128)\n"
+		"  --db FILE             rules store, SQLite (default sluice.db)\n"
+		"  --admin HOST:PORT     admin API (default 127.0.0.1:8307; 'off' to disable)\n"
+		"  --admin-token TOKEN   bearer token for the admin API (or SLUICE_ADMIN_TOKEN)\n"
+		"  --threads N           event-loop threads (default: number of CPUs)\n"
+		"  --log-level L         error, warn, info, debug or noise (default info)\n"
+		"  --help, --version\n"
+		"\n"
+		"rules: --weight W --reservation R --max-qps Q --max-connections C\n"
+		"       --max-queue Q --queue-timeout-ms T\n");
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("sluice: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* ---- account subcommands ---- */
+
+static bool read_password(char *buf, size_t len)
+{
+	size_t n;
+
+	if (!fgets(buf, (int)len, stdin))
+		return false;
+	n = strlen(buf);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	return true;
+}
+
+/* Parse --rule VALUE pairs from argv[i..] into a; --password flags a new password. */
+static void parse_rules(int argc, char **argv, int i, struct store_account *a, bool *set_pw)
+{
+	for (; i < argc; i++) {
+		const char *k = argv[i];
+		uint32_t *dst = NULL, lo = 0, hi = UINT32_MAX;
+
+		if (strcmp(k, "--password") == 0) {
+			*set_pw = true;
+			continue;
+		}
+		if (strcmp(k, "--weight") == 0) {
+			dst = &a->weight;
+			lo = 1;
+			hi = 10000;
+		} else if (strcmp(k, "--reservation") == 0) {
+			dst = &a->reservation;
+		} else if (strcmp(k, "--max-qps") == 0) {
+			dst = &a->max_qps;
+		} else if (strcmp(k, "--max-connections") == 0) {
+			dst = &a->max_connections;
+		} else if (strcmp(k, "--max-queue") == 0) {
+			dst = &a->max_queue;
+			lo = 1;
+		} else if (strcmp(k, "--queue-timeout-ms") == 0) {
+			dst = &a->queue_timeout_ms;
+		} else {
+			die("account: unknown rule '%s'", k);
+		}
+		if (i + 1 >= argc || !gw_parse_u32(argv[i + 1], lo, hi, dst))
+			die("account: %s needs a whole number in [%u, %u]", k, lo, hi);
+		i++;
+	}
+}
+
+static int account_cmd(const char *dbpath, uint32_t pool_size, int argc, char **argv)
+{
+	struct store *st;
+	char err[256];
+	const char *verb = argc > 0 ? argv[0] : "";
+
+	if (!store_open(dbpath, &st, err, sizeof(err)))
+		die("%s: %s", dbpath, err);
+	if (strcmp(verb, "list") == 0) {
+		struct store_account *list;
+		size_t n;
+
+		if (!store_account_list(st, &list, &n, err, sizeof(err)))
+			die("%s", err);
+		printf("%-24s %6s %11s %8s %15s %9s %16s\n", "name", "weight", "reservation",
+		       "max_qps", "max_connections", "max_queue", "queue_timeout_ms");
+		for (size_t i = 0; i < n; i++)
+			printf("%-24s %6u %11u %8u %15u %9u %16u\n", list[i].name, list[i].weight,
+			       list[i].reservation, list[i].max_qps, list[i].max_connections,
+			       list[i].max_queue, list[i].queue_timeout_ms);
+		free(list);
+	} else if ((strcmp(verb, "add") == 0 || strcmp(verb, "set") == 0) && argc >= 2) {
+		struct store_account a;
+		bool add = verb[0] == 'a', set_pw = add, found = true;
+		char pw[1024];
+
+		if (add) {
+			store_account_defaults(&a);
+			if (gw_strlcpy(a.name, argv[1], sizeof(a.name)) >= sizeof(a.name))
+				die("account name too long (at most %d bytes)", STORE_NAME_MAX);
+		} else if (!store_account_get(st, argv[1], &a, &found, err, sizeof(err))) {
+			die("%s", err);
+		}
+		parse_rules(argc, argv, 2, &a, &set_pw);
+		if (set_pw) {
+			if (isatty(STDIN_FILENO))
+				fprintf(stderr, "password for %s: ", a.name);
+			if (!read_password(pw, sizeof(pw)))
+				die("account %s: no password on standard input", verb);
+			a.has_password = pw[0] != '\0';
+			if (a.has_password)
+				auth_stage1(pw, strlen(pw), a.pw_sha1);
+			memset(pw, 0, sizeof(pw));
+		}
+		if (add ? !store_account_add(st, &a, pool_size, err, sizeof(err))
+			: !store_account_update(st, &a, pool_size, err, sizeof(err)))
+			die("account %s %s: %s", verb, a.name, err);
+		printf("account %s %s\n", a.name, add ? "added" : "updated");
+	} else if (strcmp(verb, "delete") == 0 && argc == 2) {
+		bool found;
+
+		if (!store_account_delete(st, argv[1], &found, err, sizeof(err)))
+			die("account delete %s: %s", argv[1], err);
+		printf("account %s deleted\n", argv[1]);
+	} else {
+		usage(stderr);
+		store_close(st);
+		return 2;
+	}
+	store_close(st);
 	return 0;
+}
+
+/* ---- the gateway ---- */
+
+static struct event_base *main_base;
+static struct event *drain_ev;
+static uint64_t drain_deadline;
+
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+	bool idle;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	pthread_mutex_lock(&gw.sched_lock);
+	idle = gw.nlive == gw.nidle && qos_queued_total(gw.qos) == 0;
+	pthread_mutex_unlock(&gw.sched_lock);
+	if (idle || gw_now_ns() > drain_deadline)
+		event_base_loopbreak(main_base);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct timeval t = { 0, 50000 };
+
+	(void)what;
+	(void)arg;
+	if (sig == SIGHUP) {
+		gw_log_info("SIGHUP: logging goes to stderr; nothing to reopen");
+		return;
+	}
+	if (atomic_load(&gw.stopping)) {
+		event_base_loopbreak(main_base);
+		return;
+	}
+	atomic_store(&gw.stopping, true);
+	gw_log_info("signal %d: draining running queries (at most 10 s), then stopping",
+		    (int)sig);
+	drain_deadline = gw_now_ns() + 10000000000ull;
+	drain_ev = event_new(main_base, -1, EV_PERSIST, on_drain_tick, NULL);
+	event_add(drain_ev, &t);
+}
+
+static bool resolve_backend(char *err, size_t errlen)
+{
+	struct addrinfo hints, *res;
+	char port[8];
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%u", gw.cfg.backend_port);
+	rc = getaddrinfo(gw.cfg.backend_host, port, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "--backend %s: %s", gw.cfg.backend_host, gai_strerror(rc));
+		return false;
+	}
+	memcpy(&gw.backend_sa, res->ai_addr, res->ai_addrlen);
+	gw.backend_salen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return true;
+}
+
+/* Read the backend's greeting once, to show clients its version. Best effort. */
+static void probe_backend_version(void)
+{
+	int fd = socket(gw.backend_sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct pollfd pfd;
+	uint8_t buf[512];
+	size_t got = 0;
+	struct wire_handshake h;
+
+	if (fd < 0)
+		return;
+	if (connect(fd, (struct sockaddr *)&gw.backend_sa, gw.backend_salen) < 0) {
+		gw_log_warn("backend %s:%u not reachable yet: %s", gw.cfg.backend_host,
+			    gw.cfg.backend_port, strerror(errno));
+		close(fd);
+		return;
+	}
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while (got < sizeof(buf) && poll(&pfd, 1, 2000) > 0) {
+		ssize_t n = recv(fd, buf + got, sizeof(buf) - got, 0);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got >= 4 && got >= 4 + wire_u24(buf))
+			break;
+	}
+	close(fd);
+	if (got >= 4 && got >= 4 + wire_u24(buf) && wire_parse_handshake(buf + 4, wire_u24(buf), &h)) {
+		snprintf(gw.cfg.server_version, sizeof(gw.cfg.server_version), "%.40s-sluice",
+			 h.server_version);
+		gw_log_info("backend %s:%u is %s", gw.cfg.backend_host, gw.cfg.backend_port,
+			    h.server_version);
+	}
+}
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		gw_log_info("file descriptors: %llu (each client needs 1, each backend "
+			    "connection 1, plus about %u for sluice itself)",
+			    (unsigned long long)rl.rlim_cur, 16 + 3 * gw.cfg.threads);
+}
+
+static int run_gateway(const struct options *o)
+{
+	struct store *st;
+	struct adm_hooks hooks;
+	char err[512];
+	struct event *sigs[4];
+	int signums[4] = { SIGTERM, SIGINT, SIGHUP, 0 };
+	bool admin_on = strcmp(o->admin, "off") != 0;
+
+	signal(SIGPIPE, SIG_IGN);
+	evthread_use_pthreads();
+	gw.started_ns = gw_now_ns();
+	if (!gw_parse_hostport(o->listen, gw.cfg.listen_host, sizeof(gw.cfg.listen_host),
+			       &gw.cfg.listen_port))
+		die("--listen: expected HOST:PORT, got '%s'", o->listen);
+	if (!gw_parse_hostport(o->backend, gw.cfg.backend_host, sizeof(gw.cfg.backend_host),
+			       &gw.cfg.backend_port))
+		die("--backend: expected HOST:PORT, got '%s'", o->backend);
+	gw.cfg.pool_size = o->pool_size;
+	gw.cfg.threads = o->threads;
+	gw.cfg.handshake_timeout_ms = 10000;
+	gw_strlcpy(gw.cfg.server_version, "5.5.5-10.11.0-sluice", sizeof(gw.cfg.server_version));
+	if (!resolve_backend(err, sizeof(err)))
+		die("%s", err);
+	raise_fd_limit();
+	if (!store_open(o->db, &st, err, sizeof(err)))
+		die("%s: %s", o->db, err);
+	pthread_mutex_init(&gw.sched_lock, NULL);
+	gw.qos = qos_new(gw.cfg.pool_size);
+	if (!gw.qos)
+		die("out of memory");
+	if (!gw_accounts_load(st, err, sizeof(err)))
+		die("%s: %s", o->db, err);
+	probe_backend_version();
+	main_base = event_base_new();
+	if (!main_base)
+		die("libevent: cannot create the main loop");
+	if (!gw_start(err, sizeof(err)))
+		die("%s", err);
+	if (admin_on) {
+		memset(&hooks, 0, sizeof(hooks));
+		hooks.publish = gw_publish;
+		hooks.stats = gw_stats_collect;
+		hooks.pool_size = gw.cfg.pool_size;
+		if (!adm_start(o->admin, o->token, st, &hooks, err, sizeof(err)))
+			die("--admin %s: %s", o->admin, err);
+	}
+	for (int i = 0; signums[i]; i++) {
+		sigs[i] = evsignal_new(main_base, signums[i], on_signal, NULL);
+		event_add(sigs[i], NULL);
+	}
+	gw_log_info("sluice %s listening on %s:%u, backend %s:%u, pool %u, %u threads%s%s",
+		    PACKAGE_VERSION, gw.cfg.listen_host, gw.cfg.listen_port, gw.cfg.backend_host,
+		    gw.cfg.backend_port, gw.cfg.pool_size, gw.cfg.threads,
+		    admin_on ? ", admin on " : "", admin_on ? o->admin : "");
+	event_base_dispatch(main_base);
+	gw_log_info("stopping");
+	if (admin_on)
+		adm_stop();
+	gw_stop();
+	store_close(st);
+	for (int i = 0; signums[i]; i++)
+		event_free(sigs[i]);
+	if (drain_ev)
+		event_free(drain_ev);
+	event_base_free(main_base);
+	gw_log_info("stopped");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {
+		.listen = "127.0.0.1:3307",
+		.backend = "127.0.0.1:3306",
+		.db = "sluice.db",
+		.admin = "127.0.0.1:8307",
+		.token = getenv("SLUICE_ADMIN_TOKEN"),
+		.pool_size = 128,
+		.threads = 0,
+	};
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "pool-size", required_argument, NULL, 'p' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "admin", required_argument, NULL, 'a' },
+		{ "admin-token", required_argument, NULL, 't' },
+		{ "threads", required_argument, NULL, 'T' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	o.threads = ncpu > 0 ? (uint32_t)ncpu : 1;
+	/* '+': stop at the first non-option, so `account add NAME --weight 3` stays intact. */
+	while ((ch = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			o.listen = optarg;
+			break;
+		case 'b':
+			o.backend = optarg;
+			break;
+		case 'p':
+			if (!gw_parse_u32(optarg, 1, 100000, &o.pool_size))
+				die("--pool-size: a whole number from 1 to 100000, got '%s'", optarg);
+			break;
+		case 'd':
+			o.db = optarg;
+			break;
+		case 'a':
+			o.admin = optarg;
+			break;
+		case 't':
+			o.token = optarg;
+			break;
+		case 'T':
+			if (!gw_parse_u32(optarg, 1, 256, &o.threads))
+				die("--threads: a whole number from 1 to 256, got '%s'", optarg);
+			break;
+		case 'L':
+			if (!gw_log_parse_level(optarg, &gw_log_level))
+				die("--log-level: error, warn, info, debug or noise, got '%s'", optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("sluice %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		if (strcmp(argv[optind], "account") == 0)
+			return account_cmd(o.db, o.pool_size, argc - optind - 1, argv + optind + 1);
+		fprintf(stderr, "sluice: unknown command '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	return run_gateway(&o);
 }

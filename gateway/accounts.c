@@ -1,0 +1,256 @@
+/*
+ * accounts.c - the live account table and per-account statistics.
+ *
+ * Accounts are loaded from the rules store at start and after every admin change
+ * (gw_publish). An account object lives until exit: a client holds a plain pointer to
+ * it; a deleted account is marked dead (no new logins) and its clients finish their
+ * sessions. Rules are applied to qos in place, so queued and running requests keep
+ * their place. Everything here runs under gw.sched_lock, except the store reads.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/engine.h"
+#include "gateway/log.h"
+#include "gateway/util.h"
+
+static void limits_from_store(const struct store_account *sa, struct qos_limits *l)
+{
+	l->weight = sa->weight ? sa->weight : 1;
+	l->reservation = sa->reservation;
+	l->max_qps = sa->max_qps;
+	l->max_queue = sa->max_queue;
+	l->queue_timeout_ms = sa->queue_timeout_ms;
+}
+
+struct gw_account *gw_account_find_locked(const char *name)
+{
+	for (struct gw_account *a = gw.accounts; a; a = a->next) {
+		if (!a->dead && strcmp(a->name, name) == 0)
+			return a;
+	}
+	return NULL;
+}
+
+static struct gw_account *find_by_id_locked(int64_t id)
+{
+	for (struct gw_account *a = gw.accounts; a; a = a->next) {
+		if (a->id == id)
+			return a;
+	}
+	return NULL;
+}
+
+bool gw_accounts_load(struct store *st, char *err, size_t errlen)
+{
+	struct store_account *list = NULL;
+	struct gw_account **fresh;
+	size_t n = 0;
+
+	if (!store_account_list(st, &list, &n, err, errlen))
+		return false;
+	/* Allocate outside the lock: one object for each account we may not have. */
+	fresh = calloc(n ? n : 1, sizeof(*fresh));
+	if (!fresh) {
+		free(list);
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct qos_limits l;
+
+		fresh[i] = calloc(1, sizeof(**fresh));
+		limits_from_store(&list[i], &l);
+		if (fresh[i]) {
+			pthread_mutex_lock(&gw.sched_lock);
+			fresh[i]->qa = qos_account_new(gw.qos, (uint64_t)list[i].id, &l);
+			pthread_mutex_unlock(&gw.sched_lock);
+		}
+		if (!fresh[i] || !fresh[i]->qa) {
+			for (size_t k = 0; k <= i; k++) {
+				if (fresh[k] && fresh[k]->qa) {
+					pthread_mutex_lock(&gw.sched_lock);
+					qos_account_release(gw.qos, fresh[k]->qa);
+					pthread_mutex_unlock(&gw.sched_lock);
+				}
+				free(fresh[k]);
+			}
+			free(fresh);
+			free(list);
+			snprintf(err, errlen, "out of memory");
+			return false;
+		}
+	}
+	pthread_mutex_lock(&gw.sched_lock);
+	for (struct gw_account *a = gw.accounts; a; a = a->next)
+		a->dead = true;
+	for (size_t i = 0; i < n; i++) {
+		const struct store_account *sa = &list[i];
+		struct gw_account *a = find_by_id_locked(sa->id);
+
+		if (!a) {
+			a = fresh[i];
+			fresh[i] = NULL;
+			a->id = sa->id;
+			a->next = gw.accounts;
+			gw.accounts = a;
+		}
+		a->dead = false;
+		gw_strlcpy(a->name, sa->name, sizeof(a->name));
+		memcpy(a->stage1, sa->pw_sha1, sizeof(a->stage1));
+		a->has_password = sa->has_password;
+		a->max_connections = sa->max_connections;
+		limits_from_store(sa, &a->limits);
+		qos_account_set_limits(gw.qos, a->qa, &a->limits);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (fresh[i]) {
+			qos_account_release(gw.qos, fresh[i]->qa);
+			free(fresh[i]);
+		}
+	}
+	pthread_mutex_unlock(&gw.sched_lock);
+	free(fresh);
+	free(list);
+	return true;
+}
+
+bool gw_publish(void *ud, struct store *st, char *err, size_t errlen)
+{
+	(void)ud;
+	if (!gw_accounts_load(st, err, errlen)) {
+		gw_log_error("publishing new rules failed: %s (old rules stay in force)", err);
+		return false;
+	}
+	gw_log_info("rules published (generation %lld)", (long long)store_generation(st));
+	return true;
+}
+
+/* The window slot for second `sec`, cleared when it is reused. */
+static struct gw_account_window *window_locked(struct gw_account *a, uint64_t sec)
+{
+	struct gw_account_window *w = &a->win[sec % GW_STATS_WINDOW];
+
+	if (w->second != sec) {
+		memset(w, 0, sizeof(*w));
+		w->second = sec;
+	}
+	return w;
+}
+
+void gw_account_record_locked(struct gw_account *a, uint64_t now, uint64_t latency_ns,
+			      uint64_t backend_ns)
+{
+	struct gw_account_window *w = window_locked(a, now / 1000000000u);
+	uint64_t us = latency_ns / 1000u;
+	unsigned b = 0;
+
+	while (us && b < GW_HIST_BUCKETS - 1) {
+		us >>= 1;
+		b++;
+	}
+	w->queries++;
+	w->backend_ns += backend_ns;
+	w->hist[b]++;
+	a->queries_total++;
+	a->backend_ns_total += backend_ns;
+}
+
+void gw_account_reject_locked(struct gw_account *a)
+{
+	a->rejected_total++;
+}
+
+/* The latency (ms) below which a fraction q of the histogram lies; bucket midpoints. */
+static double hist_quantile(const uint64_t *h, uint64_t total, double q)
+{
+	uint64_t want = (uint64_t)ceil(q * (double)total), seen = 0;
+
+	if (total == 0)
+		return 0;
+	for (unsigned b = 0; b < GW_HIST_BUCKETS; b++) {
+		seen += h[b];
+		if (seen >= want) {
+			double lo = b ? ldexp(1.0, (int)b - 1) : 0.0;
+			double hi = ldexp(1.0, (int)b);
+
+			return (lo + hi) / 2.0 / 1000.0;
+		}
+	}
+	return ldexp(1.0, GW_HIST_BUCKETS) / 1000.0;
+}
+
+bool gw_stats_collect(void *ud, struct adm_stats *out)
+{
+	uint64_t now = gw_now_ns(), sec = now / 1000000000u;
+	uint64_t all_backend = 0;
+	size_t n = 0, i = 0;
+
+	(void)ud;
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&gw.sched_lock);
+	for (struct gw_account *a = gw.accounts; a; a = a->next)
+		n += !a->dead;
+	out->accounts = calloc(n ? n : 1, sizeof(*out->accounts));
+	out->backends = calloc(1, sizeof(*out->backends));
+	if (!out->accounts || !out->backends) {
+		pthread_mutex_unlock(&gw.sched_lock);
+		adm_stats_free(out);
+		return false;
+	}
+	for (struct gw_account *a = gw.accounts; a; a = a->next) {
+		struct adm_account_stats *o;
+		struct qos_account_stats qs;
+		uint64_t hist[GW_HIST_BUCKETS] = { 0 }, q = 0, bns = 0;
+
+		if (a->dead)
+			continue;
+		o = &out->accounts[i++];
+		gw_strlcpy(o->name, a->name, sizeof(o->name));
+		qos_account_get_stats(a->qa, &qs);
+		o->queries_total = a->queries_total;
+		o->rejected_total = a->rejected_total;
+		o->backend_ns_total = a->backend_ns_total;
+		o->connections = a->connections;
+		o->active = qs.running;
+		o->queued = qs.queued;
+		o->pinned = a->pinned;
+		/* The last complete seconds of the window (not the current one). */
+		for (unsigned k = 1; k < GW_STATS_WINDOW; k++) {
+			const struct gw_account_window *w = &a->win[(sec - k) % GW_STATS_WINDOW];
+
+			if (w->second != sec - k)
+				continue;
+			q += w->queries;
+			bns += w->backend_ns;
+			for (unsigned b = 0; b < GW_HIST_BUCKETS; b++)
+				hist[b] += w->hist[b];
+		}
+		o->qps = (double)q / (GW_STATS_WINDOW - 1);
+		o->p50_ms = hist_quantile(hist, q, 0.50);
+		o->p95_ms = hist_quantile(hist, q, 0.95);
+		o->p99_ms = hist_quantile(hist, q, 0.99);
+		o->backend_time_share = (double)bns; /* normalized below */
+		all_backend += bns;
+	}
+	out->n_accounts = i;
+	for (size_t k = 0; k < i; k++)
+		out->accounts[k].backend_time_share =
+			all_backend ? out->accounts[k].backend_time_share / (double)all_backend : 0;
+	gw_strlcpy(out->backends[0].name, "default", sizeof(out->backends[0].name));
+	snprintf(out->backends[0].addr, sizeof(out->backends[0].addr), "%s:%u",
+		 gw.cfg.backend_host, gw.cfg.backend_port);
+	out->backends[0].pool_size = gw.cfg.pool_size;
+	out->backends[0].connected = gw.nlive;
+	out->backends[0].busy = gw.nlive - gw.nidle;
+	out->backends[0].connect_failures_total = gw.connect_failures;
+	gw_strlcpy(out->backends[0].last_error, gw.backend_error,
+		   sizeof(out->backends[0].last_error));
+	out->n_backends = 1;
+	pthread_mutex_unlock(&gw.sched_lock);
+	out->clients = atomic_load(&gw.clients_now);
+	out->uptime_s = (now - gw.started_ns) / 1000000000u;
+	return true;
+}

@@ -1,0 +1,965 @@
+/*
+ * client.c - the client side: greeting, authentication, command intake, queueing in
+ * qos, and the client half of forwarding. Every client belongs to one worker for life;
+ * only that worker's thread touches it (messages from other threads arrive through the
+ * worker's inbox).
+ *
+ * States (gw.h): HANDSHAKE -> [AUTH_SWITCH] -> IDLE <-> QUEUED -> RUNNING -> IDLE ...
+ * Closing parks the client on the worker's closed list; it is freed after the loop
+ * turn, or, when a message for it is still in flight, when that message arrives.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gateway/auth.h"
+#include "gateway/engine.h"
+#include "gateway/log.h"
+#include "gateway/util.h"
+
+#define CLIENT_OUT_HIGH (1u << 20) /* pause the server above this much unsent output */
+#define CLIENT_IN_HIGH  (GW_MAX_PACKET + GW_IO_CHUNK) /* stop reading above this */
+
+/* What sluice offers clients: what MariaDB offers, minus TLS and compression. */
+#define GW_SERVER_CAPS                                                                         \
+	(CLIENT_LONG_PASSWORD | CLIENT_FOUND_ROWS | CLIENT_LONG_FLAG | CLIENT_CONNECT_WITH_DB | \
+	 CLIENT_NO_SCHEMA | CLIENT_ODBC | CLIENT_LOCAL_FILES | CLIENT_IGNORE_SPACE |           \
+	 CLIENT_PROTOCOL_41 | CLIENT_INTERACTIVE | CLIENT_IGNORE_SIGPIPE |                     \
+	 CLIENT_TRANSACTIONS | CLIENT_RESERVED | CLIENT_SECURE_CONNECTION |                    \
+	 CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS |            \
+	 CLIENT_PLUGIN_AUTH | CLIENT_CONNECT_ATTRS | CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA |    \
+	 CLIENT_SESSION_TRACK | CLIENT_DEPRECATE_EOF)
+
+static const char *const client_state_names[] = { GW_CLIENT_STATES(GW_X_NAME) };
+
+static void client_on_read(evutil_socket_t fd, short what, void *arg);
+static void client_on_write(evutil_socket_t fd, short what, void *arg);
+static void client_process(struct gw_client *c);
+static void client_close(struct gw_client *c, const char *reason);
+
+const char *gw_client_state_name(enum gw_client_state st)
+{
+	return st < GW_CL__COUNT ? client_state_names[st] : "?";
+}
+
+static void client_set_state(struct gw_client *c, enum gw_client_state st)
+{
+	gw_log_noise("C-%llu %s -> %s", (unsigned long long)c->id,
+		     gw_client_state_name(c->state), gw_client_state_name(st));
+	c->state = st;
+}
+
+static const char *client_user(const struct gw_client *c)
+{
+	return c->account ? c->account->name : "-";
+}
+
+/* ---- output ---- */
+
+/* Queue or send bytes to the client. false when the client failed (it is closed). */
+bool gw_client_forward(struct gw_client *c, const uint8_t *p, size_t n)
+{
+	ssize_t k = 0;
+
+	if (c->state == GW_CL_CLOSED)
+		return false;
+	c->bytes_out += n;
+	if (gw_buf_len(&c->out) == 0) {
+		k = gw_send(c->fd, p, n);
+		if (k < 0) {
+			client_close(c, "send failed");
+			return false;
+		}
+		if ((size_t)k == n)
+			return true;
+	}
+	if (!gw_buf_append(&c->out, p + k, n - (size_t)k)) {
+		client_close(c, "out of memory");
+		return false;
+	}
+	event_add(c->wev, NULL);
+	if (c->server && gw_buf_len(&c->out) > CLIENT_OUT_HIGH)
+		gw_server_pause(c->server, true);
+	return true;
+}
+
+static bool client_send_wbuf(struct gw_client *c, struct wire_buf *b)
+{
+	bool ok;
+
+	if (b->failed) {
+		wire_buf_free(b);
+		client_close(c, "out of memory");
+		return false;
+	}
+	ok = gw_client_forward(c, b->data, b->len);
+	wire_buf_free(b);
+	return ok;
+}
+
+static void client_send_err(struct gw_client *c, uint8_t seq, uint16_t code, const char *state,
+			    const char *msg)
+{
+	struct wire_buf b;
+
+	wire_buf_init(&b);
+	wire_build_err(&b, seq, code, state, "%s", msg);
+	client_send_wbuf(c, &b);
+}
+
+static void client_send_ok(struct gw_client *c, uint8_t seq)
+{
+	struct wire_buf b;
+	uint16_t status = c->status ? c->status : SERVER_STATUS_AUTOCOMMIT;
+
+	wire_buf_init(&b);
+	wire_build_ok(&b, seq, c->caps, 0, 0, status & ~SERVER_SESSION_STATE_CHANGED, 0);
+	client_send_wbuf(c, &b);
+}
+
+void gw_client_command_error(struct gw_client *c, uint8_t seq, uint16_t code, const char *state,
+			     const char *msg)
+{
+	client_send_err(c, seq, code, state, msg);
+}
+
+static void client_on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_client *c = arg;
+	ssize_t k;
+
+	(void)fd;
+	(void)what;
+	k = gw_send(c->fd, c->out.data + c->out.start, gw_buf_len(&c->out));
+	if (k < 0) {
+		client_close(c, "send failed");
+		gw_worker_reclaim(c->worker);
+		return;
+	}
+	c->out.start += (size_t)k;
+	if (gw_buf_len(&c->out) > 0)
+		return;
+	c->out.start = c->out.end = 0;
+	event_del(c->wev);
+	if (c->server && c->server->paused)
+		gw_server_resume(c->server);
+	if (c->state == GW_CL_CLOSED)
+		return;
+}
+
+/* ---- life ---- */
+
+static void client_list_remove(struct gw_client **head, struct gw_client *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		*head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->next = c->prev = NULL;
+}
+
+static void client_list_push(struct gw_client **head, struct gw_client *c)
+{
+	c->prev = NULL;
+	c->next = *head;
+	if (*head)
+		(*head)->prev = c;
+	*head = c;
+}
+
+void gw_client_accept(struct gw_worker *w, int fd, const struct sockaddr *sa)
+{
+	struct gw_client *c = calloc(1, sizeof(*c));
+	struct wire_handshake h;
+	struct wire_buf b;
+	int one = 1;
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (!c) {
+		close(fd);
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+	}
+	snprintf(c->addr, sizeof(c->addr), "%s:%u", host, port);
+	c->fd = fd;
+	c->worker = w;
+	c->id = ++w->next_client_id * 64 + (uint64_t)w->id;
+	c->connected_ns = gw_now_ns();
+	c->state = GW_CL_HANDSHAKE;
+	c->ev = event_new(w->base, fd, EV_READ | EV_PERSIST, client_on_read, c);
+	c->wev = event_new(w->base, fd, EV_WRITE | EV_PERSIST, client_on_write, c);
+	client_list_push(&w->clients, c);
+	w->nclients++;
+	atomic_fetch_add(&gw.clients_now, 1);
+	if (!c->ev || !c->wev || event_add(c->ev, NULL) < 0) {
+		client_close(c, "out of memory");
+		return;
+	}
+	auth_random_salt(c->salt);
+	memset(&h, 0, sizeof(h));
+	h.protocol = 10;
+	gw_strlcpy(h.server_version, gw.cfg.server_version, sizeof(h.server_version));
+	h.conn_id = (uint32_t)c->id;
+	memcpy(h.scramble, c->salt, sizeof(h.scramble));
+	h.caps = GW_SERVER_CAPS;
+	h.charset = 45; /* utf8mb4_general_ci */
+	h.status = SERVER_STATUS_AUTOCOMMIT;
+	gw_strlcpy(h.auth_plugin, AUTH_NATIVE, sizeof(h.auth_plugin));
+	wire_buf_init(&b);
+	wire_build_handshake(&b, 0, &h);
+	client_send_wbuf(c, &b);
+}
+
+/*
+ * Close the client: give back what it holds (its queued request, its server), log one
+ * line, park it. Safe to call twice.
+ */
+static void client_close(struct gw_client *c, const char *reason)
+{
+	struct gw_server *s = c->server;
+	uint64_t now = gw_now_ns();
+
+	if (c->state == GW_CL_CLOSED)
+		return;
+	gw_log_debug("C-%llu %s@%s closing (%s) in %s after %.3f s, %llu bytes in, %llu out",
+		     (unsigned long long)c->id, client_user(c), c->addr, reason,
+		     gw_client_state_name(c->state), (double)(now - c->connected_ns) / 1e9,
+		     (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
+	pthread_mutex_lock(&gw.sched_lock);
+	if (c->req_queued) {
+		if (qos_cancel(gw.qos, &c->req))
+			c->req_queued = false;
+	} else if (c->state == GW_CL_QUEUED) {
+		/* Picked or expired already: a message is on its way. */
+		c->zombie = true;
+	}
+	if (c->req_running && s) {
+		qos_complete(gw.qos, &c->req, now - s->started_ns, now);
+		c->req_running = false;
+	}
+	if (c->account) {
+		c->account->connections--;
+		if (c->pinned)
+			c->account->pinned--;
+	}
+	pthread_mutex_unlock(&gw.sched_lock);
+	if (s) {
+		bool reusable = !c->pinned && !c->in_trans;
+
+		c->server = NULL;
+		s->client = NULL;
+		if (c->state == GW_CL_RUNNING)
+			gw_server_orphan(s, reusable);
+		else
+			gw_server_release(s, /* reusable= */ false);
+	}
+	event_del(c->ev);
+	event_del(c->wev);
+	close(c->fd);
+	c->fd = -1;
+	client_set_state(c, GW_CL_CLOSED);
+	client_list_remove(&c->worker->clients, c);
+	client_list_push(&c->worker->closed, c);
+	c->worker->nclients--;
+	atomic_fetch_sub(&gw.clients_now, 1);
+}
+
+static void client_free(struct gw_client *c)
+{
+	event_free(c->ev);
+	event_free(c->wev);
+	gw_buf_free(&c->in);
+	gw_buf_free(&c->out);
+	free(c);
+}
+
+void gw_worker_reclaim(struct gw_worker *w)
+{
+	struct gw_client *c = w->closed, *next;
+
+	w->closed = NULL;
+	for (; c; c = next) {
+		next = c->next;
+		c->next = c->prev = NULL;
+		if (c->zombie)
+			continue; /* freed when its message arrives */
+		client_free(c);
+	}
+}
+
+void gw_client_sweep(struct gw_worker *w, uint64_t now)
+{
+	uint64_t limit = (uint64_t)gw.cfg.handshake_timeout_ms * 1000000u;
+	struct gw_client *c, *next;
+
+	for (c = w->clients; c; c = next) {
+		next = c->next;
+		if ((c->state == GW_CL_HANDSHAKE || c->state == GW_CL_AUTH_SWITCH) &&
+		    now - c->connected_ns > limit) {
+			gw_log_info("C-%llu %s: handshake not finished after %u ms, dropped",
+				    (unsigned long long)c->id, c->addr, gw.cfg.handshake_timeout_ms);
+			client_close(c, "handshake timeout");
+		}
+	}
+}
+
+/* ---- input ---- */
+
+/* Is a whole packet at the head of the input? */
+static bool client_peek_packet(struct gw_client *c, const uint8_t **payload, uint32_t *len,
+			       uint8_t *seq)
+{
+	const uint8_t *h = c->in.data + c->in.start;
+	size_t avail = gw_buf_len(&c->in);
+
+	if (avail < WIRE_HDR_LEN)
+		return false;
+	*len = wire_u24(h);
+	*seq = h[3];
+	if (avail < WIRE_HDR_LEN + (size_t)*len) {
+		/* Make room for the whole packet now, so reading can go on. */
+		if (!gw_buf_reserve(&c->in, WIRE_HDR_LEN + *len - avail))
+			client_close(c, "out of memory");
+		return false;
+	}
+	*payload = h + WIRE_HDR_LEN;
+	return true;
+}
+
+static void client_consume(struct gw_client *c, size_t n)
+{
+	c->in.start += n;
+	if (c->in.start == c->in.end)
+		c->in.start = c->in.end = 0;
+}
+
+static void client_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_client *c = arg;
+	struct gw_worker *w = c->worker;
+	ssize_t n;
+
+	(void)what;
+	if (!gw_buf_reserve(&c->in, GW_IO_CHUNK)) {
+		client_close(c, "out of memory");
+		gw_worker_reclaim(w);
+		return;
+	}
+	n = recv(fd, c->in.data + c->in.end, c->in.cap - c->in.end, 0);
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		client_close(c, n == 0 ? "client closed" : "recv failed");
+		gw_worker_reclaim(w);
+		return;
+	}
+	c->in.end += (size_t)n;
+	c->bytes_in += (uint64_t)n;
+	client_process(c);
+	if (c->state != GW_CL_CLOSED && gw_buf_len(&c->in) > CLIENT_IN_HIGH && !c->read_paused) {
+		/* A client that pipelines far ahead waits until we catch up. */
+		event_del(c->ev);
+		c->read_paused = true;
+	}
+	gw_worker_reclaim(w);
+}
+
+static void client_resume_reading(struct gw_client *c)
+{
+	if (c->read_paused && c->state != GW_CL_CLOSED) {
+		c->read_paused = false;
+		event_add(c->ev, NULL);
+	}
+}
+
+/* ---- authentication ---- */
+
+static void client_deny(struct gw_client *c, uint8_t seq, const char *user, bool used_password)
+{
+	char msg[256];
+	char host[64];
+	char *colon;
+
+	gw_strlcpy(host, c->addr, sizeof(host));
+	colon = strrchr(host, ':');
+	if (colon)
+		*colon = '\0';
+	snprintf(msg, sizeof(msg), "Access denied for user '%s'@'%s' (using password: %s)", user,
+		 host, used_password ? "YES" : "NO");
+	gw_log_info("C-%llu %s: %s", (unsigned long long)c->id, c->addr, msg);
+	client_send_err(c, seq, 1045, "28000", msg);
+	client_close(c, "access denied");
+}
+
+/* Look up an account and check its password answer against our salt. Returns the
+ * account (not yet counted as connected) or NULL. */
+static struct gw_account *client_check_password(const char *user, const uint8_t *salt,
+						 const uint8_t *answer, size_t answer_len)
+{
+	struct gw_account *a;
+	uint8_t stage1[20];
+	bool has_pw, ok;
+
+	pthread_mutex_lock(&gw.sched_lock);
+	a = gw_account_find_locked(user);
+	if (a) {
+		memcpy(stage1, a->stage1, sizeof(stage1));
+		has_pw = a->has_password;
+	}
+	pthread_mutex_unlock(&gw.sched_lock);
+	if (!a)
+		return NULL;
+	ok = auth_native_verify(stage1, has_pw, salt, answer, answer_len);
+	return ok ? a : NULL;
+}
+
+/* Count the client in against its account's max_connections. */
+static bool client_admit(struct gw_client *c, struct gw_account *a, uint8_t seq)
+{
+	char msg[400];
+	bool ok;
+	uint32_t limit;
+
+	pthread_mutex_lock(&gw.sched_lock);
+	limit = a->max_connections;
+	ok = !a->dead && (limit == 0 || a->connections < limit);
+	if (ok)
+		a->connections++;
+	else
+		gw_account_reject_locked(a);
+	pthread_mutex_unlock(&gw.sched_lock);
+	if (ok) {
+		c->account = a;
+		return true;
+	}
+	snprintf(msg, sizeof(msg),
+		 "User %s already has more than 'max_user_connections' active connections "
+		 "(sluice account '%s', max_connections %u)",
+		 a->name, a->name, limit);
+	gw_log_info("C-%llu %s: %s", (unsigned long long)c->id, c->addr, msg);
+	client_send_err(c, seq, 1203, "42000", msg);
+	client_close(c, "max_connections");
+	return false;
+}
+
+static void client_send_auth_switch(struct gw_client *c, uint8_t seq)
+{
+	struct wire_buf b;
+	size_t off;
+
+	wire_buf_init(&b);
+	off = wire_packet_begin(&b, seq);
+	wire_put_u8(&b, 0xfe);
+	wire_put_cstr(&b, AUTH_NATIVE);
+	wire_put_bytes(&b, c->salt, sizeof(c->salt));
+	wire_put_u8(&b, 0);
+	wire_packet_end(&b, off);
+	client_send_wbuf(c, &b);
+}
+
+static void client_logged_in(struct gw_client *c, uint8_t seq)
+{
+	client_set_state(c, GW_CL_IDLE);
+	c->status = SERVER_STATUS_AUTOCOMMIT;
+	gw_log_debug("C-%llu %s@%s logged in (db '%s', charset %u)", (unsigned long long)c->id,
+		     c->account->name, c->addr, c->db, c->charset);
+	client_send_ok(c, seq);
+}
+
+static void client_handshake(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t seq)
+{
+	struct wire_handshake_resp r;
+	struct gw_account *a;
+
+	if (!wire_parse_handshake_resp(p, len, &r)) {
+		client_send_err(c, (uint8_t)(seq + 1), 1043, "08S01", "Bad handshake");
+		client_close(c, "malformed handshake response");
+		return;
+	}
+	if (r.is_ssl_request) {
+		client_send_err(c, (uint8_t)(seq + 1), 1043, "08S01",
+				"Bad handshake: sluice does not support TLS yet; connect "
+				"without SSL");
+		client_close(c, "TLS requested");
+		return;
+	}
+	c->caps = r.caps & GW_SERVER_CAPS;
+	c->charset = r.charset;
+	if (r.caps & CLIENT_CONNECT_WITH_DB)
+		gw_strlcpy(c->db, r.db, sizeof(c->db));
+	if ((r.caps & CLIENT_PLUGIN_AUTH) && r.auth_plugin[0] &&
+	    strcmp(r.auth_plugin, AUTH_NATIVE) != 0) {
+		/* e.g. caching_sha2_password from a MySQL 8 client: ask for ours. */
+		gw_strlcpy(c->pending_db, r.user, sizeof(c->pending_db));
+		client_set_state(c, GW_CL_AUTH_SWITCH);
+		client_send_auth_switch(c, (uint8_t)(seq + 1));
+		return;
+	}
+	a = client_check_password(r.user, c->salt, r.auth, r.auth_len);
+	if (!a) {
+		client_deny(c, (uint8_t)(seq + 1), r.user, r.auth_len > 0);
+		return;
+	}
+	if (client_admit(c, a, (uint8_t)(seq + 1)))
+		client_logged_in(c, (uint8_t)(seq + 1));
+}
+
+/* The answer to our AuthSwitchRequest; pending_db holds the user name meanwhile. */
+static void client_auth_switch_answer(struct gw_client *c, const uint8_t *p, uint32_t len,
+				      uint8_t seq)
+{
+	char user[GW_DB_MAX + 1];
+	struct gw_account *a;
+
+	gw_strlcpy(user, c->pending_db, sizeof(user));
+	c->pending_db[0] = '\0';
+	a = client_check_password(user, c->salt, p, len);
+	if (!a) {
+		client_deny(c, (uint8_t)(seq + 1), user, len > 0);
+		return;
+	}
+	if (c->state == GW_CL_CHANGE_USER) {
+		struct gw_account *old = c->account;
+
+		if (old) {
+			pthread_mutex_lock(&gw.sched_lock);
+			old->connections--;
+			pthread_mutex_unlock(&gw.sched_lock);
+			c->account = NULL;
+		}
+	}
+	if (client_admit(c, a, (uint8_t)(seq + 1)))
+		client_logged_in(c, (uint8_t)(seq + 1));
+}
+
+/* Leave a pinned/in-transaction server behind (its state belongs to the old session). */
+static void client_drop_server(struct gw_client *c)
+{
+	struct gw_server *s = c->server;
+
+	if (!s)
+		return;
+	c->server = NULL;
+	s->client = NULL;
+	pthread_mutex_lock(&gw.sched_lock);
+	if (c->pinned && c->account)
+		c->account->pinned--;
+	pthread_mutex_unlock(&gw.sched_lock);
+	c->pinned = false;
+	c->in_trans = false;
+	gw_server_release(s, /* reusable= */ false);
+}
+
+static void client_change_user(struct gw_client *c, const uint8_t *p, uint32_t len)
+{
+	struct wire_change_user cu;
+
+	if (!wire_parse_change_user(p, len, c->caps, &cu)) {
+		client_send_err(c, 1, 1043, "08S01", "Bad COM_CHANGE_USER packet");
+		client_close(c, "malformed COM_CHANGE_USER");
+		return;
+	}
+	client_drop_server(c);
+	gw_strlcpy(c->db, cu.db, sizeof(c->db));
+	if (cu.charset)
+		c->charset = (uint8_t)cu.charset;
+	c->status = SERVER_STATUS_AUTOCOMMIT;
+	/* Always re-authenticate against a fresh salt: the answer in the packet was made
+	 * with the old one by some clients and the new one by none. */
+	auth_random_salt(c->salt);
+	gw_strlcpy(c->pending_db, cu.user, sizeof(c->pending_db));
+	client_set_state(c, GW_CL_CHANGE_USER);
+	if (!(c->caps & CLIENT_PLUGIN_AUTH)) {
+		client_deny(c, 1, cu.user, cu.auth_len > 0);
+		return;
+	}
+	client_send_auth_switch(c, 1);
+}
+
+/* ---- commands ---- */
+
+/* Does this statement start with USE <db>? On success the name goes to out. */
+static bool sql_parse_use(const uint8_t *q, size_t n, char *out, size_t outlen)
+{
+	size_t i = 0, k = 0;
+	char quote = 0;
+
+	while (i < n && isspace(q[i]))
+		i++;
+	if (n - i < 4 || strncasecmp((const char *)q + i, "use", 3) != 0 || !isspace(q[i + 3]))
+		return false;
+	i += 3;
+	while (i < n && isspace(q[i]))
+		i++;
+	if (i < n && (q[i] == '`' || q[i] == '"')) {
+		quote = (char)q[i];
+		i++;
+	}
+	while (i < n && k + 1 < outlen) {
+		if (quote ? q[i] == (uint8_t)quote : (isspace(q[i]) || q[i] == ';'))
+			break;
+		out[k++] = (char)q[i++];
+	}
+	out[k] = '\0';
+	if (quote) {
+		if (i >= n)
+			return false;
+		i++;
+	}
+	while (i < n && (isspace(q[i]) || q[i] == ';'))
+		i++;
+	return k > 0 && i == n;
+}
+
+/* Forward the head command packet (and what follows it) to the bound server. */
+void gw_client_send_command(struct gw_client *c, struct gw_server *s)
+{
+	const uint8_t *payload;
+	uint32_t len;
+	uint8_t seq;
+
+	if (!client_peek_packet(c, &payload, &len, &seq)) {
+		gw_bug(__FILE__, __LINE__, "command packet vanished");
+	}
+	wire_resp_init(&s->resp, wire_cmd_resp_kind(payload[0]), s->caps);
+	s->started_ns = gw_now_ns();
+	s->last_seq = 0;
+	client_set_state(c, GW_CL_RUNNING);
+	c->cmd_continued = len == WIRE_MAX_PAYLOAD;
+	if (!gw_server_send(s, c->in.data + c->in.start, WIRE_HDR_LEN + len))
+		return; /* the server failed; the client got an error */
+	client_consume(c, WIRE_HDR_LEN + len);
+	if (s->resp.state == WRS_DONE && !c->cmd_continued)
+		gw_client_response_done(c, s);
+	else if (c->cmd_continued)
+		client_process(c);
+}
+
+/* Start the head command: locally, on the pinned server, or through qos. */
+static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t seq)
+{
+	struct gw_msg *local = NULL, *remote = NULL;
+	enum qos_verdict v;
+	uint64_t now;
+	uint8_t cmd;
+
+	if (seq != 0) {
+		client_close(c, "wrong sequence id on a command");
+		return;
+	}
+	if (len == 0) {
+		client_close(c, "empty command packet");
+		return;
+	}
+	cmd = p[0];
+	c->cmd = cmd;
+	c->db_change_pending = false;
+	switch (cmd) {
+	case COM_QUIT:
+		client_close(c, "COM_QUIT");
+		return;
+	case COM_PING:
+		client_consume(c, WIRE_HDR_LEN + len);
+		client_send_ok(c, 1);
+		return;
+	case COM_CHANGE_USER:
+		client_change_user(c, p, len);
+		client_consume(c, WIRE_HDR_LEN + len);
+		return;
+	case COM_RESET_CONNECTION:
+		if (!c->server) {
+			client_consume(c, WIRE_HDR_LEN + len);
+			c->status = SERVER_STATUS_AUTOCOMMIT;
+			client_send_ok(c, 1);
+			return;
+		}
+		break; /* the pinned server resets itself */
+	case COM_INIT_DB:
+		if (len - 1 > GW_DB_MAX) {
+			client_consume(c, WIRE_HDR_LEN + len);
+			client_send_err(c, 1, 1102, "42000", "Incorrect database name");
+			return;
+		}
+		memcpy(c->pending_db, p + 1, len - 1);
+		c->pending_db[len - 1] = '\0';
+		c->db_change_pending = true;
+		break;
+	case COM_QUERY:
+		if (len < 256 && sql_parse_use(p + 1, len - 1, c->pending_db, sizeof(c->pending_db)))
+			c->db_change_pending = true;
+		break;
+	case COM_FIELD_LIST:
+	case COM_STATISTICS:
+	case COM_SET_OPTION:
+	case COM_STMT_PREPARE:
+	case COM_STMT_EXECUTE:
+	case COM_STMT_SEND_LONG_DATA:
+	case COM_STMT_CLOSE:
+	case COM_STMT_RESET:
+	case COM_STMT_FETCH:
+		break;
+	default: {
+		char msg[96];
+
+		client_consume(c, WIRE_HDR_LEN + len);
+		snprintf(msg, sizeof(msg), "Unknown command 0x%02x (not supported by sluice)", cmd);
+		client_send_err(c, 1, 1047, "08S01", msg);
+		return;
+	}
+	}
+	now = gw_now_ns();
+	c->enqueued_ns = now;
+	if (c->server) {
+		/* Pinned or inside a transaction: straight to its own server. */
+		c->req_running = false;
+		gw_client_send_command(c, c->server);
+		return;
+	}
+	c->req.account = c->account->qa;
+	pthread_mutex_lock(&gw.sched_lock);
+	v = qos_enqueue(gw.qos, &c->req, now);
+	if (v == QOS_OK) {
+		c->req_queued = true;
+		client_set_state(c, GW_CL_QUEUED);
+		gw_sched_dispatch_locked(now, &local, &remote);
+	} else {
+		gw_account_reject_locked(c->account);
+	}
+	pthread_mutex_unlock(&gw.sched_lock);
+	if (v != QOS_OK) {
+		char msg[200];
+
+		client_consume(c, WIRE_HDR_LEN + len);
+		snprintf(msg, sizeof(msg),
+			 "User '%s' has exceeded the 'max_queue' resource (current value: %u)",
+			 c->account->name, c->account->limits.max_queue);
+		client_send_err(c, 1, 1226, "42000", msg);
+		return;
+	}
+	gw_sched_deliver(local, remote);
+}
+
+/* A message from the scheduler (maybe from another worker). */
+void gw_client_on_msg(struct gw_msg *m)
+{
+	struct gw_client *c = m->client;
+	struct gw_server *s = m->server;
+	const uint8_t *p;
+	uint32_t len;
+	uint8_t seq;
+	char msg[300];
+
+	if (c->zombie) {
+		/* The client left while this was on its way. */
+		if (m->kind == GW_MSG_RUN && s) {
+			pthread_mutex_lock(&gw.sched_lock);
+			qos_complete(gw.qos, &c->req, 0, gw_now_ns());
+			pthread_mutex_unlock(&gw.sched_lock);
+			c->req_running = false;
+			s->client = NULL;
+			c->server = NULL;
+			gw_server_release(s, /* reusable= */ s->state != GW_SV_CLOSED);
+		}
+		c->zombie = false;
+		client_free(c);
+		return;
+	}
+	switch (m->kind) {
+	case GW_MSG_RUN:
+		gw_server_run(s, c);
+		break;
+	case GW_MSG_EXPIRE:
+		if (client_peek_packet(c, &p, &len, &seq))
+			client_consume(c, WIRE_HDR_LEN + len);
+		snprintf(msg, sizeof(msg),
+			 "User '%s' has exceeded the 'queue_timeout_ms' resource (current value: "
+			 "%u): no backend connection became free in time",
+			 c->account->name, c->account->limits.queue_timeout_ms);
+		client_set_state(c, GW_CL_IDLE);
+		client_send_err(c, 1, 1226, "42000", msg);
+		client_process(c);
+		break;
+	case GW_MSG_FAIL:
+		break;
+	}
+}
+
+void gw_client_infile_begin(struct gw_client *c)
+{
+	c->infile = true;
+	client_process(c);
+}
+
+/* The server's response to the client's command is complete. */
+void gw_client_response_done(struct gw_client *c, struct gw_server *s)
+{
+	const struct wire_resp *r = &s->resp;
+	struct gw_msg *local = NULL, *remote = NULL;
+	uint64_t now = gw_now_ns();
+	uint64_t cost = now - s->started_ns;
+	bool pin = false, keep;
+
+	if (!r->is_err) {
+		c->status = r->status;
+		c->in_trans = (r->status & SERVER_STATUS_IN_TRANS) != 0;
+		if (c->db_change_pending) {
+			gw_strlcpy(c->db, c->pending_db, sizeof(c->db));
+			gw_strlcpy(s->db, c->pending_db, sizeof(s->db));
+		}
+		if (c->cmd == COM_STMT_PREPARE || c->cmd == COM_SET_OPTION)
+			pin = true;
+		if (c->cmd == COM_RESET_CONNECTION && c->pinned) {
+			c->pinned = false;
+			pthread_mutex_lock(&gw.sched_lock);
+			c->account->pinned--;
+			pthread_mutex_unlock(&gw.sched_lock);
+		}
+	}
+	if (c->cmd == COM_STMT_SEND_LONG_DATA || c->cmd == COM_STMT_CLOSE)
+		pin = true; /* statements live on that server */
+	c->db_change_pending = false;
+	keep = c->pinned || pin || c->in_trans;
+	pthread_mutex_lock(&gw.sched_lock);
+	if (c->req_running) {
+		qos_complete(gw.qos, &c->req, cost, now);
+		c->req_running = false;
+	} else {
+		qos_charge(gw.qos, c->account->qa, cost, now);
+	}
+	gw_account_record_locked(c->account, now, now - c->enqueued_ns, cost);
+	if (pin && !c->pinned) {
+		c->pinned = true;
+		c->account->pinned++;
+		gw_log_debug("C-%llu %s pinned to its backend connection (command 0x%02x)",
+			     (unsigned long long)c->id, c->account->name, c->cmd);
+	}
+	pthread_mutex_unlock(&gw.sched_lock);
+	client_set_state(c, GW_CL_IDLE);
+	if (!keep) {
+		c->server = NULL;
+		s->client = NULL;
+		gw_server_release(s, /* reusable= */ true);
+	} else {
+		(void)local;
+		(void)remote;
+	}
+	if (gw_buf_len(&c->in) > 0)
+		client_process(c);
+	client_resume_reading(c);
+}
+
+/* The server died or failed while c's command was running (or preparing). */
+void gw_client_server_lost(struct gw_client *c, uint8_t seq, const char *why)
+{
+	char msg[300];
+	bool end_session = c->pinned || c->in_trans;
+	uint64_t now = gw_now_ns();
+
+	snprintf(msg, sizeof(msg), "Lost connection to backend server during query: %s%s", why,
+		 end_session ? " (the session's transaction or state is gone)" : "");
+	pthread_mutex_lock(&gw.sched_lock);
+	if (c->req_running) {
+		qos_complete(gw.qos, &c->req, 0, now);
+		c->req_running = false;
+	}
+	if (c->pinned)
+		c->account->pinned--;
+	pthread_mutex_unlock(&gw.sched_lock);
+	c->pinned = false;
+	c->in_trans = false;
+	c->infile = false;
+	c->cmd_continued = false;
+	c->server = NULL;
+	client_send_err(c, seq, 2013, "HY000", msg);
+	if (c->state == GW_CL_CLOSED)
+		return;
+	if (end_session) {
+		client_close(c, "backend lost inside a transaction or pinned session");
+		return;
+	}
+	client_set_state(c, GW_CL_IDLE);
+	/* Drop what the client may have sent after the command (file data, continuation). */
+	c->in.start = c->in.end = 0;
+}
+
+/* Handle whatever the input holds, as far as the state allows. */
+static void client_process(struct gw_client *c)
+{
+	const uint8_t *p;
+	uint32_t len;
+	uint8_t seq;
+	int budget = 16; /* packets per wakeup, then yield */
+
+	while (budget-- > 0 && c->state != GW_CL_CLOSED) {
+		switch (c->state) {
+		case GW_CL_HANDSHAKE:
+			if (!client_peek_packet(c, &p, &len, &seq))
+				return;
+			client_handshake(c, p, len, seq);
+			client_consume(c, WIRE_HDR_LEN + len);
+			break;
+		case GW_CL_AUTH_SWITCH:
+		case GW_CL_CHANGE_USER:
+			if (!client_peek_packet(c, &p, &len, &seq))
+				return;
+			client_auth_switch_answer(c, p, len, seq);
+			client_consume(c, WIRE_HDR_LEN + len);
+			break;
+		case GW_CL_IDLE:
+			if (!client_peek_packet(c, &p, &len, &seq))
+				return;
+			client_command(c, p, len, seq);
+			break;
+		case GW_CL_QUEUED:
+			return;
+		case GW_CL_RUNNING:
+			if (!c->infile && !c->cmd_continued)
+				return;
+			if (!client_peek_packet(c, &p, &len, &seq))
+				return;
+			if (!c->server) {
+				client_close(c, "data without a backend");
+				return;
+			}
+			if (!gw_server_send(c->server, c->in.data + c->in.start,
+					    WIRE_HDR_LEN + len))
+				return;
+			client_consume(c, WIRE_HDR_LEN + len);
+			if (c->cmd_continued) {
+				c->cmd_continued = len == WIRE_MAX_PAYLOAD;
+				if (!c->cmd_continued && c->server->resp.state == WRS_DONE)
+					gw_client_response_done(c, c->server);
+			} else if (len == 0) {
+				/* The empty packet ends the file. */
+				c->infile = false;
+				wire_resp_infile_sent(&c->server->resp);
+			}
+			break;
+		case GW_CL_CLOSED:
+		case GW_CL__COUNT:
+			return;
+		}
+	}
+}

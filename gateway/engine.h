@@ -1,0 +1,85 @@
+/*
+ * engine.h - functions the gateway's modules call on one another (thread.c, client.c,
+ * server.c, accounts.c). Not for admin/ or qos/.
+ */
+#ifndef SLUICE_ENGINE_H
+#define SLUICE_ENGINE_H
+
+#include <sys/socket.h>
+
+#include "admin/admin.h"
+#include "admin/store.h"
+#include "gateway/gw.h"
+
+/* ---- buffers (iobuf.c) ---- */
+bool gw_buf_reserve(struct gw_buf *b, size_t extra) GW_MUSTCHECK;
+void gw_buf_compact(struct gw_buf *b);
+void gw_buf_free(struct gw_buf *b);
+static inline size_t gw_buf_len(const struct gw_buf *b)
+{
+	return b->end - b->start;
+}
+bool gw_buf_append(struct gw_buf *b, const void *p, size_t n) GW_MUSTCHECK;
+
+/* send() as much as the socket takes; returns bytes sent, or -1 on a hard error. */
+ssize_t gw_send(int fd, const void *p, size_t n);
+
+/* ---- threads (thread.c) ---- */
+bool gw_start(char *err, size_t errlen) GW_MUSTCHECK;
+void gw_stop(void);
+/* Hand a message to the client's worker (queue + wake it). Never under sched_lock. */
+void gw_worker_post(struct gw_msg *m);
+
+/* ---- clients (client.c) ---- */
+void gw_client_accept(struct gw_worker *w, int fd, const struct sockaddr *sa);
+void gw_client_on_msg(struct gw_msg *m);
+void gw_client_sweep(struct gw_worker *w, uint64_t now);
+void gw_worker_reclaim(struct gw_worker *w);
+/* The server finished (or failed) the client's command. */
+void gw_client_response_done(struct gw_client *c, struct gw_server *s);
+/* Send an ERR to the client as the response to its current command. */
+void gw_client_command_error(struct gw_client *c, uint8_t seq, uint16_t code, const char *state,
+			     const char *msg);
+/* Server bytes [p, p+n) go to the client. false when the client is gone or failed. */
+bool gw_client_forward(struct gw_client *c, const uint8_t *p, size_t n);
+/* The client's pending output drained: let the server read again. */
+void gw_client_send_command(struct gw_client *c, struct gw_server *s);
+void gw_client_infile_begin(struct gw_client *c);
+/* Server lost while running c's command; close_client: end the session. */
+void gw_client_server_lost(struct gw_client *c, uint8_t seq, const char *why);
+const char *gw_client_state_name(enum gw_client_state st);
+
+/* ---- servers and the pool (server.c) ---- */
+void gw_pool_init(void);
+/* Under sched_lock: bind free servers to picked requests. Messages for other workers
+ * are chained on *remote and local runs on *local; deliver both after unlocking. */
+void gw_sched_dispatch_locked(uint64_t now, struct gw_msg **local, struct gw_msg **remote);
+void gw_sched_deliver(struct gw_msg *local, struct gw_msg *remote);
+/* Begin running client c's command on s (s bound, on any worker): moves s here,
+ * connects or prepares it as needed, then sends the command. */
+void gw_server_run(struct gw_server *s, struct gw_client *c);
+/* The client is done with s for now: back to the pool or closed. Takes sched_lock. */
+void gw_server_release(struct gw_server *s, bool reusable);
+/* The client vanished while s was running its command. */
+void gw_server_orphan(struct gw_server *s, bool reusable_after);
+/* Send bytes to the backend (buffering what does not fit). */
+bool gw_server_send(struct gw_server *s, const void *p, size_t n) GW_MUSTCHECK;
+/* Pause / resume reading the backend (client backpressure). */
+void gw_server_pause(struct gw_server *s, bool pause);
+/* Re-examine buffered response bytes after the client drained its output. */
+void gw_server_resume(struct gw_server *s);
+const char *gw_server_state_name(enum gw_server_state st);
+
+/* ---- accounts and stats (accounts.c) ---- */
+/* Load every account from the store into the live table (startup and after admin
+ * writes). Existing accounts are updated in place; missing ones are marked dead. */
+bool gw_accounts_load(struct store *st, char *err, size_t errlen) GW_MUSTCHECK;
+/* Under sched_lock. */
+struct gw_account *gw_account_find_locked(const char *name);
+void gw_account_record_locked(struct gw_account *a, uint64_t now, uint64_t latency_ns,
+			      uint64_t backend_ns);
+void gw_account_reject_locked(struct gw_account *a);
+bool gw_stats_collect(void *ud, struct adm_stats *out);
+bool gw_publish(void *ud, struct store *st, char *err, size_t errlen);
+
+#endif

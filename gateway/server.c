@@ -1,0 +1,812 @@
+/*
+ * server.c - backend connections and the pool: connect and log in, bring a connection's
+ * identity and schema in line with its client (COM_CHANGE_USER, COM_INIT_DB), forward
+ * commands, stream responses back while tracking where they end, and the scheduler's
+ * dispatch that pairs free connections with the requests qos picks.
+ *
+ * A server slot is CLOSED (free), or on the way to a client (ASSIGNED), or working for
+ * one (CONNECTING, LOGIN, PREPARE, ACTIVE), or idle in the pool, or draining a response
+ * nobody waits for. Transitions into and out of IDLE and ASSIGNED happen under
+ * gw.sched_lock; all others on the worker that holds the server's events.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gateway/auth.h"
+#include "gateway/engine.h"
+#include "gateway/log.h"
+#include "gateway/util.h"
+
+#define BACKOFF_NS (500u * 1000000u) /* after a failed connect, fail fast this long */
+
+static const char *const server_state_names[] = { GW_SERVER_STATES(GW_X_NAME) };
+
+static void server_on_read(evutil_socket_t fd, short what, void *arg);
+static void server_on_write(evutil_socket_t fd, short what, void *arg);
+static void server_close(struct gw_server *s, const char *why);
+
+const char *gw_server_state_name(enum gw_server_state st)
+{
+	return st < GW_SV__COUNT ? server_state_names[st] : "?";
+}
+
+static enum gw_server_state server_state(const struct gw_server *s)
+{
+	return __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+}
+
+static void server_set_state(struct gw_server *s, enum gw_server_state st)
+{
+	gw_log_noise("S-%u %s -> %s", s->id, gw_server_state_name(s->state),
+		     gw_server_state_name(st));
+	__atomic_store_n(&s->state, st, __ATOMIC_RELEASE);
+}
+
+void gw_pool_init(void)
+{
+	gw.servers = calloc(gw.cfg.pool_size, sizeof(*gw.servers));
+	GW_BUG_ON(!gw.servers);
+	for (uint32_t i = 0; i < gw.cfg.pool_size; i++) {
+		struct gw_server *s = &gw.servers[i];
+
+		s->id = i;
+		s->fd = -1;
+		s->state = GW_SV_CLOSED;
+		s->ev = event_new(gw.workers[0].base, -1, EV_READ | EV_PERSIST, server_on_read, s);
+		s->wev = event_new(gw.workers[0].base, -1, EV_WRITE | EV_PERSIST, server_on_write, s);
+		s->worker = &gw.workers[0];
+		GW_BUG_ON(!s->ev || !s->wev);
+	}
+}
+
+/* ---- the idle list (under sched_lock) ---- */
+
+static void idle_push_locked(struct gw_server *s)
+{
+	s->prev = NULL;
+	s->next = gw.idle;
+	if (gw.idle)
+		gw.idle->prev = s;
+	gw.idle = s;
+	gw.nidle++;
+}
+
+static void idle_remove_locked(struct gw_server *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		gw.idle = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+	gw.nidle--;
+}
+
+/*
+ * The best server for client c: an idle one already on c's identity, schema and
+ * capability class; else a new connection if the pool has room; else any idle one
+ * (which will change user, or reconnect when its class differs).
+ */
+static struct gw_server *choose_server_locked(const struct gw_client *c)
+{
+	uint32_t cls = c->caps & GW_CAPS_CLASS_MASK;
+	struct gw_server *s, *same_class = NULL;
+
+	for (s = gw.idle; s; s = s->next) {
+		if (s->caps_class != cls)
+			continue;
+		if (s->account == c->account && s->charset == c->charset &&
+		    strcmp(s->db, c->db) == 0)
+			return s;
+		if (!same_class)
+			same_class = s;
+	}
+	if (same_class)
+		return same_class;
+	if (gw.nlive < gw.cfg.pool_size) {
+		for (uint32_t i = 0; i < gw.cfg.pool_size; i++) {
+			if (gw.servers[i].state == GW_SV_CLOSED)
+				return &gw.servers[i];
+		}
+	}
+	return gw.idle;
+}
+
+void gw_sched_dispatch_locked(uint64_t now, struct gw_msg **local, struct gw_msg **remote)
+{
+	while (qos_queued_total(gw.qos) > 0) {
+		struct qos_req *r;
+		struct gw_client *c;
+		struct gw_server *s;
+		struct gw_msg *m;
+		bool fail = false;
+
+		if (gw.nidle == 0) {
+			if (gw.nlive >= gw.cfg.pool_size)
+				return;
+			fail = now < gw.down_until_ns;
+		}
+		r = qos_pick(gw.qos, now);
+		if (!r)
+			return;
+		c = (struct gw_client *)((char *)r - offsetof(struct gw_client, req));
+		c->req_queued = false;
+		c->req_running = true;
+		m = &c->msg;
+		m->client = c;
+		m->server = NULL;
+		m->kind = GW_MSG_FAIL;
+		if (!fail) {
+			s = choose_server_locked(c);
+			GW_BUG_ON(!s);
+			if (s->state == GW_SV_IDLE)
+				idle_remove_locked(s);
+			else
+				gw.nlive++; /* a CLOSED slot comes to life */
+			s->state = GW_SV_ASSIGNED;
+			s->client = c;
+			c->server = s;
+			m->kind = GW_MSG_RUN;
+			m->server = s;
+		}
+		if (c->worker == &gw.workers[0] && local == remote) {
+			/* unreachable: local and remote are distinct lists */
+		}
+		m->next = NULL;
+		/* Runs for this thread's clients happen right after the unlock. */
+		if (pthread_equal(pthread_self(), c->worker->thread)) {
+			m->next = *local;
+			*local = m;
+		} else {
+			m->next = *remote;
+			*remote = m;
+		}
+	}
+}
+
+void gw_sched_deliver(struct gw_msg *local, struct gw_msg *remote)
+{
+	struct gw_msg *rev = NULL;
+
+	while (remote) {
+		struct gw_msg *next = remote->next;
+
+		remote->next = NULL;
+		gw_worker_post(remote);
+		remote = next;
+	}
+	while (local) { /* restore pick order */
+		struct gw_msg *next = local->next;
+
+		local->next = rev;
+		rev = local;
+		local = next;
+	}
+	while (rev) {
+		struct gw_msg *next = rev->next;
+
+		rev->next = NULL;
+		gw_client_on_msg(rev);
+		rev = next;
+	}
+}
+
+/* ---- events ---- */
+
+/* Make worker w the home of s's events. */
+static void server_attach(struct gw_server *s, struct gw_worker *w)
+{
+	if (s->worker == w)
+		return;
+	event_del(s->ev); /* waits for a callback running on the old worker */
+	event_del(s->wev);
+	event_assign(s->ev, w->base, s->fd, EV_READ | EV_PERSIST, server_on_read, s);
+	event_assign(s->wev, w->base, s->fd, EV_WRITE | EV_PERSIST, server_on_write, s);
+	s->worker = w;
+	if (s->fd >= 0 && !s->paused)
+		event_add(s->ev, NULL);
+}
+
+void gw_server_pause(struct gw_server *s, bool pause)
+{
+	if (pause == s->paused)
+		return;
+	s->paused = pause;
+	if (pause)
+		event_del(s->ev);
+	else if (s->fd >= 0)
+		event_add(s->ev, NULL);
+}
+
+bool gw_server_send(struct gw_server *s, const void *p, size_t n)
+{
+	ssize_t k = 0;
+
+	if (gw_buf_len(&s->out) == 0) {
+		k = gw_send(s->fd, p, n);
+		if (k < 0) {
+			server_close(s, "send to backend failed");
+			return false;
+		}
+		if ((size_t)k == n)
+			return true;
+	}
+	if (!gw_buf_append(&s->out, (const uint8_t *)p + k, n - (size_t)k)) {
+		server_close(s, "out of memory");
+		return false;
+	}
+	event_add(s->wev, NULL);
+	return true;
+}
+
+static bool server_send_wbuf(struct gw_server *s, struct wire_buf *b)
+{
+	bool ok;
+
+	if (b->failed) {
+		wire_buf_free(b);
+		server_close(s, "out of memory");
+		return false;
+	}
+	ok = gw_server_send(s, b->data, b->len);
+	wire_buf_free(b);
+	return ok;
+}
+
+/* ---- giving servers back ---- */
+
+void gw_server_release(struct gw_server *s, bool reusable)
+{
+	struct gw_msg *local = NULL, *remote = NULL;
+
+	if (!reusable || s->fd < 0 || gw_buf_len(&s->in) > 0) {
+		server_close(s, reusable ? "unexpected data" : "session state not reusable");
+		return;
+	}
+	s->client = NULL;
+	pthread_mutex_lock(&gw.sched_lock);
+	server_set_state(s, GW_SV_IDLE);
+	idle_push_locked(s);
+	gw_sched_dispatch_locked(gw_now_ns(), &local, &remote);
+	pthread_mutex_unlock(&gw.sched_lock);
+	gw_sched_deliver(local, remote);
+}
+
+void gw_server_orphan(struct gw_server *s, bool reusable_after)
+{
+	s->client = NULL;
+	if (s->state != GW_SV_ACTIVE) {
+		server_close(s, "client left before its command ran");
+		return;
+	}
+	s->orphan_reusable = reusable_after;
+	server_set_state(s, GW_SV_DRAIN);
+	gw_server_pause(s, false);
+}
+
+/* Close the socket and free the slot; a client still bound learns it lost its server. */
+static void server_close(struct gw_server *s, const char *why)
+{
+	struct gw_msg *local = NULL, *remote = NULL;
+	struct gw_client *c = s->client;
+	enum gw_server_state st = server_state(s);
+
+	if (st == GW_SV_CLOSED)
+		return;
+	gw_log_debug("S-%u closing (%s) in %s", s->id, why, gw_server_state_name(st));
+	s->client = NULL;
+	if (s->fd >= 0) {
+		event_del(s->ev);
+		event_del(s->wev);
+		close(s->fd);
+		s->fd = -1;
+	}
+	s->paused = false;
+	s->in.start = s->in.end = 0;
+	s->out.start = s->out.end = 0;
+	s->scan = s->skip = 0;
+	s->continued = false;
+	pthread_mutex_lock(&gw.sched_lock);
+	if (st == GW_SV_IDLE)
+		idle_remove_locked(s);
+	server_set_state(s, GW_SV_CLOSED);
+	s->account = NULL;
+	s->db[0] = '\0';
+	gw.nlive--;
+	gw_sched_dispatch_locked(gw_now_ns(), &local, &remote);
+	pthread_mutex_unlock(&gw.sched_lock);
+	if (c) {
+		uint8_t seq = st == GW_SV_ACTIVE ? (uint8_t)(s->last_seq + 1) : 1;
+
+		if (st == GW_SV_ACTIVE && s->last_seq == 0)
+			seq = 1;
+		gw_client_server_lost(c, seq, why);
+	}
+	gw_sched_deliver(local, remote);
+}
+
+/* A connect failure: remember it, fail fast for a while, tell the client. */
+static void server_connect_failed(struct gw_server *s, const char *what)
+{
+	char msg[300];
+	bool changed;
+
+	snprintf(msg, sizeof(msg), "%s:%u: %s", gw.cfg.backend_host, gw.cfg.backend_port, what);
+	pthread_mutex_lock(&gw.sched_lock);
+	changed = strcmp(gw.backend_error, msg) != 0;
+	gw_strlcpy(gw.backend_error, msg, sizeof(gw.backend_error));
+	gw.connect_failures++;
+	gw.down_until_ns = gw_now_ns() + BACKOFF_NS;
+	pthread_mutex_unlock(&gw.sched_lock);
+	if (changed)
+		gw_log_warn("backend %s", msg);
+	server_close(s, "connect failed");
+}
+
+/* ---- connect and log in ---- */
+
+static void server_connect(struct gw_server *s, struct gw_client *c)
+{
+	struct gw_worker *w = c->worker;
+	int one = 1;
+	int fd = socket(gw.backend_sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	s->worker = w;
+	s->caps_class = c->caps & GW_CAPS_CLASS_MASK;
+	s->account = NULL;
+	s->db[0] = '\0';
+	s->paused = false;
+	s->connect_start_ns = gw_now_ns();
+	server_set_state(s, GW_SV_CONNECTING);
+	if (fd < 0) {
+		server_connect_failed(s, strerror(errno));
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	s->fd = fd;
+	event_assign(s->ev, w->base, fd, EV_READ | EV_PERSIST, server_on_read, s);
+	event_assign(s->wev, w->base, fd, EV_WRITE | EV_PERSIST, server_on_write, s);
+	if (connect(fd, (struct sockaddr *)&gw.backend_sa, gw.backend_salen) < 0 &&
+	    errno != EINPROGRESS) {
+		server_connect_failed(s, strerror(errno));
+		return;
+	}
+	event_add(s->wev, NULL); /* writable = connected (or failed) */
+}
+
+static void server_login(struct gw_server *s, const uint8_t *p, uint32_t len)
+{
+	struct gw_client *c = s->client;
+	struct wire_handshake h;
+	struct wire_handshake_resp r;
+	struct wire_buf b;
+
+	if (!wire_parse_handshake(p, len, &h)) {
+		server_connect_failed(s, "not a MySQL server (bad handshake)");
+		return;
+	}
+	memcpy(s->salt, h.scramble, sizeof(s->salt));
+	s->backend_conn_id = h.conn_id;
+	memset(&r, 0, sizeof(r));
+	r.caps = (CLIENT_LONG_PASSWORD | CLIENT_LONG_FLAG | CLIENT_PROTOCOL_41 |
+		  CLIENT_TRANSACTIONS | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH |
+		  CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | s->caps_class) &
+		 h.caps;
+	if (c->db[0])
+		r.caps |= CLIENT_CONNECT_WITH_DB;
+	r.max_packet = 1u << 30;
+	r.charset = c->charset;
+	gw_strlcpy(r.user, c->account->name, sizeof(r.user));
+	if (c->account->has_password) {
+		auth_native_scramble(c->account->stage1, s->salt, r.auth);
+		r.auth_len = 20;
+	}
+	gw_strlcpy(r.db, c->db, sizeof(r.db));
+	gw_strlcpy(r.auth_plugin, AUTH_NATIVE, sizeof(r.auth_plugin));
+	s->caps = r.caps;
+	wire_buf_init(&b);
+	wire_build_handshake_resp(&b, 1, &r);
+	if (!server_send_wbuf(s, &b))
+		return;
+	s->account = c->account;
+	gw_strlcpy(s->db, c->db, sizeof(s->db));
+	s->charset = c->charset;
+	server_set_state(s, GW_SV_LOGIN);
+	s->prep = GW_PREP_NONE;
+}
+
+/* AuthSwitchRequest from the backend (login or COM_CHANGE_USER): answer natively. */
+static bool server_auth_switch(struct gw_server *s, const uint8_t *p, uint32_t len, uint8_t seq,
+			       const struct gw_account *a)
+{
+	struct wire_cur cur = wire_cur_init(p + 1, len - 1);
+	const char *plugin;
+	const uint8_t *salt;
+	size_t plen;
+	struct wire_buf b;
+	size_t off;
+	uint8_t answer[20];
+
+	if (!wire_get_cstr(&cur, &plugin, &plen) || strcmp(plugin, AUTH_NATIVE) != 0 ||
+	    !wire_get_bytes(&cur, 20, &salt)) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "backend asks for auth plugin '%.60s'; sluice speaks "
+			 "mysql_native_password only", plen ? plugin : "?");
+		server_close(s, why);
+		return false;
+	}
+	memcpy(s->salt, salt, sizeof(s->salt));
+	wire_buf_init(&b);
+	off = wire_packet_begin(&b, (uint8_t)(seq + 1));
+	if (a->has_password) {
+		auth_native_scramble(a->stage1, s->salt, answer);
+		wire_put_bytes(&b, answer, sizeof(answer));
+	}
+	wire_packet_end(&b, off);
+	return server_send_wbuf(s, &b);
+}
+
+/* Bring s in line with c, or send c's command when it already is. */
+static void server_prepare(struct gw_server *s, struct gw_client *c)
+{
+	struct wire_buf b;
+
+	if (s->account != c->account || s->charset != c->charset || (!c->db[0] && s->db[0])) {
+		struct wire_change_user cu;
+
+		memset(&cu, 0, sizeof(cu));
+		gw_strlcpy(cu.user, c->account->name, sizeof(cu.user));
+		if (c->account->has_password) {
+			auth_native_scramble(c->account->stage1, s->salt, cu.auth);
+			cu.auth_len = 20;
+		}
+		gw_strlcpy(cu.db, c->db, sizeof(cu.db));
+		cu.charset = c->charset;
+		gw_strlcpy(cu.auth_plugin, AUTH_NATIVE, sizeof(cu.auth_plugin));
+		wire_buf_init(&b);
+		wire_build_change_user(&b, 0, s->caps, &cu);
+		s->prep = GW_PREP_CHANGE_USER;
+		server_set_state(s, GW_SV_PREPARE);
+		server_send_wbuf(s, &b);
+		return;
+	}
+	if (strcmp(s->db, c->db) != 0) {
+		size_t off;
+
+		wire_buf_init(&b);
+		off = wire_packet_begin(&b, 0);
+		wire_put_u8(&b, COM_INIT_DB);
+		wire_put_bytes(&b, c->db, strlen(c->db));
+		wire_packet_end(&b, off);
+		s->prep = GW_PREP_INIT_DB;
+		server_set_state(s, GW_SV_PREPARE);
+		server_send_wbuf(s, &b);
+		return;
+	}
+	s->prep = GW_PREP_NONE;
+	server_set_state(s, GW_SV_ACTIVE);
+	gw_client_send_command(c, s);
+}
+
+void gw_server_run(struct gw_server *s, struct gw_client *c)
+{
+	if (s->fd >= 0 && s->caps_class != (c->caps & GW_CAPS_CLASS_MASK)) {
+		/* Opened for clients with other capabilities: reopen for this one. */
+		event_del(s->ev);
+		event_del(s->wev);
+		close(s->fd);
+		s->fd = -1;
+	}
+	if (s->fd < 0) {
+		server_connect(s, c);
+		return;
+	}
+	server_attach(s, c->worker);
+	server_prepare(s, c);
+}
+
+/* ---- reading ---- */
+
+/* Pass an ERR from the backend to the client as the answer to its command. */
+static void server_relay_err(struct gw_server *s, struct gw_client *c, const uint8_t *p,
+			     uint32_t len)
+{
+	struct wire_err e;
+	char msg[400];
+
+	if (!wire_parse_err(p, len, &e)) {
+		e.code = 2013;
+		memcpy(e.sqlstate, "HY000", 6);
+		e.msg = (const uint8_t *)"malformed error from backend";
+		e.msg_len = strlen((const char *)e.msg);
+	}
+	snprintf(msg, sizeof(msg), "%.*s", (int)e.msg_len, (const char *)e.msg);
+	(void)s;
+	gw_client_command_error(c, 1, e.code, e.sqlstate, msg);
+}
+
+/* One whole packet during LOGIN or PREPARE. */
+static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_t len,
+				  uint8_t seq)
+{
+	struct gw_client *c = s->client;
+	struct gw_msg *local = NULL, *remote = NULL;
+
+	if (!c) {
+		server_close(s, "client gone");
+		return;
+	}
+	if (s->state == GW_SV_LOGIN && seq == 0) {
+		server_login(s, p, len);
+		return;
+	}
+	if (len == 0) {
+		server_close(s, "empty packet from backend");
+		return;
+	}
+	if (p[0] == 0xfe && len > 1) {
+		server_auth_switch(s, p, len, seq, c->account);
+		if (s->prep == GW_PREP_CHANGE_USER)
+			s->prep = GW_PREP_CHANGE_USER_AUTH;
+		return;
+	}
+	if (p[0] == 0xff) {
+		/* Login, change user or init db refused: the client's command fails with
+		 * the backend's own error; the server is left in a clean state only when
+		 * COM_INIT_DB failed. */
+		bool keep = s->state == GW_SV_PREPARE && s->prep == GW_PREP_INIT_DB;
+		const uint8_t *cp;
+		uint32_t clen;
+		uint8_t cseq;
+
+		server_relay_err(s, c, p, len);
+		if (c->state == GW_CL_CLOSED)
+			return;
+		pthread_mutex_lock(&gw.sched_lock);
+		if (c->req_running) {
+			qos_complete(gw.qos, &c->req, gw_now_ns() - s->started_ns, gw_now_ns());
+			c->req_running = false;
+		}
+		pthread_mutex_unlock(&gw.sched_lock);
+		/* Drop the command that never ran. */
+		if (gw_buf_len(&c->in) >= WIRE_HDR_LEN) {
+			cp = c->in.data + c->in.start;
+			clen = wire_u24(cp);
+			cseq = cp[3];
+			(void)cseq;
+			if (gw_buf_len(&c->in) >= WIRE_HDR_LEN + clen)
+				c->in.start += WIRE_HDR_LEN + clen;
+		}
+		c->server = NULL;
+		s->client = NULL;
+		c->state = GW_CL_IDLE;
+		if (keep)
+			gw_server_release(s, /* reusable= */ true);
+		else
+			server_close(s, "login refused by backend");
+		(void)local;
+		(void)remote;
+		return;
+	}
+	if (p[0] != 0x00) {
+		server_close(s, "unexpected packet during login");
+		return;
+	}
+	/* OK: logged in, user changed or schema changed. */
+	if (s->state == GW_SV_PREPARE && s->prep != GW_PREP_INIT_DB) {
+		s->account = c->account;
+		s->charset = c->charset;
+		gw_strlcpy(s->db, c->db, sizeof(s->db));
+	} else if (s->prep == GW_PREP_INIT_DB) {
+		gw_strlcpy(s->db, c->db, sizeof(s->db));
+	}
+	if (s->state == GW_SV_LOGIN) {
+		pthread_mutex_lock(&gw.sched_lock);
+		gw.backend_error[0] = '\0';
+		pthread_mutex_unlock(&gw.sched_lock);
+	}
+	server_prepare(s, c);
+}
+
+/*
+ * Parse response packets in s->in, feeding the tracker, and forward everything parsed
+ * to the client. Rows may be passed on before they have arrived whole (skip), so a huge
+ * row or result never sits in memory.
+ */
+static void server_stream(struct gw_server *s)
+{
+	const uint8_t *d;
+	size_t pos, end;
+	enum wire_resp_step step = WIRE_STEP_MORE;
+	struct gw_client *c;
+
+	for (;;) {
+		d = s->in.data;
+		pos = s->in.start + s->scan;
+		end = s->in.end;
+		while (pos < end && step == WIRE_STEP_MORE) {
+			uint32_t len;
+			size_t avail;
+
+			if (s->skip) {
+				size_t k = end - pos < s->skip ? end - pos : s->skip;
+
+				pos += k;
+				s->skip -= k;
+				continue;
+			}
+			avail = end - pos;
+			if (avail < WIRE_HDR_LEN)
+				break;
+			len = wire_u24(d + pos);
+			if (s->continued) {
+				/* The tail of a packet of 16 MiB or more: pass it on. */
+				s->last_seq = d[pos + 3];
+				s->continued = len == WIRE_MAX_PAYLOAD;
+				s->skip = WIRE_HDR_LEN + (size_t)len;
+				continue;
+			}
+			if (avail >= WIRE_HDR_LEN + (size_t)len) {
+				s->last_seq = d[pos + 3];
+				s->continued = len == WIRE_MAX_PAYLOAD;
+				step = wire_resp_feed(&s->resp, d + pos + WIRE_HDR_LEN, len);
+				pos += WIRE_HDR_LEN + (size_t)len;
+				continue;
+			}
+			if (avail > WIRE_HDR_LEN && len >= 1024 &&
+			    wire_resp_can_stream(&s->resp, d[pos + WIRE_HDR_LEN], len)) {
+				s->last_seq = d[pos + 3];
+				s->continued = len == WIRE_MAX_PAYLOAD;
+				s->skip = WIRE_HDR_LEN + (size_t)len;
+				continue;
+			}
+			/* A small packet not whole yet: make room for all of it. */
+			if (!gw_buf_reserve(&s->in, WIRE_HDR_LEN + (size_t)len - avail)) {
+				server_close(s, "out of memory");
+				return;
+			}
+			break;
+		}
+		s->scan = pos - s->in.start;
+		if (step == WIRE_STEP_BAD) {
+			gw_log_warn("S-%u: response out of protocol sync; closing", s->id);
+			server_close(s, "protocol error from backend");
+			return;
+		}
+		/* Forward what was parsed. */
+		c = s->client;
+		if (s->scan > 0) {
+			if (c && s->state == GW_SV_ACTIVE)
+				gw_client_forward(c, s->in.data + s->in.start, s->scan);
+			s->in.start += s->scan;
+			s->scan = 0;
+			if (s->in.start == s->in.end)
+				s->in.start = s->in.end = 0;
+		}
+		if (s->state == GW_SV_CLOSED)
+			return;
+		c = s->client;
+		if (step == WIRE_STEP_INFILE) {
+			if (c)
+				gw_client_infile_begin(c);
+			return;
+		}
+		if (step == WIRE_STEP_DONE) {
+			if (s->state == GW_SV_DRAIN) {
+				server_set_state(s, GW_SV_ACTIVE);
+				gw_server_release(s, s->orphan_reusable);
+			} else if (c) {
+				gw_client_response_done(c, s);
+			}
+			return;
+		}
+		return;
+	}
+}
+
+static void server_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_server *s = arg;
+	enum gw_server_state st = server_state(s);
+	ssize_t n;
+
+	(void)what;
+	if (st == GW_SV_IDLE || st == GW_SV_ASSIGNED) {
+		/* Idle connections only speak to say goodbye (wait_timeout, KILL,
+		 * shutdown). If a client just took it, leave it to the new owner. */
+		bool mine;
+
+		pthread_mutex_lock(&gw.sched_lock);
+		mine = s->state == GW_SV_IDLE;
+		if (mine) {
+			idle_remove_locked(s);
+			s->state = GW_SV_ASSIGNED; /* so server_close won't unlink it again */
+		}
+		pthread_mutex_unlock(&gw.sched_lock);
+		if (mine)
+			server_close(s, "backend closed an idle connection");
+		return;
+	}
+	if (st == GW_SV_CLOSED || st == GW_SV_CONNECTING)
+		return;
+	if (!gw_buf_reserve(&s->in, GW_IO_CHUNK)) {
+		server_close(s, "out of memory");
+		return;
+	}
+	n = recv(fd, s->in.data + s->in.end, s->in.cap - s->in.end, 0);
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		server_close(s, n == 0 ? "backend closed the connection" : strerror(errno));
+		return;
+	}
+	s->in.end += (size_t)n;
+	if (st == GW_SV_LOGIN || st == GW_SV_PREPARE) {
+		/* Whole packets, one at a time. */
+		while (s->state == GW_SV_LOGIN || s->state == GW_SV_PREPARE) {
+			const uint8_t *h = s->in.data + s->in.start;
+			size_t avail = gw_buf_len(&s->in);
+			uint32_t len;
+
+			if (avail < WIRE_HDR_LEN)
+				break;
+			len = wire_u24(h);
+			if (avail < WIRE_HDR_LEN + (size_t)len)
+				break;
+			s->in.start += WIRE_HDR_LEN + len;
+			if (s->in.start == s->in.end)
+				s->in.start = s->in.end = 0;
+			server_control_packet(s, h + WIRE_HDR_LEN, len, h[3]);
+		}
+		return;
+	}
+	server_stream(s);
+}
+
+void gw_server_resume(struct gw_server *s)
+{
+	gw_server_pause(s, false);
+	if (gw_buf_len(&s->in) > 0 && (s->state == GW_SV_ACTIVE || s->state == GW_SV_DRAIN))
+		server_stream(s);
+}
+
+static void server_on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_server *s = arg;
+	ssize_t k;
+
+	(void)what;
+	if (s->state == GW_SV_CONNECTING) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		event_del(s->wev);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err) {
+			server_connect_failed(s, strerror(err));
+			return;
+		}
+		server_set_state(s, GW_SV_LOGIN);
+		event_add(s->ev, NULL);
+		return;
+	}
+	k = gw_send(fd, s->out.data + s->out.start, gw_buf_len(&s->out));
+	if (k < 0) {
+		server_close(s, "send to backend failed");
+		return;
+	}
+	s->out.start += (size_t)k;
+	if (gw_buf_len(&s->out) == 0) {
+		s->out.start = s->out.end = 0;
+		event_del(s->wev);
+	}
+}

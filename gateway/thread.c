@@ -1,0 +1,240 @@
+/*
+ * thread.c - the worker threads: one event_base each, a SO_REUSEPORT listening socket
+ * each (the kernel spreads new clients), an eventfd-woken inbox for work handed over
+ * by other threads, and a 100 ms janitor tick (queue timeouts, handshake timeouts,
+ * backend retry after a failure).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/thread.h>
+
+#include "gateway/engine.h"
+#include "gateway/log.h"
+#include "gateway/util.h"
+
+struct gw gw;
+
+void gw_bug(const char *file, int line, const char *what)
+{
+	gw_log_error("BUG at %s:%d: %s", file, line, what);
+	abort();
+}
+
+static void on_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_worker *w = arg;
+	static uint64_t last_emfile_log;
+
+	(void)what;
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int cfd = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (cfd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				uint64_t now = gw_now_ns();
+
+				if (now - last_emfile_log > 1000000000u) {
+					last_emfile_log = now;
+					gw_log_warn("accept: out of file descriptors (%s); "
+						    "raise ulimit -n", strerror(errno));
+				}
+			}
+			return;
+		}
+		gw_client_accept(w, cfd, (struct sockaddr *)&ss);
+	}
+}
+
+void gw_worker_post(struct gw_msg *m)
+{
+	struct gw_worker *w = m->client->worker;
+	uint64_t one = 1;
+	bool wake;
+
+	pthread_mutex_lock(&w->inbox_lock);
+	wake = w->inbox == NULL;
+	m->next = w->inbox;
+	w->inbox = m;
+	pthread_mutex_unlock(&w->inbox_lock);
+	if (wake && write(w->notify_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		gw_log_error("worker %d: eventfd write: %s", w->id, strerror(errno));
+}
+
+static void on_notify(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_worker *w = arg;
+	struct gw_msg *list, *rev = NULL;
+	uint64_t v;
+
+	(void)what;
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		gw_log_error("worker %d: eventfd read: %s", w->id, strerror(errno));
+	pthread_mutex_lock(&w->inbox_lock);
+	list = w->inbox;
+	w->inbox = NULL;
+	pthread_mutex_unlock(&w->inbox_lock);
+	while (list) { /* LIFO in, FIFO out */
+		struct gw_msg *next = list->next;
+
+		list->next = rev;
+		rev = list;
+		list = next;
+	}
+	while (rev) {
+		struct gw_msg *next = rev->next;
+
+		rev->next = NULL;
+		gw_client_on_msg(rev);
+		rev = next;
+	}
+	gw_worker_reclaim(w);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_worker *w = arg;
+	uint64_t now = gw_now_ns();
+
+	(void)fd;
+	(void)what;
+	if (w->id == 0) {
+		struct gw_msg *local = NULL, *remote = NULL;
+		struct qos_req *r;
+
+		pthread_mutex_lock(&gw.sched_lock);
+		while ((r = qos_expired(gw.qos, now)) != NULL) {
+			struct gw_client *c = (struct gw_client *)((char *)r -
+								   offsetof(struct gw_client, req));
+			struct gw_msg *m = &c->msg;
+
+			c->req_queued = false;
+			gw_account_reject_locked(c->account);
+			m->kind = GW_MSG_EXPIRE;
+			m->client = c;
+			m->server = NULL;
+			if (c->worker == w) {
+				m->next = local;
+				local = m;
+			} else {
+				m->next = remote;
+				remote = m;
+			}
+		}
+		/* Token refills, and retries after a backend failure, need a nudge. */
+		if (qos_queued_total(gw.qos) > 0)
+			gw_sched_dispatch_locked(now, &local, &remote);
+		pthread_mutex_unlock(&gw.sched_lock);
+		gw_sched_deliver(local, remote);
+	}
+	gw_client_sweep(w, now);
+	gw_worker_reclaim(w);
+}
+
+static int listen_socket(char *err, size_t errlen)
+{
+	struct addrinfo hints, *res = NULL;
+	char port[8];
+	int fd = -1, one = 1, rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	snprintf(port, sizeof(port), "%u", gw.cfg.listen_port);
+	rc = getaddrinfo(gw.cfg.listen_host, port, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "--listen %s: %s", gw.cfg.listen_host, gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
+		snprintf(err, errlen, "--listen %s:%u: %s", gw.cfg.listen_host,
+			 gw.cfg.listen_port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static void *worker_main(void *arg)
+{
+	struct gw_worker *w = arg;
+
+	event_base_loop(w->base, 0);
+	return NULL;
+}
+
+bool gw_start(char *err, size_t errlen)
+{
+	struct timeval tick = { 0, 100000 };
+
+	gw.workers = calloc(gw.cfg.threads, sizeof(*gw.workers));
+	if (!gw.workers) {
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	for (uint32_t i = 0; i < gw.cfg.threads; i++) {
+		struct gw_worker *w = &gw.workers[i];
+
+		w->id = (int)i;
+		pthread_mutex_init(&w->inbox_lock, NULL);
+		w->base = event_base_new();
+		w->listen_fd = listen_socket(err, errlen);
+		if (!w->base || w->listen_fd < 0)
+			return false;
+		w->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (w->notify_fd < 0) {
+			snprintf(err, errlen, "eventfd: %s", strerror(errno));
+			return false;
+		}
+		w->accept_ev = event_new(w->base, w->listen_fd, EV_READ | EV_PERSIST, on_accept, w);
+		w->notify_ev = event_new(w->base, w->notify_fd, EV_READ | EV_PERSIST, on_notify, w);
+		w->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);
+		if (!w->accept_ev || !w->notify_ev || !w->tick_ev ||
+		    event_add(w->accept_ev, NULL) < 0 || event_add(w->notify_ev, NULL) < 0 ||
+		    event_add(w->tick_ev, &tick) < 0) {
+			snprintf(err, errlen, "libevent setup failed");
+			return false;
+		}
+	}
+	gw_pool_init();
+	for (uint32_t i = 0; i < gw.cfg.threads; i++) {
+		if (pthread_create(&gw.workers[i].thread, NULL, worker_main, &gw.workers[i]) != 0) {
+			snprintf(err, errlen, "pthread_create failed");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Stop accepting, then stop every loop and wait for the threads. */
+void gw_stop(void)
+{
+	for (uint32_t i = 0; i < gw.cfg.threads; i++) {
+		struct gw_worker *w = &gw.workers[i];
+
+		event_del(w->accept_ev);
+		close(w->listen_fd);
+		w->listen_fd = -1;
+	}
+	for (uint32_t i = 0; i < gw.cfg.threads; i++)
+		event_base_loopbreak(gw.workers[i].base);
+	for (uint32_t i = 0; i < gw.cfg.threads; i++)
+		pthread_join(gw.workers[i].thread, NULL);
+}
