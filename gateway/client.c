@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "gateway/auth.h"
+#include "gateway/compress.h"
 #include "gateway/engine.h"
 #include "gateway/log.h"
 #include "gateway/util.h"
@@ -36,7 +37,7 @@
 	 CLIENT_TRANSACTIONS | CLIENT_RESERVED | CLIENT_SECURE_CONNECTION |                    \
 	 CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS |            \
 	 CLIENT_PLUGIN_AUTH | CLIENT_CONNECT_ATTRS | CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA |    \
-	 CLIENT_SESSION_TRACK | CLIENT_DEPRECATE_EOF)
+	 CLIENT_SESSION_TRACK | CLIENT_DEPRECATE_EOF | CLIENT_COMPRESS)
 
 static const char *const client_state_names[] = { GW_CLIENT_STATES(GW_X_NAME) };
 
@@ -72,6 +73,30 @@ bool gw_client_forward(struct gw_client *c, const uint8_t *p, size_t n)
 	if (c->state == GW_CL_CLOSED)
 		return false;
 	c->bytes_out += n;
+	if (c->compress) {
+		bool was_empty = gw_buf_len(&c->out) == 0;
+
+		if (!gw_z_wrap(p, n, &c->out, &c->zseq)) {
+			client_close(c, "out of memory");
+			return false;
+		}
+		if (!was_empty)
+			return true;
+		k = gw_send(c->fd, c->out.data + c->out.start, gw_buf_len(&c->out));
+		if (k < 0) {
+			client_close(c, "send failed");
+			return false;
+		}
+		c->out.start += (size_t)k;
+		if (gw_buf_len(&c->out) == 0) {
+			c->out.start = c->out.end = 0;
+			return true;
+		}
+		event_add(c->wev, NULL);
+		if (c->server && gw_buf_len(&c->out) > CLIENT_OUT_HIGH)
+			gw_server_pause(c->server, true);
+		return true;
+	}
 	if (gw_buf_len(&c->out) == 0) {
 		k = gw_send(c->fd, p, n);
 		if (k < 0) {
@@ -292,6 +317,7 @@ static void client_free(struct gw_client *c)
 	event_free(c->wev);
 	gw_buf_free(&c->in);
 	gw_buf_free(&c->out);
+	gw_buf_free(&c->zraw);
 	free(c);
 }
 
@@ -362,6 +388,35 @@ static void client_on_read(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	(void)what;
+	if (c->compress) {
+		enum gw_z_result zr;
+
+		if (!gw_buf_reserve(&c->zraw, GW_IO_CHUNK)) {
+			client_close(c, "out of memory");
+			gw_worker_reclaim(w);
+			return;
+		}
+		n = recv(fd, c->zraw.data + c->zraw.end, c->zraw.cap - c->zraw.end, 0);
+		if (n <= 0) {
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				return;
+			client_close(c, n == 0 ? "client closed" : "recv failed");
+			gw_worker_reclaim(w);
+			return;
+		}
+		c->zraw.end += (size_t)n;
+		c->bytes_in += (uint64_t)n;
+		zr = gw_z_unwrap(&c->zraw, &c->in, &c->zseq);
+		if (zr != GW_Z_OK) {
+			client_close(c, zr == GW_Z_BAD ? "malformed compressed frame"
+						       : "out of memory");
+			gw_worker_reclaim(w);
+			return;
+		}
+		client_process(c);
+		gw_worker_reclaim(w);
+		return;
+	}
 	if (!gw_buf_reserve(&c->in, GW_IO_CHUNK)) {
 		client_close(c, "out of memory");
 		gw_worker_reclaim(w);
@@ -486,6 +541,9 @@ static void client_logged_in(struct gw_client *c, uint8_t seq)
 	gw_log_debug("C-%llu %s@%s logged in (db '%s', charset %u)", (unsigned long long)c->id,
 		     c->account->name, c->addr, c->db, c->charset);
 	client_send_ok(c, seq);
+	/* Everything after the OK travels in compressed frames when the client asked. */
+	if (c->caps & CLIENT_COMPRESS)
+		c->compress = true;
 }
 
 static void client_handshake(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t seq)

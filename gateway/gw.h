@@ -184,6 +184,9 @@ struct gw_client {
 	struct event *wev;                  /* owned: persistent EV_WRITE, added while out
 					     * holds bytes the socket did not take */
 	bool read_paused;                   /* ev deleted: too much unprocessed input */
+	bool compress;                      /* CLIENT_COMPRESS in force (after login) */
+	uint8_t zseq;                       /* compressed-frame sequence id, next to send */
+	struct gw_buf zraw;                 /* compress: frames received, not unwrapped */
 	struct gw_buf in;                   /* bytes received, not yet consumed */
 	struct gw_buf out;                  /* bytes to send that did not fit */
 	struct gw_account *account;         /* borrowed (accounts live forever): after auth */

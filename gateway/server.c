@@ -90,33 +90,39 @@ static void idle_remove_locked(struct gw_server *s)
 }
 
 /*
- * The best server for client c: an idle one already on c's identity, schema and
- * capability class; else a new connection if the pool has room; else any idle one
- * (which will change user, or reconnect when its class differs).
+ * The best server for client c, by what it saves: an idle one already on c's identity,
+ * schema and capability class, preferably one whose events live on c's worker (no
+ * move between threads); else a new connection if the pool has room; else any idle one
+ * of c's class (changes user), else any idle one (reconnects for c's capabilities).
  */
 static struct gw_server *choose_server_locked(const struct gw_client *c)
 {
 	uint32_t cls = c->caps & GW_CAPS_CLASS_MASK;
-	struct gw_server *s, *same_class = NULL;
+	struct gw_server *s, *match = NULL, *same_class = NULL;
 
 	for (s = gw.idle; s; s = s->next) {
 		if (s->caps_class != cls)
 			continue;
 		if (s->account == c->account && s->charset == c->charset &&
-		    strcmp(s->db, c->db) == 0)
-			return s;
-		if (!same_class)
+		    strcmp(s->db, c->db) == 0) {
+			if (s->worker == c->worker)
+				return s;
+			if (!match)
+				match = s;
+		} else if (!same_class || (same_class->worker != c->worker &&
+					   s->worker == c->worker)) {
 			same_class = s;
+		}
 	}
-	if (same_class)
-		return same_class;
+	if (match)
+		return match;
 	if (gw.nlive < gw.cfg.pool_size) {
 		for (uint32_t i = 0; i < gw.cfg.pool_size; i++) {
 			if (gw.servers[i].state == GW_SV_CLOSED)
 				return &gw.servers[i];
 		}
 	}
-	return gw.idle;
+	return same_class ? same_class : gw.idle;
 }
 
 void gw_sched_dispatch_locked(uint64_t now, struct gw_msg **local, struct gw_msg **remote)
