@@ -644,8 +644,22 @@ static void client_change_user(struct gw_client *c, const uint8_t *p, uint32_t l
 	if (cu.charset)
 		c->charset = (uint8_t)cu.charset;
 	c->status = SERVER_STATUS_AUTOCOMMIT;
-	/* Always re-authenticate against a fresh salt: the answer in the packet was made
-	 * with the old one by some clients and the new one by none. */
+	/* Clients answer COM_CHANGE_USER with a scramble of the greeting's salt. */
+	if (!cu.auth_plugin[0] || strcmp(cu.auth_plugin, AUTH_NATIVE) == 0) {
+		struct gw_account *a = client_check_password(cu.user, c->salt, cu.auth,
+							     cu.auth_len);
+
+		if (a) {
+			pthread_mutex_lock(&gw.sched_lock);
+			c->account->connections--;
+			pthread_mutex_unlock(&gw.sched_lock);
+			c->account = NULL;
+			if (client_admit(c, a, 1))
+				client_logged_in(c, 1);
+			return;
+		}
+	}
+	/* Otherwise ask for mysql_native_password on a fresh salt. */
 	auth_random_salt(c->salt);
 	gw_strlcpy(c->pending_db, cu.user, sizeof(c->pending_db));
 	client_set_state(c, GW_CL_CHANGE_USER);

@@ -681,6 +681,7 @@ enum wire_resp_kind wire_cmd_resp_kind(uint8_t cmd)
 	case COM_STMT_CLOSE:
 	case COM_STMT_SEND_LONG_DATA:
 		return WIRE_RESP_NONE;
+	case COM_PROCESS_INFO: /* answered with a text result set, like a query */
 	case COM_QUERY:
 		return WIRE_RESP_QUERY;
 	case COM_STMT_EXECUTE:
