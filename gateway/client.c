@@ -28,6 +28,7 @@
 
 #define CLIENT_OUT_HIGH (1u << 20) /* pause the server above this much unsent output */
 #define CLIENT_IN_HIGH  (GW_MAX_PACKET + GW_IO_CHUNK) /* stop reading above this */
+#define GW_AUTH_PACKET_MAX 65536 /* longest handshake or auth packet we accept */
 
 /* What sluice offers clients: what MariaDB offers, minus TLS and compression. */
 #define GW_SERVER_CAPS                                                                         \
@@ -364,6 +365,13 @@ static bool client_peek_packet(struct gw_client *c, const uint8_t **payload, uin
 		return false;
 	*len = wire_u24(h);
 	*seq = h[3];
+	if (*len > GW_AUTH_PACKET_MAX && (c->state == GW_CL_HANDSHAKE ||
+					  c->state == GW_CL_AUTH_SWITCH ||
+					  c->state == GW_CL_CHANGE_USER)) {
+		/* Before login nothing legitimate is this large: don't buffer it. */
+		client_close(c, "oversized packet before login");
+		return false;
+	}
 	if (avail < WIRE_HDR_LEN + (size_t)*len) {
 		/* Make room for the whole packet now, so reading can go on. */
 		if (!gw_buf_reserve(&c->in, WIRE_HDR_LEN + *len - avail))
@@ -893,9 +901,13 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 	uint64_t cost = now - s->started_ns;
 	bool pin = false, keep;
 
-	if (!r->is_err) {
+	if (!r->is_err && r->has_status) {
 		c->status = r->status;
-		c->in_trans = (r->status & SERVER_STATUS_IN_TRANS) != 0;
+		/* autocommit=0 counts too: every statement opens a transaction. */
+		c->in_trans = (r->status & SERVER_STATUS_IN_TRANS) != 0 ||
+			      !(r->status & SERVER_STATUS_AUTOCOMMIT);
+	}
+	if (!r->is_err) {
 		if (c->db_change_pending) {
 			gw_strlcpy(c->db, c->pending_db, sizeof(c->db));
 			gw_strlcpy(s->db, c->pending_db, sizeof(s->db));

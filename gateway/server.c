@@ -633,6 +633,7 @@ static void server_stream(struct gw_server *s)
 	size_t pos, end;
 	enum wire_resp_step step = WIRE_STEP_MORE;
 	struct gw_client *c;
+	size_t need = 0;
 
 	for (;;) {
 		d = s->in.data;
@@ -674,11 +675,8 @@ static void server_stream(struct gw_server *s)
 				s->skip = WIRE_HDR_LEN + (size_t)len;
 				continue;
 			}
-			/* A small packet not whole yet: make room for all of it. */
-			if (!gw_buf_reserve(&s->in, WIRE_HDR_LEN + (size_t)len - avail)) {
-				server_close(s, "out of memory");
-				return;
-			}
+			/* A small packet not whole yet: make room for all of it, below. */
+			need = WIRE_HDR_LEN + (size_t)len - avail;
 			break;
 		}
 		s->scan = pos - s->in.start;
@@ -699,6 +697,10 @@ static void server_stream(struct gw_server *s)
 		}
 		if (s->state == GW_SV_CLOSED)
 			return;
+		if (need && !gw_buf_reserve(&s->in, need)) {
+			server_close(s, "out of memory");
+			return;
+		}
 		c = s->client;
 		if (step == WIRE_STEP_INFILE) {
 			if (c)

@@ -703,6 +703,7 @@ enum wire_resp_kind wire_cmd_resp_kind(uint8_t cmd)
 static enum wire_resp_step resp_end(struct wire_resp *r, uint16_t status)
 {
 	r->status = status;
+	r->has_status = true;
 	if (status & SERVER_MORE_RESULTS_EXISTS) {
 		r->state = WRS_FIRST;
 		return WIRE_STEP_MORE;

@@ -297,6 +297,7 @@ struct wire_resp {
 	uint64_t left;           /* column/param definitions still to come */
 	uint32_t prep_cols;      /* prepare: columns after the parameters */
 	uint16_t status;         /* status flags of the last OK/EOF */
+	bool has_status;         /* status was set by a final OK/EOF of this response */
 	uint16_t warnings;
 	bool is_err;             /* the response ended with ERR */
 	uint16_t err_code;
