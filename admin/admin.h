@@ -65,6 +65,10 @@ struct adm_hooks {
  * now on. false + err if the address is bad or the port is taken. */
 bool adm_start(const char *addr, const char *token, struct store *st,
 	       const struct adm_hooks *hooks, char *err, size_t errlen);
+/* Stop serving; returns once the daemon's thread has ended. The store is the caller's
+ * again afterwards (adm_stop() does not close it). */
 void adm_stop(void);
+/* The TCP port actually bound (useful with port 0 in adm_start()); 0 when not running. */
+uint16_t adm_port(void);
 
 #endif

@@ -20,6 +20,18 @@
 
 struct store;
 
+/* What the last failing call of a store ran into, so that a caller can answer with the
+ * right HTTP status without parsing messages (store_last_status()). */
+enum store_status {
+	STORE_OK = 0,     /* the last call succeeded */
+	STORE_INVALID,    /* a value out of range or malformed (400); nothing written */
+	STORE_EXISTS,     /* the name is taken (409); nothing written */
+	STORE_NOT_FOUND,  /* no such account or backend (404); nothing written */
+	STORE_CONFLICT,   /* valid alone but not with the other rows, e.g. the reservation
+			   * sum would exceed the pool size (409); nothing written */
+	STORE_DB,         /* SQLite failed: I/O, busy, corrupt, out of memory (500) */
+};
+
 struct store_account {
 	int64_t id;                        /* row id; stable for the account's life */
 	char name[STORE_NAME_MAX + 1];     /* login name, also its backend MySQL user */
@@ -53,6 +65,8 @@ void store_close(struct store *s);
 int store_schema_version(struct store *s);
 /* Bumped by every committed change; lets readers see that a new snapshot is due. */
 int64_t store_generation(struct store *s);
+/* The outcome class of the last call that took an err buffer (STORE_OK after success). */
+enum store_status store_last_status(const struct store *s);
 
 /* Every account, ordered by name; *out is malloc'ed (free() it). */
 bool store_account_list(struct store *s, struct store_account **out, size_t *n, char *err,

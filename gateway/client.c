@@ -18,12 +18,14 @@
 #include <strings.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "gateway/auth.h"
 #include "gateway/compress.h"
 #include "gateway/engine.h"
 #include "gateway/log.h"
+#include "gateway/sqlscan.h"
 #include "gateway/util.h"
 
 #define CLIENT_OUT_HIGH (1u << 20) /* pause the server above this much unsent output */
@@ -108,6 +110,46 @@ bool gw_client_forward(struct gw_client *c, const uint8_t *p, size_t n)
 			return true;
 	}
 	if (!gw_buf_append(&c->out, p + k, n - (size_t)k)) {
+		client_close(c, "out of memory");
+		return false;
+	}
+	event_add(c->wev, NULL);
+	if (c->server && gw_buf_len(&c->out) > CLIENT_OUT_HIGH)
+		gw_server_pause(c->server, true);
+	return true;
+}
+
+bool gw_client_forward2(struct gw_client *c, const uint8_t *p1, size_t n1, const uint8_t *p2,
+			size_t n2)
+{
+	struct iovec iov[2] = { { (void *)p1, n1 }, { (void *)p2, n2 } };
+	struct msghdr mh;
+	ssize_t k;
+
+	if (c->state == GW_CL_CLOSED)
+		return false;
+	if (c->compress || gw_buf_len(&c->out) > 0 || n1 == 0)
+		return gw_client_forward(c, p1, n1) && gw_client_forward(c, p2, n2);
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = iov;
+	mh.msg_iovlen = 2;
+	c->bytes_out += n1 + n2;
+	do {
+		k = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+	} while (k < 0 && errno == EINTR);
+	if (k < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			client_close(c, "send failed");
+			return false;
+		}
+		k = 0;
+	}
+	if ((size_t)k == n1 + n2)
+		return true;
+	/* Keep what the socket did not take, in order. */
+	if ((size_t)k < n1 ? !gw_buf_append(&c->out, p1 + k, n1 - (size_t)k) ||
+				     !gw_buf_append(&c->out, p2, n2)
+			   : !gw_buf_append(&c->out, p2 + ((size_t)k - n1), n2 - ((size_t)k - n1))) {
 		client_close(c, "out of memory");
 		return false;
 	}
@@ -319,6 +361,7 @@ static void client_free(struct gw_client *c)
 	gw_buf_free(&c->in);
 	gw_buf_free(&c->out);
 	gw_buf_free(&c->zraw);
+	gw_vars_free(&c->vars);
 	free(c);
 }
 
@@ -648,6 +691,8 @@ static void client_change_user(struct gw_client *c, const uint8_t *p, uint32_t l
 		return;
 	}
 	client_drop_server(c);
+	gw_vars_clear(&c->vars);
+	c->last_insert_id = 0;
 	gw_strlcpy(c->db, cu.db, sizeof(c->db));
 	if (cu.charset)
 		c->charset = (uint8_t)cu.charset;
@@ -713,6 +758,80 @@ static bool sql_parse_use(const uint8_t *q, size_t n, char *out, size_t outlen)
 	return k > 0 && i == n;
 }
 
+/* Is the statement exactly SELECT LAST_INSERT_ID() (any case, spacing, a final ';')? */
+static bool is_select_last_insert_id(const uint8_t *q, size_t n)
+{
+	static const char want[] = "selectlast_insert_id()";
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t ch = (uint8_t)tolower(q[i]);
+
+		if (isspace(ch))
+			continue;
+		if (ch == ';' && k == sizeof(want) - 1)
+			continue;
+		if (k >= sizeof(want) - 1 || ch != (uint8_t)want[k])
+			return false;
+		k++;
+	}
+	return k == sizeof(want) - 1;
+}
+
+/*
+ * Answer SELECT LAST_INSERT_ID() from what the client's own last INSERT reported: its
+ * backend connection may since have served someone else (ProxySQL does the same).
+ */
+static void client_answer_last_insert_id(struct gw_client *c)
+{
+	static const char name[] = "LAST_INSERT_ID()";
+	char num[24];
+	uint8_t seq = 1;
+	uint16_t status = c->status ? c->status : SERVER_STATUS_AUTOCOMMIT;
+	struct wire_buf b;
+	size_t off;
+	int n = snprintf(num, sizeof(num), "%llu", (unsigned long long)c->last_insert_id);
+
+	status &= (uint16_t)~SERVER_SESSION_STATE_CHANGED;
+	wire_buf_init(&b);
+	off = wire_packet_begin(&b, seq++);
+	wire_put_lenenc(&b, 1);
+	seq = wire_packet_end(&b, off);
+	off = wire_packet_begin(&b, seq);
+	wire_put_lenenc_str(&b, "def", 3);
+	wire_put_lenenc_str(&b, "", 0);
+	wire_put_lenenc_str(&b, "", 0);
+	wire_put_lenenc_str(&b, "", 0);
+	wire_put_lenenc_str(&b, name, sizeof(name) - 1);
+	wire_put_lenenc_str(&b, "", 0);
+	wire_put_lenenc(&b, 0x0c);
+	wire_put_u16(&b, 63);           /* binary */
+	wire_put_u32(&b, 21);           /* display length */
+	wire_put_u8(&b, 0x08);          /* MYSQL_TYPE_LONGLONG */
+	wire_put_u16(&b, 0x0001 | 0x0020 | 0x0080); /* NOT_NULL, UNSIGNED, BINARY */
+	wire_put_u8(&b, 0);             /* decimals */
+	wire_put_u16(&b, 0);
+	seq = wire_packet_end(&b, off);
+	if (!(c->caps & CLIENT_DEPRECATE_EOF)) {
+		wire_build_eof(&b, seq++, 0, status);
+	}
+	off = wire_packet_begin(&b, seq);
+	wire_put_lenenc_str(&b, num, (size_t)n);
+	seq = wire_packet_end(&b, off);
+	if (c->caps & CLIENT_DEPRECATE_EOF) {
+		off = wire_packet_begin(&b, seq);
+		wire_put_u8(&b, 0xfe);
+		wire_put_lenenc(&b, 0);
+		wire_put_lenenc(&b, 0);
+		wire_put_u16(&b, status);
+		wire_put_u16(&b, 0);
+		wire_packet_end(&b, off);
+	} else {
+		wire_build_eof(&b, seq, 0, status);
+	}
+	client_send_wbuf(c, &b);
+}
+
 /* Forward the head command packet (and what follows it) to the bound server. */
 void gw_client_send_command(struct gw_client *c, struct gw_server *s)
 {
@@ -772,6 +891,8 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 		if (!c->server) {
 			client_consume(c, WIRE_HDR_LEN + len);
 			c->status = SERVER_STATUS_AUTOCOMMIT;
+			gw_vars_clear(&c->vars);
+			c->last_insert_id = 0;
 			client_send_ok(c, 1);
 			return;
 		}
@@ -789,6 +910,12 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 	case COM_QUERY:
 		if (len < 256 && sql_parse_use(p + 1, len - 1, c->pending_db, sizeof(c->pending_db)))
 			c->db_change_pending = true;
+		c->sql_flags = sql_scan(p + 1, len - 1);
+		if ((c->sql_flags & SQL_LAST_INSERT_ID) && is_select_last_insert_id(p + 1, len - 1)) {
+			client_consume(c, WIRE_HDR_LEN + len);
+			client_answer_last_insert_id(c);
+			return;
+		}
 		break;
 	case COM_FIELD_LIST:
 	case COM_STATISTICS:
@@ -903,24 +1030,34 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 
 	if (!r->is_err && r->has_status) {
 		c->status = r->status;
-		/* autocommit=0 counts too: every statement opens a transaction. */
-		c->in_trans = (r->status & SERVER_STATUS_IN_TRANS) != 0 ||
-			      !(r->status & SERVER_STATUS_AUTOCOMMIT);
+		/* autocommit=0 alone is a replayed variable; the first statement that
+		 * touches a table sets IN_TRANS, and that pins. */
+		c->in_trans = (r->status & SERVER_STATUS_IN_TRANS) != 0;
 	}
 	if (!r->is_err) {
 		if (c->db_change_pending) {
 			gw_strlcpy(c->db, c->pending_db, sizeof(c->db));
 			gw_strlcpy(s->db, c->pending_db, sizeof(s->db));
 		}
-		if (c->cmd == COM_STMT_PREPARE || c->cmd == COM_SET_OPTION)
+		if (c->cmd == COM_STMT_PREPARE || c->cmd == COM_SET_OPTION || c->pin_pending ||
+		    (c->cmd == COM_QUERY && (c->sql_flags & SQL_PINS)))
 			pin = true;
-		if (c->cmd == COM_RESET_CONNECTION && c->pinned) {
-			c->pinned = false;
-			pthread_mutex_lock(&gw.sched_lock);
-			c->account->pinned--;
-			pthread_mutex_unlock(&gw.sched_lock);
+		if (c->cmd == COM_RESET_CONNECTION) {
+			gw_vars_clear(&c->vars);
+			gw_vars_clear(&s->vars);
+			s->tracking = false;
+			c->last_insert_id = 0;
+			if (c->pinned) {
+				c->pinned = false;
+				pin = false;
+				pthread_mutex_lock(&gw.sched_lock);
+				c->account->pinned--;
+				pthread_mutex_unlock(&gw.sched_lock);
+			}
 		}
 	}
+	c->pin_pending = false;
+	c->sql_flags = 0;
 	if (c->cmd == COM_STMT_SEND_LONG_DATA || c->cmd == COM_STMT_CLOSE)
 		pin = true; /* statements live on that server */
 	c->db_change_pending = false;

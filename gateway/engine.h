@@ -42,6 +42,9 @@ void gw_client_command_error(struct gw_client *c, uint8_t seq, uint16_t code, co
 			     const char *msg);
 /* Server bytes [p, p+n) go to the client. false when the client is gone or failed. */
 bool gw_client_forward(struct gw_client *c, const uint8_t *p, size_t n);
+/* The same for two pieces, in one send. */
+bool gw_client_forward2(struct gw_client *c, const uint8_t *p1, size_t n1, const uint8_t *p2,
+			size_t n2);
 /* The client's pending output drained: let the server read again. */
 void gw_client_send_command(struct gw_client *c, struct gw_server *s);
 void gw_client_infile_begin(struct gw_client *c);

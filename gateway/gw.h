@@ -25,6 +25,7 @@
 
 #include <event2/event.h>
 
+#include "gateway/session.h"
 #include "gateway/wire.h"
 #include "qos/qos.h"
 
@@ -120,6 +121,7 @@ enum gw_prep_step {
 	GW_PREP_CHANGE_USER,   /* COM_CHANGE_USER sent */
 	GW_PREP_CHANGE_USER_AUTH, /* answered its AuthSwitchRequest */
 	GW_PREP_INIT_DB,       /* COM_INIT_DB sent */
+	GW_PREP_SET,           /* SET SESSION (tracking, variables) sent */
 };
 
 /* The capability bits that change what a server does for a client: a server only
@@ -127,7 +129,7 @@ enum gw_prep_step {
 #define GW_CAPS_CLASS_MASK                                                                     \
 	(CLIENT_FOUND_ROWS | CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS |                  \
 	 CLIENT_LOCAL_FILES | CLIENT_INTERACTIVE | CLIENT_DEPRECATE_EOF |                      \
-	 CLIENT_SESSION_TRACK | CLIENT_PS_MULTI_RESULTS | CLIENT_IGNORE_SPACE)
+	 CLIENT_PS_MULTI_RESULTS | CLIENT_IGNORE_SPACE)
 
 struct gw_server {
 	uint32_t id;                        /* slot index in the pool */
@@ -153,6 +155,8 @@ struct gw_server {
 	char db[GW_DB_MAX + 1];             /* schema now ("" = none) */
 	uint8_t charset;                    /* collation id now */
 	uint32_t caps_class;                /* client capability bits it was opened with */
+	struct gw_vars vars;                /* session variables set on it now */
+	bool tracking;                      /* session tracking switched on (SET done) */
 	uint64_t started_ns;                /* when the running command was sent */
 	uint64_t connect_start_ns;
 	bool orphan_reusable;               /* DRAIN: back to the pool when done */
@@ -185,6 +189,10 @@ struct gw_client {
 					     * holds bytes the socket did not take */
 	bool read_paused;                   /* ev deleted: too much unprocessed input */
 	bool compress;                      /* CLIENT_COMPRESS in force (after login) */
+	struct gw_vars vars;                /* session variables the client SET */
+	uint64_t last_insert_id;            /* from the last OK that carried one */
+	unsigned sql_flags;                 /* sql_scan() of the running COM_QUERY */
+	bool pin_pending;                   /* pin when the running command succeeds */
 	uint8_t zseq;                       /* compressed-frame sequence id, next to send */
 	struct gw_buf zraw;                 /* compress: frames received, not unwrapped */
 	struct gw_buf in;                   /* bytes received, not yet consumed */

@@ -103,8 +103,8 @@ static struct gw_server *choose_server_locked(const struct gw_client *c)
 	for (s = gw.idle; s; s = s->next) {
 		if (s->caps_class != cls)
 			continue;
-		if (s->account == c->account && s->charset == c->charset &&
-		    strcmp(s->db, c->db) == 0) {
+		if (s->account == c->account && s->charset == c->charset && s->tracking &&
+		    s->vars.hash == c->vars.hash && strcmp(s->db, c->db) == 0) {
 			if (s->worker == c->worker)
 				return s;
 			if (!match)
@@ -403,7 +403,7 @@ static void server_login(struct gw_server *s, const uint8_t *p, uint32_t len)
 	memset(&r, 0, sizeof(r));
 	r.caps = (CLIENT_LONG_PASSWORD | CLIENT_LONG_FLAG | CLIENT_PROTOCOL_41 |
 		  CLIENT_TRANSACTIONS | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH |
-		  CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | s->caps_class) &
+		  CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | CLIENT_SESSION_TRACK | s->caps_class) &
 		 h.caps;
 	if (c->db[0])
 		r.caps |= CLIENT_CONNECT_WITH_DB;
@@ -424,6 +424,8 @@ static void server_login(struct gw_server *s, const uint8_t *p, uint32_t len)
 	s->account = c->account;
 	gw_strlcpy(s->db, c->db, sizeof(s->db));
 	s->charset = c->charset;
+	s->tracking = false;
+	gw_vars_clear(&s->vars);
 	server_set_state(s, GW_SV_LOGIN);
 	s->prep = GW_PREP_NONE;
 }
@@ -497,6 +499,14 @@ static void server_prepare(struct gw_server *s, struct gw_client *c)
 		server_send_wbuf(s, &b);
 		return;
 	}
+	wire_buf_init(&b);
+	if (gw_session_build_set(&b, &c->vars, &s->vars, !s->tracking)) {
+		s->prep = GW_PREP_SET;
+		server_set_state(s, GW_SV_PREPARE);
+		server_send_wbuf(s, &b);
+		return;
+	}
+	wire_buf_free(&b);
 	s->prep = GW_PREP_NONE;
 	server_set_state(s, GW_SV_ACTIVE);
 	gw_client_send_command(c, s);
@@ -606,13 +616,22 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 		server_close(s, "unexpected packet during login");
 		return;
 	}
-	/* OK: logged in, user changed or schema changed. */
-	if (s->state == GW_SV_PREPARE && s->prep != GW_PREP_INIT_DB) {
+	/* OK: logged in, user changed, schema changed or variables set. */
+	if (s->state == GW_SV_PREPARE && s->prep == GW_PREP_SET) {
+		s->tracking = true;
+		if (!gw_vars_copy(&s->vars, &c->vars)) {
+			server_close(s, "out of memory");
+			return;
+		}
+	} else if (s->state == GW_SV_PREPARE && s->prep == GW_PREP_INIT_DB) {
+		gw_strlcpy(s->db, c->db, sizeof(s->db));
+	} else if (s->state == GW_SV_PREPARE) {
+		/* COM_CHANGE_USER: a fresh session */
 		s->account = c->account;
 		s->charset = c->charset;
 		gw_strlcpy(s->db, c->db, sizeof(s->db));
-	} else if (s->prep == GW_PREP_INIT_DB) {
-		gw_strlcpy(s->db, c->db, sizeof(s->db));
+		s->tracking = false;
+		gw_vars_clear(&s->vars);
 	}
 	if (s->state == GW_SV_LOGIN) {
 		pthread_mutex_lock(&gw.sched_lock);
@@ -620,6 +639,65 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 		pthread_mutex_unlock(&gw.sched_lock);
 	}
 	server_prepare(s, c);
+}
+
+static size_t lenenc_size(uint64_t v)
+{
+	return v < 0xfb ? 1 : v <= 0xffff ? 3 : v <= 0xffffff ? 4 : 9;
+}
+
+/*
+ * An OK packet [pkt, end) went by in the response: learn the session state it reports
+ * (variables, schema, "something else changed"), and rewrite it for a client that did
+ * not ask for session tracking (the backend connection always does).
+ */
+static void server_on_ok(struct gw_server *s, const uint8_t *pkt, size_t end)
+{
+	const uint8_t *p = pkt + WIRE_HDR_LEN;
+	size_t n = end - (size_t)(pkt - s->in.data) - WIRE_HDR_LEN;
+	struct gw_client *c = s->client;
+	struct gw_session_change chg;
+	struct wire_ok ok;
+	struct wire_buf b;
+
+	if (!wire_parse_ok(p, n, s->caps, &ok))
+		return;
+	if (c && ok.last_insert_id)
+		c->last_insert_id = ok.last_insert_id;
+	if (ok.state_len > 0) {
+		if (!gw_session_parse(ok.state, ok.state_len, &s->vars, &chg)) {
+			if (c)
+				c->pin_pending = true; /* can't tell: keep it safe */
+		} else {
+			if (chg.schema)
+				gw_strlcpy(s->db, chg.db, sizeof(s->db));
+			if (c) {
+				struct gw_session_change cchg;
+
+				gw_session_parse(ok.state, ok.state_len, &c->vars, &cchg);
+				if (chg.schema)
+					gw_strlcpy(c->db, chg.db, sizeof(c->db));
+				/* Changed, but nothing we can replay explains it: user
+				 * variables, temporary tables, prepared statements. */
+				if ((chg.state_changed && chg.nvars == 0 && !chg.schema) ||
+				    chg.overflow || cchg.overflow)
+					c->pin_pending = true;
+			}
+		}
+	}
+	if (!c || (c->caps & CLIENT_SESSION_TRACK) || s->state != GW_SV_ACTIVE)
+		return;
+	/* The client expects the pre-tracking OK: info as plain text, no state block. */
+	if (n <= 5 + lenenc_size(ok.affected_rows) + lenenc_size(ok.last_insert_id))
+		return; /* nothing after the warnings: the same in both formats */
+	wire_buf_init(&b);
+	gw_ok_strip_tracking(&b, pkt[3], p, n, s->caps);
+	if (!b.failed) {
+		gw_client_forward2(c, s->in.data + s->in.start,
+				   (size_t)(pkt - s->in.data) - s->in.start, b.data, b.len);
+		s->in.start = (size_t)(pkt - s->in.data) + WIRE_HDR_LEN + n;
+	}
+	wire_buf_free(&b);
 }
 
 /*
@@ -662,10 +740,16 @@ static void server_stream(struct gw_server *s)
 				continue;
 			}
 			if (avail >= WIRE_HDR_LEN + (size_t)len) {
+				size_t pkt = pos;
+
 				s->last_seq = d[pos + 3];
 				s->continued = len == WIRE_MAX_PAYLOAD;
 				step = wire_resp_feed(&s->resp, d + pos + WIRE_HDR_LEN, len);
 				pos += WIRE_HDR_LEN + (size_t)len;
+				if (s->resp.ok_seen) {
+					s->resp.ok_seen = false;
+					server_on_ok(s, d + pkt, pos);
+				}
 				continue;
 			}
 			if (avail > WIRE_HDR_LEN && len >= 1024 &&

@@ -722,6 +722,7 @@ static enum wire_resp_step resp_ok(struct wire_resp *r, const uint8_t *p, size_t
 	r->last_insert_id = ok.last_insert_id;
 	r->warnings = ok.warnings;
 	r->state_changed = (ok.status & SERVER_SESSION_STATE_CHANGED) != 0;
+	r->ok_seen = true;
 	return resp_end(r, ok.status);
 }
 

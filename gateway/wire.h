@@ -305,6 +305,7 @@ struct wire_resp {
 	uint64_t affected_rows;  /* from the final OK */
 	uint64_t last_insert_id;
 	bool state_changed;      /* a final OK carried SERVER_SESSION_STATE_CHANGED */
+	bool ok_seen;            /* the packet just fed was an OK; the caller clears it */
 };
 
 enum wire_resp_step {

@@ -1,0 +1,215 @@
+/*
+ * accounts.c - /v1/accounts: list, create, read, change and delete accounts.
+ *
+ * Owns: the JSON shape of an account and the mapping of request fields onto
+ * struct store_account. Must not touch: gateway objects; after every committed change it
+ * calls hooks.publish through adm_publish(), and if that fails the change stays committed
+ * (the store is the truth) and the client gets a 500 that says so.
+ *
+ * The password is write-only: a request may carry "password" (plain text), which is
+ * turned into SHA1(password) with auth_stage1() at once; replies show only
+ * "has_password".
+ */
+#include "config.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin/adm_int.h"
+#include "gateway/auth.h"
+
+#define ADM_PASSWORD_MAX 1024 /* longest password accepted, in bytes */
+
+static const char *const adm_account_fields[] = {
+	"name",      "password",         "weight", "reservation", "max_qps", "max_connections",
+	"max_queue", "queue_timeout_ms", NULL,
+};
+
+/* The public view of an account; never the password hash. New reference (NULL on OOM). */
+static json_t *adm_account_json(const struct store_account *a)
+{
+	return json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "name", a->name,
+	                 "has_password", a->has_password ? 1 : 0, "weight", (json_int_t)a->weight,
+	                 "reservation", (json_int_t)a->reservation, "max_qps",
+	                 (json_int_t)a->max_qps, "max_connections", (json_int_t)a->max_connections,
+	                 "max_queue", (json_int_t)a->max_queue, "queue_timeout_ms",
+	                 (json_int_t)a->queue_timeout_ms);
+}
+
+/* Copy the rules and the password present in obj onto a; absent fields keep their value.
+ * false + err naming the field on a wrong type or range. */
+static bool adm_account_apply(json_t *obj, struct store_account *a, char *err, size_t errlen)
+{
+	const struct {
+		const char *key; /* field name */
+		uint32_t min;    /* smallest value accepted */
+		uint32_t max;    /* largest value accepted */
+		uint32_t *dst;   /* borrowed: the rule in a */
+	} rules[] = {
+		{ "weight", 1, 10000, &a->weight },
+		{ "reservation", 0, UINT32_MAX, &a->reservation },
+		{ "max_qps", 0, UINT32_MAX, &a->max_qps },
+		{ "max_connections", 0, UINT32_MAX, &a->max_connections },
+		{ "max_queue", 1, UINT32_MAX, &a->max_queue },
+		{ "queue_timeout_ms", 0, UINT32_MAX, &a->queue_timeout_ms },
+	};
+	json_t *pw = json_object_get(obj, "password"); /* borrowed */
+	bool present;
+
+	for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+		if (!adm_json_get_u32(obj, rules[i].key, rules[i].min, rules[i].max, rules[i].dst,
+		                      &present, err, errlen))
+			return false;
+	}
+	if (pw && !json_is_null(pw)) {
+		const char *text;
+
+		if (!adm_json_get_string(obj, "password", ADM_PASSWORD_MAX, &text, &present, err,
+		                         errlen))
+			return false;
+		if (json_string_length(pw) > 0) {
+			auth_stage1(text, json_string_length(pw), a->pw_sha1);
+			a->has_password = true;
+			return true;
+		}
+	}
+	if (pw) { /* null or "": no password */
+		memset(a->pw_sha1, 0, sizeof a->pw_sha1);
+		a->has_password = false;
+	}
+	return true;
+}
+
+void adm_accounts_list(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp)
+{
+	char err[ADM_ERR_MAX];
+	struct store_account *v;
+	json_t *arr, *obj; /* new references */
+	size_t n;
+
+	if (!store_account_list(ctx->store, &v, &n, err, sizeof err)) {
+		adm_reply_store_error(rp, ctx->store, err);
+		return;
+	}
+	arr = json_array();
+	for (size_t i = 0; arr && i < n; i++) {
+		if (json_array_append_new(arr, adm_account_json(&v[i])) != 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	free(v);
+	obj = arr ? json_pack("{s:o}", "accounts", arr) : NULL; /* steals arr */
+	adm_reply_json(rp, ADM_HTTP_OK, obj);
+}
+
+void adm_accounts_create(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp)
+{
+	char err[ADM_ERR_MAX];
+	struct store_account a;
+	const char *name;
+	json_t *obj; /* new reference */
+	bool present;
+
+	if (!adm_json_parse_object(rq->body, rq->body_len, &obj, err, sizeof err)) {
+		adm_reply_error(rp, ADM_HTTP_BAD_REQUEST, "%s", err);
+		return;
+	}
+	store_account_defaults(&a);
+	if (!adm_json_check_fields(obj, adm_account_fields, err, sizeof err) ||
+	    !adm_json_get_string(obj, "name", STORE_NAME_MAX, &name, &present, err, sizeof err))
+		goto bad;
+	if (!present) {
+		snprintf(err, sizeof err, "name is required");
+		goto bad;
+	}
+	snprintf(a.name, sizeof a.name, "%s", name);
+	if (!adm_account_apply(obj, &a, err, sizeof err))
+		goto bad;
+	json_decref(obj);
+
+	if (!store_account_add(ctx->store, &a, ctx->hooks.pool_size, err, sizeof err)) {
+		adm_reply_store_error(rp, ctx->store, err);
+		return;
+	}
+	if (!adm_publish(ctx, rp))
+		return;
+	adm_reply_json(rp, ADM_HTTP_CREATED, adm_account_json(&a));
+	if (rp->status == ADM_HTTP_CREATED) /* the Location survives only a real reply */
+		snprintf(rp->location, sizeof rp->location, "/v1/accounts/%s", a.name);
+	return;
+bad:
+	json_decref(obj);
+	adm_reply_error(rp, ADM_HTTP_BAD_REQUEST, "%s", err);
+}
+
+void adm_accounts_get(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp)
+{
+	char err[ADM_ERR_MAX];
+	struct store_account a;
+	bool found;
+
+	if (!store_account_get(ctx->store, rq->arg, &a, &found, err, sizeof err)) {
+		adm_reply_store_error(rp, ctx->store, err);
+		return;
+	}
+	adm_reply_json(rp, ADM_HTTP_OK, adm_account_json(&a));
+}
+
+void adm_accounts_patch(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp)
+{
+	char err[ADM_ERR_MAX];
+	struct store_account a;
+	const char *name;
+	json_t *obj; /* new reference */
+	bool found, present;
+
+	if (!adm_json_parse_object(rq->body, rq->body_len, &obj, err, sizeof err)) {
+		adm_reply_error(rp, ADM_HTTP_BAD_REQUEST, "%s", err);
+		return;
+	}
+	if (!adm_json_check_fields(obj, adm_account_fields, err, sizeof err) ||
+	    !adm_json_get_string(obj, "name", STORE_NAME_MAX, &name, &present, err, sizeof err))
+		goto bad;
+	if (present && strcmp(name, rq->arg) != 0) {
+		snprintf(err, sizeof err,
+		         "name cannot be changed; delete the account and create it again");
+		goto bad;
+	}
+	if (!store_account_get(ctx->store, rq->arg, &a, &found, err, sizeof err)) {
+		json_decref(obj);
+		adm_reply_store_error(rp, ctx->store, err);
+		return;
+	}
+	if (!adm_account_apply(obj, &a, err, sizeof err))
+		goto bad;
+	json_decref(obj);
+
+	if (!store_account_update(ctx->store, &a, ctx->hooks.pool_size, err, sizeof err)) {
+		adm_reply_store_error(rp, ctx->store, err);
+		return;
+	}
+	if (!adm_publish(ctx, rp))
+		return;
+	adm_reply_json(rp, ADM_HTTP_OK, adm_account_json(&a));
+	return;
+bad:
+	json_decref(obj);
+	adm_reply_error(rp, ADM_HTTP_BAD_REQUEST, "%s", err);
+}
+
+void adm_accounts_delete(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp)
+{
+	char err[ADM_ERR_MAX];
+	bool found;
+
+	if (!store_account_delete(ctx->store, rq->arg, &found, err, sizeof err)) {
+		adm_reply_store_error(rp, ctx->store, err);
+		return;
+	}
+	if (!adm_publish(ctx, rp))
+		return;
+	rp->status = ADM_HTTP_NO_CONTENT;
+}

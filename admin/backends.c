@@ -1,0 +1,189 @@
+/*
+ * backends.c - /v1/backends: list, create, read, change and delete backend servers.
+ *
+ * Owns: the JSON shape of a backend and the mapping of request fields onto
+ * struct store_backend. Must not touch: gateway objects; like accounts.c it publishes
+ * after every committed change, and a failed publish leaves the change committed.
+ */
+#include "config.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin/adm_int.h"
+
+#define ADM_HOST_MAX     255   /* longest host name (the store's limit) */
+#define ADM_DEFAULT_PORT 3306  /* port of a new backend that names none */
+#define ADM_POOL_MAX     10000 /* largest pool_size (the store's limit) */
+
+static const char *const adm_backend_fields[] = {
+	"name", "host", "port", "pool_size", "enabled", NULL,
+};
+
+/* New reference (NULL on OOM). */
+static json_t *adm_backend_json(const struct store_backend *b)
+{
+	return json_pack("{s:s, s:s, s:I, s:I, s:b}", "name", b->name, "host", b->host, "port",
+	                 (json_int_t)b->port, "pool_size", (json_int_t)b->pool_size, "enabled",
+	                 b->enabled ? 1 : 0);
+}
+
+/* Copy the fields present in obj (all but name) onto b. */
+static bool adm_backend_apply(json_t *obj, struct store_backend *b, char *err, size_t errlen)
+{
+	const char *host;
+	uint32_t port = b->port;
+	bool present;
+
+	if (!adm_json_get_string(obj, "host", ADM_HOST_MAX, &host, &present, err, errlen))
+		return false;
+	if (present)
+		snprintf(b->host, sizeof b->host, "%s", host);
+	if (!adm_json_get_u32(obj, "port", 1, 65535, &port, &present, err, errlen) ||
+	    !adm_json_get_u32(obj, "pool_size", 0, ADM_POOL_MAX, &b->pool_size, &present, err,
+	                      errlen) ||
+	    !adm_json_get_bool(obj, "enabled", &b->enabled, &present, err, errlen))
+		return false;
+	b->port = (uint16_t)port;
+	return true;
+}
+
+void adm_backends_list(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp)
+{
+	char err[ADM_ERR_MAX];
+	struct store_backend *v;
+	json_t *arr, *obj; /* new references */
+	size_t n;
+
+	if (!store_backend_list(ctx->store, &v, &n, err, sizeof err)) {
+		adm_reply_store_error(rp, ctx->store, err);
+		return;
+	}
+	arr = json_array();
+	for (size_t i = 0; arr && i < n; i++) {
+		if (json_array_append_new(arr, adm_backend_json(&v[i])) != 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	free(v);
+	obj = arr ? json_pack("{s:o}", "backends", arr) : NULL; /* steals arr */
+	adm_reply_json(rp, ADM_HTTP_OK, obj);
+}
+
+void adm_backends_create(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp)
+{
+	char err[ADM_ERR_MAX];
+	struct store_backend b;
+	const char *name;
+	json_t *obj; /* new reference */
+	bool present;
+
+	if (!adm_json_parse_object(rq->body, rq->body_len, &obj, err, sizeof err)) {
+		adm_reply_error(rp, ADM_HTTP_BAD_REQUEST, "%s", err);
+		return;
+	}
+	memset(&b, 0, sizeof b);
+	b.port = ADM_DEFAULT_PORT;
+	b.enabled = true;
+	if (!adm_json_check_fields(obj, adm_backend_fields, err, sizeof err) ||
+	    !adm_json_get_string(obj, "name", STORE_NAME_MAX, &name, &present, err, sizeof err))
+		goto bad;
+	if (!present) {
+		snprintf(err, sizeof err, "name is required");
+		goto bad;
+	}
+	snprintf(b.name, sizeof b.name, "%s", name);
+	if (!json_object_get(obj, "host")) {
+		snprintf(err, sizeof err, "host is required");
+		goto bad;
+	}
+	if (!adm_backend_apply(obj, &b, err, sizeof err))
+		goto bad;
+	json_decref(obj);
+
+	if (!store_backend_add(ctx->store, &b, err, sizeof err)) {
+		adm_reply_store_error(rp, ctx->store, err);
+		return;
+	}
+	if (!adm_publish(ctx, rp))
+		return;
+	adm_reply_json(rp, ADM_HTTP_CREATED, adm_backend_json(&b));
+	if (rp->status == ADM_HTTP_CREATED)
+		snprintf(rp->location, sizeof rp->location, "/v1/backends/%s", b.name);
+	return;
+bad:
+	json_decref(obj);
+	adm_reply_error(rp, ADM_HTTP_BAD_REQUEST, "%s", err);
+}
+
+void adm_backends_get(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp)
+{
+	char err[ADM_ERR_MAX];
+	struct store_backend b;
+	bool found;
+
+	if (!store_backend_get(ctx->store, rq->arg, &b, &found, err, sizeof err)) {
+		adm_reply_store_error(rp, ctx->store, err);
+		return;
+	}
+	adm_reply_json(rp, ADM_HTTP_OK, adm_backend_json(&b));
+}
+
+void adm_backends_patch(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp)
+{
+	char err[ADM_ERR_MAX];
+	struct store_backend b;
+	const char *name;
+	json_t *obj; /* new reference */
+	bool found, present;
+
+	if (!adm_json_parse_object(rq->body, rq->body_len, &obj, err, sizeof err)) {
+		adm_reply_error(rp, ADM_HTTP_BAD_REQUEST, "%s", err);
+		return;
+	}
+	if (!adm_json_check_fields(obj, adm_backend_fields, err, sizeof err) ||
+	    !adm_json_get_string(obj, "name", STORE_NAME_MAX, &name, &present, err, sizeof err))
+		goto bad;
+	if (present && strcmp(name, rq->arg) != 0) {
+		snprintf(err, sizeof err,
+		         "name cannot be changed; delete the backend and create it again");
+		goto bad;
+	}
+	if (!store_backend_get(ctx->store, rq->arg, &b, &found, err, sizeof err)) {
+		json_decref(obj);
+		adm_reply_store_error(rp, ctx->store, err);
+		return;
+	}
+	if (!adm_backend_apply(obj, &b, err, sizeof err))
+		goto bad;
+	json_decref(obj);
+
+	if (!store_backend_update(ctx->store, &b, err, sizeof err)) {
+		adm_reply_store_error(rp, ctx->store, err);
+		return;
+	}
+	if (!adm_publish(ctx, rp))
+		return;
+	adm_reply_json(rp, ADM_HTTP_OK, adm_backend_json(&b));
+	return;
+bad:
+	json_decref(obj);
+	adm_reply_error(rp, ADM_HTTP_BAD_REQUEST, "%s", err);
+}
+
+void adm_backends_delete(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp)
+{
+	char err[ADM_ERR_MAX];
+	bool found;
+
+	if (!store_backend_delete(ctx->store, rq->arg, &found, err, sizeof err)) {
+		adm_reply_store_error(rp, ctx->store, err);
+		return;
+	}
+	if (!adm_publish(ctx, rp))
+		return;
+	rp->status = ADM_HTTP_NO_CONTENT;
+}

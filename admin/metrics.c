@@ -1,0 +1,222 @@
+/*
+ * metrics.c - GET /metrics: the statistics in Prometheus text format 0.0.4.
+ *
+ * Owns: metric names, their HELP and TYPE lines and label escaping. Must not touch:
+ * gateway objects (numbers come from hooks.stats, like /v1/stats).
+ *
+ * Naming follows Prometheus conventions: base units (seconds), counters end in _total,
+ * one family per quantity with an account="..." or backend="..." label.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+
+#include "admin/adm_int.h"
+
+/* Label value escaping of the text format: backslash, double quote and line feed. */
+static void adm_metric_label(struct adm_buf *b, const char *v)
+{
+	for (; *v; v++) {
+		switch (*v) {
+		case '\\':
+			adm_buf_append(b, "\\\\", 2);
+			break;
+		case '"':
+			adm_buf_append(b, "\\\"", 2);
+			break;
+		case '\n':
+			adm_buf_append(b, "\\n", 2);
+			break;
+		default:
+			adm_buf_append(b, v, 1);
+			break;
+		}
+	}
+}
+
+static void adm_metric_head(struct adm_buf *b, const char *name, const char *type, const char *help)
+{
+	adm_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void adm_metric_double(struct adm_buf *b, double v)
+{
+	if (isnan(v))
+		adm_buf_printf(b, " NaN\n");
+	else if (isinf(v))
+		adm_buf_printf(b, " %cInf\n", v > 0 ? '+' : '-');
+	else
+		adm_buf_printf(b, " %.17g\n", v);
+}
+
+/* One sample: name{label="value"[,quantile="q"]} v */
+static void adm_metric_start(struct adm_buf *b, const char *name, const char *label,
+                             const char *value, const char *quantile)
+{
+	adm_buf_printf(b, "%s{%s=\"", name, label);
+	adm_metric_label(b, value);
+	if (quantile)
+		adm_buf_printf(b, "\",quantile=\"%s\"}", quantile);
+	else
+		adm_buf_append(b, "\"}", 2);
+}
+
+/* Which number of struct adm_account_stats a family shows. */
+enum adm_acc_field {
+	ADM_ACC_QUERIES = 0,
+	ADM_ACC_REJECTED,
+	ADM_ACC_BACKEND_SECONDS,
+	ADM_ACC_CONNECTIONS,
+	ADM_ACC_ACTIVE,
+	ADM_ACC_QUEUED,
+	ADM_ACC_PINNED,
+	ADM_ACC_QPS,
+	ADM_ACC_SHARE,
+};
+
+static const struct adm_acc_family {
+	const char *name;         /* metric name */
+	const char *type;         /* "counter" or "gauge" */
+	const char *help;         /* HELP text */
+	enum adm_acc_field field; /* the number shown */
+} adm_acc_families[] = {
+	{ "sluice_account_queries_total", "counter", "Requests completed.", ADM_ACC_QUERIES },
+	{ "sluice_account_rejected_total", "counter",
+	  "Requests refused: queue full, queue timeout or max_connections.", ADM_ACC_REJECTED },
+	{ "sluice_account_backend_seconds_total", "counter", "Backend time charged.",
+	  ADM_ACC_BACKEND_SECONDS },
+	{ "sluice_account_connections", "gauge", "Client connections now.", ADM_ACC_CONNECTIONS },
+	{ "sluice_account_active", "gauge", "Requests running on a backend now.", ADM_ACC_ACTIVE },
+	{ "sluice_account_queued", "gauge", "Requests waiting in the queue now.", ADM_ACC_QUEUED },
+	{ "sluice_account_pinned", "gauge", "Clients pinned to a backend connection now.",
+	  ADM_ACC_PINNED },
+	{ "sluice_account_qps", "gauge", "Recent queries per second.", ADM_ACC_QPS },
+	{ "sluice_account_backend_time_share", "gauge", "Share of recent backend time, 0 to 1.",
+	  ADM_ACC_SHARE },
+};
+
+static void adm_metric_account_value(struct adm_buf *b, const struct adm_account_stats *a,
+                                     enum adm_acc_field f)
+{
+	switch (f) {
+	case ADM_ACC_QUERIES:
+		adm_buf_printf(b, " %" PRIu64 "\n", a->queries_total);
+		return;
+	case ADM_ACC_REJECTED:
+		adm_buf_printf(b, " %" PRIu64 "\n", a->rejected_total);
+		return;
+	case ADM_ACC_BACKEND_SECONDS:
+		adm_metric_double(b, (double)a->backend_ns_total / 1e9);
+		return;
+	case ADM_ACC_CONNECTIONS:
+		adm_buf_printf(b, " %" PRIu32 "\n", a->connections);
+		return;
+	case ADM_ACC_ACTIVE:
+		adm_buf_printf(b, " %" PRIu32 "\n", a->active);
+		return;
+	case ADM_ACC_QUEUED:
+		adm_buf_printf(b, " %" PRIu32 "\n", a->queued);
+		return;
+	case ADM_ACC_PINNED:
+		adm_buf_printf(b, " %" PRIu32 "\n", a->pinned);
+		return;
+	case ADM_ACC_QPS:
+		adm_metric_double(b, a->qps);
+		return;
+	case ADM_ACC_SHARE:
+		adm_metric_double(b, a->backend_time_share);
+		return;
+	}
+	adm_metric_double(b, NAN);
+}
+
+static void adm_metrics_accounts(struct adm_buf *b, const struct adm_stats *s)
+{
+	static const char *const quantile[] = { "0.5", "0.95", "0.99" };
+
+	for (size_t f = 0; f < sizeof adm_acc_families / sizeof adm_acc_families[0]; f++) {
+		const struct adm_acc_family *fam = &adm_acc_families[f];
+
+		adm_metric_head(b, fam->name, fam->type, fam->help);
+		for (size_t i = 0; i < s->n_accounts; i++) {
+			adm_metric_start(b, fam->name, "account", s->accounts[i].name, NULL);
+			adm_metric_account_value(b, &s->accounts[i], fam->field);
+		}
+	}
+	adm_metric_head(b, "sluice_account_latency_seconds", "gauge",
+	                "Recent request latency quantiles, queue wait included.");
+	for (size_t i = 0; i < s->n_accounts; i++) {
+		const struct adm_account_stats *a = &s->accounts[i];
+		const double ms[] = { a->p50_ms, a->p95_ms, a->p99_ms };
+
+		for (size_t q = 0; q < sizeof ms / sizeof ms[0]; q++) {
+			adm_metric_start(b, "sluice_account_latency_seconds", "account", a->name,
+			                 quantile[q]);
+			adm_metric_double(b, ms[q] / 1000.0);
+		}
+	}
+}
+
+static void adm_metrics_backends(struct adm_buf *b, const struct adm_stats *s)
+{
+	static const char *const name[] = {
+		"sluice_backend_pool_size",
+		"sluice_backend_connections",
+		"sluice_backend_busy",
+		"sluice_backend_connect_failures_total",
+	};
+	static const char *const help[] = {
+		"Backend connections configured.",
+		"Backend connections up.",
+		"Backend connections running a request or pinned.",
+		"Failed attempts to connect to the backend.",
+	};
+
+	for (size_t f = 0; f < sizeof name / sizeof name[0]; f++) {
+		adm_metric_head(b, name[f], f == 3 ? "counter" : "gauge", help[f]);
+		for (size_t i = 0; i < s->n_backends; i++) {
+			const struct adm_backend_stats *be = &s->backends[i];
+			uint64_t v = f == 0   ? be->pool_size
+			             : f == 1 ? be->connected
+			             : f == 2 ? be->busy
+			                      : be->connect_failures_total;
+
+			adm_metric_start(b, name[f], "backend", be->name, NULL);
+			adm_buf_printf(b, " %" PRIu64 "\n", v);
+		}
+	}
+}
+
+void adm_metrics_get(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp)
+{
+	struct adm_buf b = { 0 };
+	struct adm_stats s;
+
+	if (!adm_stats_collect(ctx, &s, rp))
+		return;
+	adm_metrics_accounts(&b, &s);
+	adm_metrics_backends(&b, &s);
+	adm_metric_head(&b, "sluice_clients", "gauge", "Client connections now.");
+	adm_buf_printf(&b, "sluice_clients %" PRIu64 "\n", s.clients);
+	adm_metric_head(&b, "sluice_uptime_seconds", "gauge", "Seconds since sluice started.");
+	adm_buf_printf(&b, "sluice_uptime_seconds %" PRIu64 "\n", s.uptime_s);
+	adm_metric_head(&b, "sluice_rules_generation", "gauge",
+	                "Generation of the rules store; bumped by every committed change.");
+	adm_buf_printf(&b, "sluice_rules_generation %" PRId64 "\n", store_generation(ctx->store));
+	adm_metric_head(&b, "sluice_publish_failures_total", "counter",
+	                "Committed changes the gateway could not apply.");
+	adm_buf_printf(&b, "sluice_publish_failures_total %" PRIu64 "\n", ctx->publish_failures);
+	adm_stats_free(&s);
+
+	if (b.failed || !b.p) {
+		adm_buf_free(&b);
+		adm_reply_error(rp, ADM_HTTP_INTERNAL, "out of memory");
+		return;
+	}
+	rp->status = ADM_HTTP_OK;
+	rp->body = b.p; /* ownership passes to the reply */
+	rp->body_len = b.len;
+	rp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}

@@ -1,0 +1,278 @@
+/*
+ * session.c - tracked session variables and their replay (see session.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/session.h"
+
+static uint64_t fnv(uint64_t h, const char *s)
+{
+	for (; *s; s++) {
+		h ^= (uint8_t)*s;
+		h *= 1099511628211ull;
+	}
+	return h * 1099511628211ull;
+}
+
+static void rehash(struct gw_vars *vs)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (uint32_t i = 0; i < vs->n; i++)
+		h = fnv(fnv(h, vs->v[i].name), vs->v[i].value);
+	vs->hash = vs->n ? h : 0;
+}
+
+void gw_vars_clear(struct gw_vars *vs)
+{
+	for (uint32_t i = 0; i < vs->n; i++)
+		free(vs->v[i].name);
+	vs->n = 0;
+	vs->hash = 0;
+}
+
+void gw_vars_free(struct gw_vars *vs)
+{
+	gw_vars_clear(vs);
+	free(vs->v);
+	memset(vs, 0, sizeof(*vs));
+}
+
+bool gw_vars_set(struct gw_vars *vs, const char *name, size_t nlen, const char *value,
+		 size_t vlen)
+{
+	uint32_t lo = 0, hi = vs->n;
+	char *mem;
+
+	if (nlen == 0 || nlen > 64 || vlen > GW_VAR_VALUE_MAX)
+		return false;
+	mem = malloc(nlen + vlen + 2);
+	if (!mem)
+		return false;
+	memcpy(mem, name, nlen);
+	mem[nlen] = '\0';
+	memcpy(mem + nlen + 1, value, vlen);
+	mem[nlen + 1 + vlen] = '\0';
+	while (lo < hi) { /* binary search by name */
+		uint32_t mid = (lo + hi) / 2;
+		int cmp = strcmp(vs->v[mid].name, mem);
+
+		if (cmp == 0) {
+			free(vs->v[mid].name);
+			vs->v[mid].name = mem;
+			vs->v[mid].value = mem + nlen + 1;
+			rehash(vs);
+			return true;
+		}
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (vs->n >= GW_VARS_MAX) {
+		free(mem);
+		return false;
+	}
+	if (vs->n == vs->cap) {
+		uint32_t cap = vs->cap ? vs->cap * 2 : 8;
+		struct gw_var *nv = realloc(vs->v, cap * sizeof(*nv));
+
+		if (!nv) {
+			free(mem);
+			return false;
+		}
+		vs->v = nv;
+		vs->cap = cap;
+	}
+	memmove(vs->v + lo + 1, vs->v + lo, (vs->n - lo) * sizeof(*vs->v));
+	vs->v[lo].name = mem;
+	vs->v[lo].value = mem + nlen + 1;
+	vs->n++;
+	rehash(vs);
+	return true;
+}
+
+bool gw_vars_copy(struct gw_vars *dst, const struct gw_vars *src)
+{
+	gw_vars_clear(dst);
+	for (uint32_t i = 0; i < src->n; i++) {
+		if (!gw_vars_set(dst, src->v[i].name, strlen(src->v[i].name), src->v[i].value,
+				 strlen(src->v[i].value)))
+			return false;
+	}
+	return true;
+}
+
+bool gw_vars_equal(const struct gw_vars *a, const struct gw_vars *b)
+{
+	if (a->n != b->n || a->hash != b->hash)
+		return false;
+	for (uint32_t i = 0; i < a->n; i++) {
+		if (strcmp(a->v[i].name, b->v[i].name) != 0 ||
+		    strcmp(a->v[i].value, b->v[i].value) != 0)
+			return false;
+	}
+	return true;
+}
+
+static const char *vars_get(const struct gw_vars *vs, const char *name)
+{
+	for (uint32_t i = 0; i < vs->n; i++) {
+		if (strcmp(vs->v[i].name, name) == 0)
+			return vs->v[i].value;
+	}
+	return NULL;
+}
+
+bool gw_session_parse(const uint8_t *state, size_t len, struct gw_vars *vs,
+		      struct gw_session_change *out)
+{
+	struct wire_cur c = wire_cur_init(state, len);
+
+	memset(out, 0, sizeof(*out));
+	while (wire_cur_left(&c) > 0) {
+		uint8_t type;
+		const uint8_t *data, *a, *b;
+		size_t dlen, alen, blen;
+		struct wire_cur d;
+
+		if (!wire_get_u8(&c, &type) || !wire_get_lenenc_str(&c, &data, &dlen))
+			return false;
+		d = wire_cur_init(data, dlen);
+		switch (type) {
+		case SESSION_TRACK_SYSTEM_VARIABLES:
+			/* Several name/value pairs may follow one another. */
+			while (wire_cur_left(&d) > 0) {
+				if (!wire_get_lenenc_str(&d, &a, &alen) ||
+				    !wire_get_lenenc_str(&d, &b, &blen))
+					return false;
+				out->nvars++;
+				if (alen >= 13 && memcmp(a, "session_track", 13) == 0)
+					continue;
+				if (vs && !gw_vars_set(vs, (const char *)a, alen, (const char *)b,
+						       blen))
+					out->overflow = true;
+			}
+			break;
+		case SESSION_TRACK_SCHEMA:
+			if (!wire_get_lenenc_str(&d, &a, &alen) || alen >= sizeof(out->db))
+				return false;
+			memcpy(out->db, a, alen);
+			out->db[alen] = '\0';
+			out->schema = true;
+			break;
+		case SESSION_TRACK_STATE_CHANGE:
+			if (!wire_get_lenenc_str(&d, &a, &alen))
+				return false;
+			out->state_changed = alen == 1 && a[0] == '1';
+			break;
+		default:
+			break; /* GTIDs, transaction characteristics: not ours */
+		}
+	}
+	return true;
+}
+
+/* Numbers go bare; NULL goes bare; everything else as a quoted string. */
+static void put_value(struct wire_buf *b, const char *v)
+{
+	const char *p = v;
+	bool numeric = *p != '\0';
+
+	if (*p == '-')
+		p++;
+	if (!*p)
+		numeric = false;
+	for (; *p && numeric; p++) {
+		if ((*p < '0' || *p > '9') && *p != '.')
+			numeric = false;
+	}
+	if (numeric || strcmp(v, "NULL") == 0) {
+		wire_put_bytes(b, v, strlen(v));
+		return;
+	}
+	wire_put_u8(b, '\'');
+	for (p = v; *p; p++) {
+		if (*p == '\'' || *p == '\\')
+			wire_put_u8(b, '\\');
+		wire_put_u8(b, (uint8_t)*p);
+	}
+	wire_put_u8(b, '\'');
+}
+
+static void put_name(struct wire_buf *b, const char *name, bool *first)
+{
+	wire_put_bytes(b, *first ? " " : ", ", *first ? 1 : 2);
+	*first = false;
+	wire_put_u8(b, '@');
+	wire_put_u8(b, '@');
+	wire_put_bytes(b, "SESSION.", 8);
+	wire_put_bytes(b, name, strlen(name));
+	wire_put_u8(b, '=');
+}
+
+bool gw_session_build_set(struct wire_buf *b, const struct gw_vars *want,
+			  const struct gw_vars *have, bool tracking)
+{
+	size_t off;
+	bool first = true;
+
+	if (!tracking && gw_vars_equal(want, have))
+		return false;
+	off = wire_packet_begin(b, 0);
+	wire_put_u8(b, COM_QUERY);
+	wire_put_bytes(b, "SET", 3);
+	if (tracking) {
+		put_name(b, "session_track_system_variables", &first);
+		put_value(b, "*");
+		put_name(b, "session_track_schema", &first);
+		put_value(b, "ON");
+		put_name(b, "session_track_state_change", &first);
+		put_value(b, "ON");
+	}
+	/* Variables the connection has that the client does not: back to defaults. */
+	for (uint32_t i = 0; i < have->n; i++) {
+		if (!vars_get(want, have->v[i].name)) {
+			put_name(b, have->v[i].name, &first);
+			wire_put_bytes(b, "DEFAULT", 7);
+		}
+	}
+	for (uint32_t i = 0; i < want->n; i++) {
+		const char *cur = vars_get(have, want->v[i].name);
+
+		if (cur && strcmp(cur, want->v[i].value) == 0)
+			continue;
+		put_name(b, want->v[i].name, &first);
+		put_value(b, want->v[i].value);
+	}
+	if (first) { /* nothing differed after all */
+		b->len = off;
+		return false;
+	}
+	wire_packet_end(b, off);
+	return true;
+}
+
+void gw_ok_strip_tracking(struct wire_buf *b, uint8_t seq, const uint8_t *p, size_t n,
+			  uint32_t server_caps)
+{
+	struct wire_ok ok;
+	size_t off;
+
+	if (!wire_parse_ok(p, n, server_caps, &ok)) {
+		/* Not ours to judge: pass it on as it came. */
+		off = wire_packet_begin(b, seq);
+		wire_put_bytes(b, p, n);
+		wire_packet_end(b, off);
+		return;
+	}
+	off = wire_packet_begin(b, seq);
+	wire_put_u8(b, p[0]);
+	wire_put_lenenc(b, ok.affected_rows);
+	wire_put_lenenc(b, ok.last_insert_id);
+	wire_put_u16(b, (uint16_t)(ok.status & ~SERVER_SESSION_STATE_CHANGED));
+	wire_put_u16(b, ok.warnings);
+	wire_put_bytes(b, ok.info, ok.info_len);
+	wire_packet_end(b, off);
+}

@@ -1,0 +1,115 @@
+/*
+ * sqlscan.c - see sqlscan.h. A tiny lexer: identifiers (compared upper-cased against a
+ * short list of words), '@' outside quotes, and everything quoted or commented skipped.
+ * It looks at words in isolation, not at grammar: a false positive only pins a client
+ * (costs pooling, never correctness); the words were chosen so that false negatives
+ * need deliberately odd SQL.
+ */
+#include <ctype.h>
+#include <string.h>
+
+#include "gateway/sqlscan.h"
+
+struct word {
+	const char *text;
+	unsigned flag;
+};
+
+static const struct word words[] = {
+	{ "GET_LOCK", SQL_LOCK },
+	{ "LOCK", SQL_LOCK }, /* LOCK TABLES; also "FOR UPDATE ... LOCK IN SHARE MODE" */
+	{ "SQL_CALC_FOUND_ROWS", SQL_FOUND_ROWS },
+	{ "FOUND_ROWS", SQL_FOUND_ROWS },
+	{ "TEMPORARY", SQL_TEMPORARY },
+	{ "PREPARE", SQL_PREPARE },
+	{ "DEALLOCATE", SQL_PREPARE },
+	{ "XA", SQL_XA },
+	{ "LAST_INSERT_ID", SQL_LAST_INSERT_ID },
+	{ "HANDLER", SQL_HANDLER },
+};
+
+static int is_ident(uint8_t ch)
+{
+	return isalnum(ch) || ch == '_' || ch == '$' || ch >= 0x80;
+}
+
+static unsigned classify(const uint8_t *w, size_t n)
+{
+	char up[24];
+
+	if (n >= sizeof(up))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		up[i] = (char)toupper(w[i]);
+	up[n] = '\0';
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if (strcmp(up, words[i].text) == 0)
+			return words[i].flag;
+	}
+	return 0;
+}
+
+unsigned sql_scan(const uint8_t *q, size_t n)
+{
+	unsigned flags = 0;
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t ch = q[i];
+
+		if (ch == '\'' || ch == '"' || ch == '`') {
+			/* Quoted: skip to the closing quote; doubled quotes and \x escapes. */
+			i++;
+			while (i < n) {
+				if (q[i] == '\\' && ch != '`' && i + 1 < n) {
+					i += 2;
+					continue;
+				}
+				if (q[i] == ch) {
+					if (i + 1 < n && q[i + 1] == ch) {
+						i += 2;
+						continue;
+					}
+					break;
+				}
+				i++;
+			}
+			i++;
+		} else if (ch == '#' || (ch == '-' && i + 2 < n && q[i + 1] == '-' &&
+					 (q[i + 2] == ' ' || q[i + 2] == '\t'))) {
+			while (i < n && q[i] != '\n')
+				i++;
+		} else if (ch == '/' && i + 1 < n && q[i + 1] == '*') {
+			/* Comments, but not MariaDB's executable ones: those are read. */
+			if (i + 2 < n && (q[i + 2] == '!' || q[i + 2] == 'M')) {
+				i += 3;
+				continue;
+			}
+			i += 2;
+			while (i + 1 < n && !(q[i] == '*' && q[i + 1] == '/'))
+				i++;
+			i += 2;
+		} else if (ch == '@') {
+			if (i + 1 < n && q[i + 1] == '@') {
+				/* @@system_variable: skip its name */
+				i += 2;
+				while (i < n && (is_ident(q[i]) || q[i] == '.'))
+					i++;
+				continue;
+			}
+			if (i + 1 < n && (is_ident(q[i + 1]) || q[i + 1] == '`' || q[i + 1] == '\'' ||
+					  q[i + 1] == '"'))
+				flags |= SQL_USER_VAR;
+			i++;
+		} else if (is_ident(ch) && !isdigit(ch)) {
+			size_t start = i;
+
+			while (i < n && is_ident(q[i]))
+				i++;
+			flags |= classify(q + start, i - start);
+		} else {
+			i++;
+		}
+	}
+	return flags;
+}

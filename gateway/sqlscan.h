@@ -1,0 +1,28 @@
+/*
+ * sqlscan.h - a one-pass look at a COM_QUERY's text for what the backend cannot tell us:
+ * statements that create session state sluice cannot replay (user variables, locks,
+ * FOUND_ROWS, ...) and so must pin the client to its backend connection. Pure; skips
+ * string literals, quoted identifiers and comments, so 'a@b.com' pins nothing.
+ */
+#ifndef SLUICE_SQLSCAN_H
+#define SLUICE_SQLSCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SQL_USER_VAR       0x01u /* @name (not @@): user variables live on the server */
+#define SQL_LOCK           0x02u /* LOCK TABLES, GET_LOCK(), FLUSH ... WITH READ LOCK */
+#define SQL_FOUND_ROWS     0x04u /* SQL_CALC_FOUND_ROWS / FOUND_ROWS() */
+#define SQL_TEMPORARY      0x08u /* CREATE TEMPORARY TABLE */
+#define SQL_PREPARE        0x10u /* PREPARE / EXECUTE / DEALLOCATE (SQL level) */
+#define SQL_XA             0x20u /* XA START ... : the transaction must stay */
+#define SQL_LAST_INSERT_ID 0x40u /* LAST_INSERT_ID() */
+#define SQL_HANDLER        0x80u /* HANDLER ... OPEN */
+
+#define SQL_PINS (SQL_USER_VAR | SQL_LOCK | SQL_FOUND_ROWS | SQL_TEMPORARY | SQL_PREPARE | \
+		  SQL_XA | SQL_LAST_INSERT_ID | SQL_HANDLER)
+
+/* Flags for the statement(s) in q[0..n). */
+unsigned sql_scan(const uint8_t *q, size_t n);
+
+#endif
