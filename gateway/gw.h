@@ -252,6 +252,7 @@ struct gw_config {
 	uint32_t threads;
 	uint32_t handshake_timeout_ms;
 	char server_version[64];            /* what clients see in the greeting */
+	bool no_replay;                     /* testing only: no variable replay, no pins */
 };
 
 /* The process-wide gateway. */

@@ -53,6 +53,7 @@ static void usage(FILE *f)
 		"  --threads N           event-loop threads (default: number of CPUs)\n"
 		"  --log-level L         error, warn, info, debug or noise (default info)\n"
 		"  --help, --version\n"
+		"  --unsafe-no-replay    testing only: no session replay and no pinning\n"
 		"\n"
 		"rules: --weight W --reservation R --max-qps Q --max-connections C\n"
 		"       --max-queue Q --queue-timeout-ms T\n");
@@ -389,6 +390,7 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "unsafe-no-replay", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -431,6 +433,9 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("sluice %s\n", PACKAGE_VERSION);
 			return 0;
+		case 'R':
+			gw.cfg.no_replay = true;
+			break;
 		default:
 			usage(stderr);
 			return 2;

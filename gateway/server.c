@@ -500,7 +500,8 @@ static void server_prepare(struct gw_server *s, struct gw_client *c)
 		return;
 	}
 	wire_buf_init(&b);
-	if (gw_session_build_set(&b, &c->vars, &s->vars, !s->tracking)) {
+	if (gw_session_build_set(&b, gw.cfg.no_replay ? &s->vars : &c->vars, &s->vars,
+				 !s->tracking)) {
 		s->prep = GW_PREP_SET;
 		server_set_state(s, GW_SV_PREPARE);
 		server_send_wbuf(s, &b);
