@@ -285,6 +285,12 @@ void gw_client_accept(struct gw_worker *w, int fd, const struct sockaddr *sa)
 		client_close(c, "out of memory");
 		return;
 	}
+	if (atomic_load(&gw.clients_now) > gw.cfg.max_clients) {
+		/* Like MySQL at max_connections: an ERR instead of the greeting. */
+		client_send_err(c, 0, 1040, "08004", "Too many connections (sluice --max-clients)");
+		client_close(c, "max_clients");
+		return;
+	}
 	auth_random_salt(c->salt);
 	memset(&h, 0, sizeof(h));
 	h.protocol = 10;

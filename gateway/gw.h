@@ -253,6 +253,7 @@ struct gw_config {
 	uint32_t handshake_timeout_ms;
 	char server_version[64];            /* what clients see in the greeting */
 	bool no_replay;                     /* testing only: no variable replay, no pins */
+	uint32_t max_clients;               /* client connections at once; then ERR 1040 */
 };
 
 /* The process-wide gateway. */

@@ -32,6 +32,7 @@ struct options {
 	const char *token;
 	uint32_t pool_size;
 	uint32_t threads;
+	uint32_t max_clients;
 };
 
 static void usage(FILE *f)
@@ -52,6 +53,8 @@ static void usage(FILE *f)
 		"  --admin-token TOKEN   bearer token for the admin API (or SLUICE_ADMIN_TOKEN)\n"
 		"  --threads N           event-loop threads (default: number of CPUs)\n"
 		"  --log-level L         error, warn, info, debug or noise (default info)\n"
+		"  --max-clients N       client connections at once, then ERR 1040\n"
+		"                        (default: what the open-files limit leaves)\n"
 		"  --help, --version\n"
 		"  --unsafe-no-replay    testing only: no session replay and no pinning\n"
 		"\n"
@@ -284,18 +287,30 @@ static void probe_backend_version(void)
 	}
 }
 
-static void raise_fd_limit(void)
+/*
+ * Take the hard open-files limit, and derive --max-clients from it when not given: one
+ * descriptor per client, one per backend connection, a few per thread (epoll, eventfd,
+ * listener) and some slack for SQLite, the admin API and accepting.
+ */
+static void raise_fd_limit(uint32_t max_clients)
 {
 	struct rlimit rl;
+	uint64_t own = 64 + 4ull * gw.cfg.threads + gw.cfg.pool_size, room = 0;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-		gw_log_info("file descriptors: %llu (each client needs 1, each backend "
-			    "connection 1, plus about %u for sluice itself)",
-			    (unsigned long long)rl.rlim_cur, 16 + 3 * gw.cfg.threads);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > own)
+		room = rl.rlim_cur - own;
+	gw.cfg.max_clients = max_clients ? max_clients : (uint32_t)(room > 1 ? room : 1);
+	if (max_clients > room)
+		gw_log_warn("--max-clients %u is more than the open-files limit leaves (%llu)",
+			    max_clients, (unsigned long long)room);
+	gw_log_info("file descriptors: %llu; %llu for sluice itself and %u backend connections; "
+		    "max clients %u", (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)(own - gw.cfg.pool_size), gw.cfg.pool_size,
+		    gw.cfg.max_clients);
 }
 
 static int run_gateway(const struct options *o)
@@ -322,7 +337,7 @@ static int run_gateway(const struct options *o)
 	gw_strlcpy(gw.cfg.server_version, "5.5.5-10.11.0-sluice", sizeof(gw.cfg.server_version));
 	if (!resolve_backend(err, sizeof(err)))
 		die("%s", err);
-	raise_fd_limit();
+	raise_fd_limit(o->max_clients);
 	if (!store_open(o->db, &st, err, sizeof(err)))
 		die("%s: %s", o->db, err);
 	pthread_mutex_init(&gw.sched_lock, NULL);
@@ -391,6 +406,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "unsafe-no-replay", no_argument, NULL, 'R' },
+		{ "max-clients", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -435,6 +451,10 @@ int main(int argc, char **argv)
 			return 0;
 		case 'R':
 			gw.cfg.no_replay = true;
+			break;
+		case 'M':
+			if (!gw_parse_u32(optarg, 1, 10000000, &o.max_clients))
+				die("--max-clients: a whole number from 1, got '%s'", optarg);
 			break;
 		default:
 			usage(stderr);
