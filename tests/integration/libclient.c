@@ -76,6 +76,8 @@ static void test_change_user(void)
 {
 	MYSQL *m = open_conn(0, NULL, 0);
 	char buf[256];
+	unsigned err;
+	int rc;
 
 	ok(m != NULL, "connect as %s", user);
 	if (!m)
@@ -86,9 +88,10 @@ static void test_change_user(void)
 	   mysql_error(m));
 	ok(strncmp(scalar(m, "SELECT CURRENT_USER()", buf, sizeof(buf)), user2, strlen(user2)) == 0,
 	   "CURRENT_USER() is %s after COM_CHANGE_USER (got %s)", user2, buf);
-	ok(mysql_change_user(m, user2, "wrong-password", db) != 0 && mysql_errno(m) == 1045,
-	   "COM_CHANGE_USER with a wrong password is refused with 1045 (got %u)",
-	   mysql_errno(m));
+	rc = mysql_change_user(m, user2, "wrong-password", db);
+	err = mysql_errno(m);
+	ok(rc != 0 && err == 1045, "COM_CHANGE_USER with a wrong password is refused with 1045 "
+	   "(got %u)", err);
 	mysql_close(m);
 }
 
