@@ -8,6 +8,7 @@
  * their place. Everything here runs under gw.sched_lock, except the store reads.
  */
 #include <math.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,9 +118,86 @@ bool gw_accounts_load(struct store *st, char *err, size_t errlen)
 	return true;
 }
 
+bool gw_resolve(const char *host, uint16_t port, struct sockaddr_storage *sa, socklen_t *salen,
+		char *err, size_t errlen)
+{
+	struct addrinfo hints, *res;
+	char portstr[8];
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	rc = getaddrinfo(host, portstr, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "backend %s:%u: %s", host, port, gai_strerror(rc));
+		return false;
+	}
+	memcpy(sa, res->ai_addr, res->ai_addrlen);
+	*salen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return true;
+}
+
+/*
+ * The backend the gateway uses is the store's first enabled backend row. A new address
+ * is used for new connections; a new pool size grows the pool at once, or shrinks it as
+ * connections come back (running statements are never cut).
+ */
+bool gw_backend_apply(struct store *st, char *err, size_t errlen)
+{
+	struct store_backend *list = NULL, *b = NULL;
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	size_t n = 0;
+	uint32_t pool;
+	bool moved;
+
+	if (!store_backend_list(st, &list, &n, err, errlen))
+		return false;
+	for (size_t i = 0; i < n && !b; i++) {
+		if (list[i].enabled)
+			b = &list[i];
+	}
+	if (!b) {
+		free(list);
+		return true; /* none enabled: keep what runs */
+	}
+	if (!gw_resolve(b->host, b->port, &sa, &salen, err, errlen)) {
+		free(list);
+		return false;
+	}
+	pool = b->pool_size ? b->pool_size : gw.cfg.pool_size;
+	if (gw.pool_cap && pool > gw.pool_cap)
+		pool = gw.pool_cap;
+	pthread_mutex_lock(&gw.sched_lock);
+	moved = strcmp(gw.cfg.backend_host, b->host) != 0 || gw.cfg.backend_port != b->port;
+	gw_strlcpy(gw.cfg.backend_name, b->name, sizeof(gw.cfg.backend_name));
+	gw_strlcpy(gw.cfg.backend_host, b->host, sizeof(gw.cfg.backend_host));
+	gw.cfg.backend_port = b->port;
+	gw.backend_sa = sa;
+	gw.backend_salen = salen;
+	if (pool != gw.cfg.pool_size) {
+		gw_log_info("backend %s: pool size %u -> %u", b->name, gw.cfg.pool_size, pool);
+		gw.cfg.pool_size = pool;
+		if (gw.qos)
+			qos_set_slots(gw.qos, pool);
+	}
+	pthread_mutex_unlock(&gw.sched_lock);
+	if (moved)
+		gw_log_info("backend %s is now %s:%u (for new connections)", b->name, b->host,
+			    b->port);
+	free(list);
+	return true;
+}
+
 bool gw_publish(void *ud, struct store *st, char *err, size_t errlen)
 {
 	(void)ud;
+	if (!gw_backend_apply(st, err, errlen)) {
+		gw_log_error("applying the backend failed: %s (old settings stay in force)", err);
+		return false;
+	}
 	if (!gw_accounts_load(st, err, errlen)) {
 		gw_log_error("publishing new rules failed: %s (old rules stay in force)", err);
 		return false;
@@ -239,7 +317,7 @@ bool gw_stats_collect(void *ud, struct adm_stats *out)
 	for (size_t k = 0; k < i; k++)
 		out->accounts[k].backend_time_share =
 			all_backend ? out->accounts[k].backend_time_share / (double)all_backend : 0;
-	gw_strlcpy(out->backends[0].name, "default", sizeof(out->backends[0].name));
+	gw_strlcpy(out->backends[0].name, gw.cfg.backend_name, sizeof(out->backends[0].name));
 	snprintf(out->backends[0].addr, sizeof(out->backends[0].addr), "%s:%u",
 		 gw.cfg.backend_host, gw.cfg.backend_port);
 	out->backends[0].pool_size = gw.cfg.pool_size;

@@ -54,6 +54,8 @@ const char *gw_client_state_name(enum gw_client_state st);
 
 /* ---- servers and the pool (server.c) ---- */
 void gw_pool_init(void);
+/* Close this worker's idle servers while the pool is bigger than its size (janitor). */
+void gw_pool_trim(struct gw_worker *w);
 /* Under sched_lock: bind free servers to picked requests. Messages for other workers
  * are chained on *remote and local runs on *local; deliver both after unlocking. */
 void gw_sched_dispatch_locked(uint64_t now, struct gw_msg **local, struct gw_msg **remote);
@@ -84,5 +86,10 @@ void gw_account_record_locked(struct gw_account *a, uint64_t now, uint64_t laten
 void gw_account_reject_locked(struct gw_account *a);
 bool gw_stats_collect(void *ud, struct adm_stats *out);
 bool gw_publish(void *ud, struct store *st, char *err, size_t errlen);
+/* Apply the store's backend row (address, pool size) to the running gateway. */
+bool gw_backend_apply(struct store *st, char *err, size_t errlen) GW_MUSTCHECK;
+/* Resolve HOST:PORT into a socket address. */
+bool gw_resolve(const char *host, uint16_t port, struct sockaddr_storage *sa, socklen_t *salen,
+		char *err, size_t errlen) GW_MUSTCHECK;
 
 #endif

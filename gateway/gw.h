@@ -246,6 +246,7 @@ struct gw_worker {
 struct gw_config {
 	char listen_host[256];
 	uint16_t listen_port;
+	char backend_name[GW_NAME_MAX + 1];  /* its row in the rules store */
 	char backend_host[256];
 	uint16_t backend_port;
 	uint32_t pool_size;
@@ -262,7 +263,9 @@ struct gw {
 	struct gw_worker *workers;          /* owned array of cfg.threads */
 	pthread_mutex_t sched_lock;
 	struct qos *qos;                    /* owned; under sched_lock */
-	struct gw_server *servers;          /* owned array of cfg.pool_size slots */
+	struct gw_server *servers;          /* owned array of pool_cap slots; at most
+					     * cfg.pool_size of them live (under sched_lock) */
+	uint32_t pool_cap;
 	struct gw_server *idle;             /* idle list (under sched_lock) */
 	uint32_t nidle;
 	uint32_t nlive;                     /* servers not CLOSED */

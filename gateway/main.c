@@ -33,6 +33,8 @@ struct options {
 	uint32_t pool_size;
 	uint32_t threads;
 	uint32_t max_clients;
+	bool backend_given;  /* --backend was on the command line */
+	bool pool_given;     /* --pool-size was */
 };
 
 static void usage(FILE *f)
@@ -230,24 +232,44 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_add(drain_ev, &t);
 }
 
-static bool resolve_backend(char *err, size_t errlen)
+/*
+ * The backend row of the rules store and the command line meet here: a --backend or
+ * --pool-size given on the command line is written to the store's first backend row
+ * (created as "default" when there is none); otherwise the row, as the admin API left
+ * it, is what runs. Either way a restart keeps what was last set.
+ */
+static void seed_backend(struct store *st, const struct options *o)
 {
-	struct addrinfo hints, *res;
-	char port[8];
-	int rc;
+	struct store_backend *list = NULL, b;
+	size_t n = 0;
+	char err[256];
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	snprintf(port, sizeof(port), "%u", gw.cfg.backend_port);
-	rc = getaddrinfo(gw.cfg.backend_host, port, &hints, &res);
-	if (rc != 0) {
-		snprintf(err, errlen, "--backend %s: %s", gw.cfg.backend_host, gai_strerror(rc));
-		return false;
+	if (!store_backend_list(st, &list, &n, err, sizeof(err)))
+		die("%s: %s", o->db, err);
+	if (n == 0) {
+		memset(&b, 0, sizeof(b));
+		gw_strlcpy(b.name, "default", sizeof(b.name));
+		gw_strlcpy(b.host, gw.cfg.backend_host, sizeof(b.host));
+		b.port = gw.cfg.backend_port;
+		b.pool_size = gw.cfg.pool_size;
+		b.enabled = true;
+		if (!store_backend_add(st, &b, err, sizeof(err)))
+			die("%s: %s", o->db, err);
+	} else if (o->backend_given || o->pool_given) {
+		b = list[0];
+		if (o->backend_given) {
+			gw_strlcpy(b.host, gw.cfg.backend_host, sizeof(b.host));
+			b.port = gw.cfg.backend_port;
+		}
+		if (o->pool_given)
+			b.pool_size = gw.cfg.pool_size;
+		b.enabled = true;
+		if (!store_backend_update(st, &b, err, sizeof(err)))
+			die("%s: %s", o->db, err);
 	}
-	memcpy(&gw.backend_sa, res->ai_addr, res->ai_addrlen);
-	gw.backend_salen = res->ai_addrlen;
-	freeaddrinfo(res);
-	return true;
+	free(list);
+	if (!gw_backend_apply(st, err, sizeof(err)))
+		die("%s", err);
 }
 
 /* Read the backend's greeting once, to show clients its version. Best effort. */
@@ -335,11 +357,10 @@ static int run_gateway(const struct options *o)
 	gw.cfg.threads = o->threads;
 	gw.cfg.handshake_timeout_ms = 10000;
 	gw_strlcpy(gw.cfg.server_version, "5.5.5-10.11.0-sluice", sizeof(gw.cfg.server_version));
-	if (!resolve_backend(err, sizeof(err)))
-		die("%s", err);
-	raise_fd_limit(o->max_clients);
 	if (!store_open(o->db, &st, err, sizeof(err)))
 		die("%s: %s", o->db, err);
+	seed_backend(st, o);
+	raise_fd_limit(o->max_clients);
 	pthread_mutex_init(&gw.sched_lock, NULL);
 	gw.qos = qos_new(gw.cfg.pool_size);
 	if (!gw.qos)
@@ -421,10 +442,12 @@ int main(int argc, char **argv)
 			break;
 		case 'b':
 			o.backend = optarg;
+			o.backend_given = true;
 			break;
 		case 'p':
-			if (!gw_parse_u32(optarg, 1, 100000, &o.pool_size))
-				die("--pool-size: a whole number from 1 to 100000, got '%s'", optarg);
+			if (!gw_parse_u32(optarg, 1, 10000, &o.pool_size))
+				die("--pool-size: a whole number from 1 to 10000, got '%s'", optarg);
+			o.pool_given = true;
 			break;
 		case 'd':
 			o.db = optarg;

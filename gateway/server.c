@@ -23,7 +23,8 @@
 #include "gateway/log.h"
 #include "gateway/util.h"
 
-#define BACKOFF_NS (500u * 1000000u) /* after a failed connect, fail fast this long */
+#define BACKOFF_NS  (500u * 1000000u) /* after a failed connect, fail fast this long */
+#define GW_POOL_CAP 10000u            /* the store's largest pool size */
 
 static const char *const server_state_names[] = { GW_SERVER_STATES(GW_X_NAME) };
 
@@ -50,18 +51,18 @@ static void server_set_state(struct gw_server *s, enum gw_server_state st)
 
 void gw_pool_init(void)
 {
-	gw.servers = calloc(gw.cfg.pool_size, sizeof(*gw.servers));
+	/* Room for the largest pool the rules store accepts, so that the admin API can grow
+	 * the pool live; a slot costs memory only (events are made on first use). */
+	gw.pool_cap = gw.cfg.pool_size > GW_POOL_CAP ? gw.cfg.pool_size : GW_POOL_CAP;
+	gw.servers = calloc(gw.pool_cap, sizeof(*gw.servers));
 	GW_BUG_ON(!gw.servers);
-	for (uint32_t i = 0; i < gw.cfg.pool_size; i++) {
+	for (uint32_t i = 0; i < gw.pool_cap; i++) {
 		struct gw_server *s = &gw.servers[i];
 
 		s->id = i;
 		s->fd = -1;
 		s->state = GW_SV_CLOSED;
-		s->ev = event_new(gw.workers[0].base, -1, EV_READ | EV_PERSIST, server_on_read, s);
-		s->wev = event_new(gw.workers[0].base, -1, EV_WRITE | EV_PERSIST, server_on_write, s);
 		s->worker = &gw.workers[0];
-		GW_BUG_ON(!s->ev || !s->wev);
 	}
 }
 
@@ -117,7 +118,7 @@ static struct gw_server *choose_server_locked(const struct gw_client *c)
 	if (match)
 		return match;
 	if (gw.nlive < gw.cfg.pool_size) {
-		for (uint32_t i = 0; i < gw.cfg.pool_size; i++) {
+		for (uint32_t i = 0; i < gw.pool_cap; i++) {
 			if (gw.servers[i].state == GW_SV_CLOSED)
 				return &gw.servers[i];
 		}
@@ -278,6 +279,12 @@ void gw_server_release(struct gw_server *s, bool reusable)
 	}
 	s->client = NULL;
 	pthread_mutex_lock(&gw.sched_lock);
+	if (gw.nlive > gw.cfg.pool_size) {
+		/* The pool was made smaller: this one goes. */
+		pthread_mutex_unlock(&gw.sched_lock);
+		server_close(s, "pool size reduced");
+		return;
+	}
 	server_set_state(s, GW_SV_IDLE);
 	idle_push_locked(s);
 	gw_sched_dispatch_locked(gw_now_ns(), &local, &remote);
@@ -361,8 +368,23 @@ static void server_connect_failed(struct gw_server *s, const char *what)
 static void server_connect(struct gw_server *s, struct gw_client *c)
 {
 	struct gw_worker *w = c->worker;
-	int one = 1;
-	int fd = socket(gw.backend_sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1, fd;
+	struct sockaddr_storage sa;
+	socklen_t salen;
+
+	pthread_mutex_lock(&gw.sched_lock);
+	sa = gw.backend_sa; /* the admin API may change it */
+	salen = gw.backend_salen;
+	pthread_mutex_unlock(&gw.sched_lock);
+	if (!s->ev) {
+		s->ev = event_new(w->base, -1, EV_READ | EV_PERSIST, server_on_read, s);
+		s->wev = event_new(w->base, -1, EV_WRITE | EV_PERSIST, server_on_write, s);
+		if (!s->ev || !s->wev) {
+			server_connect_failed(s, "out of memory");
+			return;
+		}
+	}
+	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	s->worker = w;
 	s->caps_class = c->caps & GW_CAPS_CLASS_MASK;
@@ -379,7 +401,7 @@ static void server_connect(struct gw_server *s, struct gw_client *c)
 	s->fd = fd;
 	event_assign(s->ev, w->base, fd, EV_READ | EV_PERSIST, server_on_read, s);
 	event_assign(s->wev, w->base, fd, EV_WRITE | EV_PERSIST, server_on_write, s);
-	if (connect(fd, (struct sockaddr *)&gw.backend_sa, gw.backend_salen) < 0 &&
+	if (connect(fd, (struct sockaddr *)&sa, salen) < 0 &&
 	    errno != EINPROGRESS) {
 		server_connect_failed(s, strerror(errno));
 		return;
@@ -862,6 +884,30 @@ static void server_on_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	server_stream(s);
+}
+
+/* Close idle servers of this worker while the pool is over its (reduced) size. */
+void gw_pool_trim(struct gw_worker *w)
+{
+	for (;;) {
+		struct gw_server *s, *victim = NULL;
+
+		pthread_mutex_lock(&gw.sched_lock);
+		if (gw.nlive > gw.cfg.pool_size) {
+			for (s = gw.idle; s; s = s->next) {
+				if (s->worker == w)
+					victim = s;
+			}
+		}
+		if (victim) {
+			idle_remove_locked(victim);
+			victim->state = GW_SV_ASSIGNED;
+		}
+		pthread_mutex_unlock(&gw.sched_lock);
+		if (!victim)
+			return;
+		server_close(victim, "pool size reduced");
+	}
 }
 
 void gw_server_resume(struct gw_server *s)

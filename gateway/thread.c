@@ -139,6 +139,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		gw_sched_deliver(local, remote);
 	}
 	gw_client_sweep(w, now);
+	gw_pool_trim(w);
 	gw_worker_reclaim(w);
 }
 
