@@ -279,6 +279,7 @@ void gw_client_accept(struct gw_worker *w, int fd, const struct sockaddr *sa)
 	c->ev = event_new(w->base, fd, EV_READ | EV_PERSIST, client_on_read, c);
 	c->wev = event_new(w->base, fd, EV_WRITE | EV_PERSIST, client_on_write, c);
 	client_list_push(&w->clients, c);
+	gw_killmap_add(c);
 	w->nclients++;
 	atomic_fetch_add(&gw.clients_now, 1);
 	if (!c->ev || !c->wev || event_add(c->ev, NULL) < 0) {
@@ -362,6 +363,8 @@ static void client_close(struct gw_client *c, const char *reason)
 
 static void client_free(struct gw_client *c)
 {
+	gw_killmap_remove(c);
+	wire_buf_free(&c->kill_pkt);
 	event_free(c->ev);
 	event_free(c->wev);
 	gw_buf_free(&c->in);
@@ -564,6 +567,7 @@ static bool client_admit(struct gw_client *c, struct gw_account *a, uint8_t seq)
 	pthread_mutex_unlock(&gw.sched_lock);
 	if (ok) {
 		c->account = a;
+		gw_killmap_set_account(c);
 		return true;
 	}
 	snprintf(msg, sizeof(msg),
@@ -764,39 +768,40 @@ static bool sql_parse_use(const uint8_t *q, size_t n, char *out, size_t outlen)
 	return k > 0 && i == n;
 }
 
-/* Is the statement exactly SELECT LAST_INSERT_ID() (any case, spacing, a final ';')? */
-static bool is_select_last_insert_id(const uint8_t *q, size_t n)
+/* Is the statement exactly `want` (lower case, no spaces), in any case and spacing, with
+ * an optional final ';'? */
+static bool sql_is(const uint8_t *q, size_t n, const char *want)
 {
-	static const char want[] = "selectlast_insert_id()";
-	size_t k = 0;
+	size_t k = 0, wl = strlen(want);
 
 	for (size_t i = 0; i < n; i++) {
 		uint8_t ch = (uint8_t)tolower(q[i]);
 
 		if (isspace(ch))
 			continue;
-		if (ch == ';' && k == sizeof(want) - 1)
+		if (ch == ';' && k == wl)
 			continue;
-		if (k >= sizeof(want) - 1 || ch != (uint8_t)want[k])
+		if (k >= wl || ch != (uint8_t)want[k])
 			return false;
 		k++;
 	}
-	return k == sizeof(want) - 1;
+	return k == wl;
 }
 
 /*
- * Answer SELECT LAST_INSERT_ID() from what the client's own last INSERT reported: its
- * backend connection may since have served someone else (ProxySQL does the same).
+ * Answer a one-row, one-column numeric result ourselves: SELECT LAST_INSERT_ID() from
+ * what the client's own last INSERT reported (its backend connection may since have
+ * served someone else; ProxySQL does the same), SELECT CONNECTION_ID() with the id the
+ * client was greeted with.
  */
-static void client_answer_last_insert_id(struct gw_client *c)
+static void client_answer_number(struct gw_client *c, const char *name, uint64_t value)
 {
-	static const char name[] = "LAST_INSERT_ID()";
 	char num[24];
 	uint8_t seq = 1;
 	uint16_t status = c->status ? c->status : SERVER_STATUS_AUTOCOMMIT;
 	struct wire_buf b;
 	size_t off;
-	int n = snprintf(num, sizeof(num), "%llu", (unsigned long long)c->last_insert_id);
+	int n = snprintf(num, sizeof(num), "%llu", (unsigned long long)value);
 
 	status &= (uint16_t)~SERVER_SESSION_STATE_CHANGED;
 	wire_buf_init(&b);
@@ -808,7 +813,7 @@ static void client_answer_last_insert_id(struct gw_client *c)
 	wire_put_lenenc_str(&b, "", 0);
 	wire_put_lenenc_str(&b, "", 0);
 	wire_put_lenenc_str(&b, "", 0);
-	wire_put_lenenc_str(&b, name, sizeof(name) - 1);
+	wire_put_lenenc_str(&b, name, strlen(name));
 	wire_put_lenenc_str(&b, "", 0);
 	wire_put_lenenc(&b, 0x0c);
 	wire_put_u16(&b, 63);           /* binary */
@@ -853,13 +858,112 @@ void gw_client_send_command(struct gw_client *c, struct gw_server *s)
 	s->last_seq = 0;
 	client_set_state(c, GW_CL_RUNNING);
 	c->cmd_continued = len == WIRE_MAX_PAYLOAD;
-	if (!gw_server_send(s, c->in.data + c->in.start, WIRE_HDR_LEN + len))
+	if (c->kill_pkt.len) {
+		/* KILL <client id> goes out as KILL QUERY <backend thread id>. */
+		bool sent = gw_server_send(s, c->kill_pkt.data, c->kill_pkt.len);
+
+		wire_buf_reset(&c->kill_pkt);
+		if (!sent)
+			return;
+	} else if (!gw_server_send(s, c->in.data + c->in.start, WIRE_HDR_LEN + len)) {
 		return; /* the server failed; the client got an error */
+	}
 	client_consume(c, WIRE_HDR_LEN + len);
 	if (s->resp.state == WRS_DONE && !c->cmd_continued)
 		gw_client_response_done(c, s);
 	else if (c->cmd_continued)
 		client_process(c);
+}
+
+/*
+ * KILL [QUERY|CONNECTION] <id> (see killmap.c). Returns true when the statement must go
+ * on to a backend (as KILL QUERY <backend thread id>, in kill_pkt); false when it was
+ * answered here.
+ */
+static bool client_kill(struct gw_client *c, const uint8_t *p, uint32_t len)
+{
+	struct gw_worker *tw = NULL;
+	enum gw_kill_result res;
+	uint32_t id, tid = 0;
+	bool query_only;
+	char msg[160];
+	struct gw_msg *m;
+
+	if (!gw_kill_parse(p + 1, len - 1, &query_only, &id)) {
+		client_consume(c, WIRE_HDR_LEN + len);
+		client_send_err(c, 1, 1064, "42000",
+				"sluice takes KILL [QUERY | CONNECTION] <id> with a plain number");
+		return false;
+	}
+	res = gw_kill_prepare(c, id, query_only, &tid, &tw);
+	if (res == GW_KILL_UNKNOWN || res == GW_KILL_DENIED) {
+		client_consume(c, WIRE_HDR_LEN + len);
+		snprintf(msg, sizeof(msg), res == GW_KILL_UNKNOWN ? "Unknown thread id: %u"
+								  : "You are not owner of thread %u",
+			 id);
+		client_send_err(c, 1, res == GW_KILL_UNKNOWN ? 1094 : 1095, "HY000", msg);
+		return false;
+	}
+	/* The target's own worker cancels a queued statement or ends the session. */
+	m = calloc(1, sizeof(*m));
+	if (m) {
+		m->kind = GW_MSG_KILL;
+		m->to = tw;
+		m->kill_id = id;
+		m->kill_query_only = query_only;
+		gw_worker_post_to(tw, m);
+	}
+	if (res == GW_KILL_BACKEND) {
+		size_t off;
+		char sql[48];
+		int n = snprintf(sql, sizeof(sql), "KILL QUERY %u", tid);
+
+		wire_buf_reset(&c->kill_pkt);
+		off = wire_packet_begin(&c->kill_pkt, 0);
+		wire_put_u8(&c->kill_pkt, COM_QUERY);
+		wire_put_bytes(&c->kill_pkt, sql, (size_t)n);
+		wire_packet_end(&c->kill_pkt, off);
+		c->sql_flags = 0;
+		return true;
+	}
+	client_consume(c, WIRE_HDR_LEN + len);
+	client_send_ok(c, 1);
+	return false;
+}
+
+/* A KILL aimed at one of this worker's clients, from any thread. */
+static void client_on_kill(struct gw_msg *m)
+{
+	struct gw_worker *w = m->to;
+	struct gw_client *c;
+	const uint8_t *p;
+	uint32_t len;
+	uint8_t seq;
+	bool cancelled = false;
+
+	for (c = w->clients; c; c = c->next) {
+		if ((uint32_t)c->id == m->kill_id)
+			break;
+	}
+	if (c && !m->kill_query_only) {
+		client_close(c, "KILL CONNECTION");
+	} else if (c && c->state == GW_CL_QUEUED) {
+		pthread_mutex_lock(&gw.sched_lock);
+		if (c->req_queued && qos_cancel(gw.qos, &c->req)) {
+			c->req_queued = false;
+			cancelled = true;
+		}
+		pthread_mutex_unlock(&gw.sched_lock);
+		if (cancelled) {
+			if (client_peek_packet(c, &p, &len, &seq))
+				client_consume(c, WIRE_HDR_LEN + len);
+			client_set_state(c, GW_CL_IDLE);
+			client_send_err(c, 1, 1317, "70100", "Query execution was interrupted");
+			client_process(c);
+		}
+	}
+	free(m);
+	gw_worker_reclaim(w);
 }
 
 /* Start the head command: locally, on the pinned server, or through qos. */
@@ -917,11 +1021,20 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 		if (len < 256 && sql_parse_use(p + 1, len - 1, c->pending_db, sizeof(c->pending_db)))
 			c->db_change_pending = true;
 		c->sql_flags = sql_scan(p + 1, len - 1);
-		if ((c->sql_flags & SQL_LAST_INSERT_ID) && is_select_last_insert_id(p + 1, len - 1)) {
+		if ((c->sql_flags & SQL_LAST_INSERT_ID) &&
+		    sql_is(p + 1, len - 1, "selectlast_insert_id()")) {
 			client_consume(c, WIRE_HDR_LEN + len);
-			client_answer_last_insert_id(c);
+			client_answer_number(c, "LAST_INSERT_ID()", c->last_insert_id);
 			return;
 		}
+		if ((c->sql_flags & SQL_CONNECTION_ID) &&
+		    sql_is(p + 1, len - 1, "selectconnection_id()")) {
+			client_consume(c, WIRE_HDR_LEN + len);
+			client_answer_number(c, "CONNECTION_ID()", (uint32_t)c->id);
+			return;
+		}
+		if ((c->sql_flags & SQL_KILL) && !client_kill(c, p, len))
+			return; /* answered here */
 		break;
 	case COM_FIELD_LIST:
 	case COM_STATISTICS:
@@ -984,6 +1097,10 @@ void gw_client_on_msg(struct gw_msg *m)
 	uint8_t seq;
 	char msg[300];
 
+	if (m->kind == GW_MSG_KILL) {
+		client_on_kill(m);
+		return;
+	}
 	if (c->zombie) {
 		/* The client left while this was on its way. */
 		if (m->kind == GW_MSG_RUN && s) {
@@ -1015,6 +1132,8 @@ void gw_client_on_msg(struct gw_msg *m)
 		client_process(c);
 		break;
 	case GW_MSG_FAIL:
+		break;
+	case GW_MSG_KILL:
 		break;
 	}
 }

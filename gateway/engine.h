@@ -30,6 +30,21 @@ void gw_stop(void);
 /* Hand a message to the client's worker (queue + wake it). Never under sched_lock. */
 void gw_worker_post(struct gw_msg *m);
 
+/* ---- CONNECTION_ID() and KILL (killmap.c) ---- */
+enum gw_kill_result {
+	GW_KILL_UNKNOWN = 0, /* no such client: ERR 1094 */
+	GW_KILL_DENIED,      /* another account's: ERR 1095 */
+	GW_KILL_NOTHING,     /* no statement on a backend: the target's worker handles it */
+	GW_KILL_BACKEND,     /* run KILL QUERY *backend_tid on another connection */
+};
+void gw_killmap_add(struct gw_client *c);
+void gw_killmap_set_account(struct gw_client *c);
+void gw_killmap_remove(struct gw_client *c);
+bool gw_kill_parse(const uint8_t *q, size_t n, bool *query_only, uint32_t *id);
+enum gw_kill_result gw_kill_prepare(struct gw_client *c, uint32_t id, bool query_only,
+				    uint32_t *backend_tid, struct gw_worker **target_worker);
+void gw_worker_post_to(struct gw_worker *w, struct gw_msg *m);
+
 /* ---- clients (client.c) ---- */
 void gw_client_accept(struct gw_worker *w, int fd, const struct sockaddr *sa);
 void gw_client_on_msg(struct gw_msg *m);

@@ -160,6 +160,8 @@ struct gw_server {
 	uint64_t started_ns;                /* when the running command was sent */
 	uint64_t connect_start_ns;
 	bool orphan_reusable;               /* DRAIN: back to the pool when done */
+	bool kill_hold;                     /* a KILL QUERY for its statement is on its way:
+					     * close instead of reuse (under sched_lock) */
 	bool paused;                        /* not reading: the client is backed up */
 	struct gw_server *next;             /* in the pool's idle list */
 	struct gw_server *prev;
@@ -168,6 +170,7 @@ struct gw_server {
 /* A message to a worker from another thread. */
 enum gw_msg_kind {
 	GW_MSG_RUN = 0,     /* run client's request on server (already bound) */
+	GW_MSG_KILL,        /* KILL [QUERY] of the worker's client kill_id (heap message) */
 	GW_MSG_EXPIRE,      /* client's request timed out in the queue */
 	GW_MSG_FAIL,        /* client's request cannot run: backend down */
 };
@@ -176,6 +179,9 @@ struct gw_msg {
 	enum gw_msg_kind kind;
 	struct gw_client *client;           /* weak: kept alive by its QUEUED state */
 	struct gw_server *server;           /* RUN */
+	struct gw_worker *to;               /* KILL: the target's worker */
+	uint32_t kill_id;                   /* KILL: the target client's id */
+	bool kill_query_only;               /* KILL QUERY (else the connection too) */
 	struct gw_msg *next;
 };
 
@@ -193,6 +199,8 @@ struct gw_client {
 	uint64_t last_insert_id;            /* from the last OK that carried one */
 	unsigned sql_flags;                 /* sql_scan() of the running COM_QUERY */
 	bool pin_pending;                   /* pin when the running command succeeds */
+	struct wire_buf kill_pkt;           /* KILL QUERY <backend id> to send instead of
+					     * the client's own KILL statement */
 	uint8_t zseq;                       /* compressed-frame sequence id, next to send */
 	struct gw_buf zraw;                 /* compress: frames received, not unwrapped */
 	struct gw_buf in;                   /* bytes received, not yet consumed */

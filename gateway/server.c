@@ -279,10 +279,13 @@ void gw_server_release(struct gw_server *s, bool reusable)
 	}
 	s->client = NULL;
 	pthread_mutex_lock(&gw.sched_lock);
-	if (gw.nlive > gw.cfg.pool_size) {
-		/* The pool was made smaller: this one goes. */
+	if (gw.nlive > gw.cfg.pool_size || s->kill_hold) {
+		/* The pool was made smaller, or a KILL QUERY is aimed at this connection's
+		 * last statement: this one goes. */
+		bool killed = s->kill_hold;
+
 		pthread_mutex_unlock(&gw.sched_lock);
-		server_close(s, "pool size reduced");
+		server_close(s, killed ? "a KILL was aimed at it" : "pool size reduced");
 		return;
 	}
 	server_set_state(s, GW_SV_IDLE);
@@ -330,6 +333,7 @@ static void server_close(struct gw_server *s, const char *why)
 	if (st == GW_SV_IDLE)
 		idle_remove_locked(s);
 	server_set_state(s, GW_SV_CLOSED);
+	s->kill_hold = false;
 	s->account = NULL;
 	s->db[0] = '\0';
 	gw.nlive--;

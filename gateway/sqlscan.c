@@ -26,6 +26,8 @@ static const struct word words[] = {
 	{ "XA", SQL_XA },
 	{ "LAST_INSERT_ID", SQL_LAST_INSERT_ID },
 	{ "HANDLER", SQL_HANDLER },
+	{ "CONNECTION_ID", SQL_CONNECTION_ID },
+	{ "KILL", SQL_KILL },
 };
 
 static int is_ident(uint8_t ch)

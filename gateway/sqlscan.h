@@ -18,6 +18,8 @@
 #define SQL_XA             0x20u /* XA START ... : the transaction must stay */
 #define SQL_LAST_INSERT_ID 0x40u /* LAST_INSERT_ID() */
 #define SQL_HANDLER        0x80u /* HANDLER ... OPEN */
+#define SQL_CONNECTION_ID  0x100u /* CONNECTION_ID(): answered or mapped by sluice */
+#define SQL_KILL           0x200u /* KILL: client ids are sluice's, not the backend's */
 
 #define SQL_PINS (SQL_USER_VAR | SQL_LOCK | SQL_FOUND_ROWS | SQL_TEMPORARY | SQL_PREPARE | \
 		  SQL_XA | SQL_LAST_INSERT_ID | SQL_HANDLER)

@@ -59,7 +59,11 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 
 void gw_worker_post(struct gw_msg *m)
 {
-	struct gw_worker *w = m->client->worker;
+	gw_worker_post_to(m->client->worker, m);
+}
+
+void gw_worker_post_to(struct gw_worker *w, struct gw_msg *m)
+{
 	uint64_t one = 1;
 	bool wake;
 

@@ -10,6 +10,8 @@
 import os
 import socket
 import sys
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -21,6 +23,7 @@ lib.require_sandbox()
 S1 = lib.create_schema("t_sess1")
 S2 = lib.create_schema("t_sess2")
 A = lib.Account("t_sess_a", "pw-sess-a", schemas=[S1, S2])
+B = lib.Account("t_sess_b", "pw-sess-b", schemas=[S1])
 
 ZONES = ["+00:00", "+01:00", "+02:00", "-03:00", "+05:30", "-07:00"]
 MODES = ["ANSI_QUOTES", "NO_ZERO_DATE", "STRICT_TRANS_TABLES", "PIPES_AS_CONCAT",
@@ -72,7 +75,7 @@ def run_sessions(s, n=200, reads=10, quiet=False):
     return sum(results), sum(1 for r in results if r)
 
 
-s = lib.start_sluice([A], pool_size=4)
+s = lib.start_sluice([A, B], pool_size=4)
 bad, sessions = run_sessions(s)
 ok(bad == 0, "200 parallel sessions on 4 backend connections each saw only their own "
    "schema, time_zone, sql_mode, charset, user variable and temporary table",
@@ -171,6 +174,42 @@ with ThreadPoolExecutor(max_workers=20) as ex:
 wrong = [k for k, (e, g) in ids.items() if e != g]
 ok(len(ids) == 60 and not wrong, "SELECT LAST_INSERT_ID() returns each client's own id",
    "wrong for %s" % wrong[:5])
+# CONNECTION_ID() and KILL: ids are sluice's; KILL stops the target's own statement only
+ca = s.connect(A)
+cura = ca.cursor()
+cura.execute("SELECT CONNECTION_ID()")
+aid = int(cura.fetchone()[0])
+is_(aid, ca.thread_id(), "CONNECTION_ID() is the id in the client's greeting")
+res = {}
+
+
+def sleeper():
+    try:
+        cura.execute("SELECT SLEEP(20)")
+        res["rows"] = cura.fetchall()
+    except Exception as e:
+        res["err"] = e.args[0] if e.args else e
+
+
+t = threading.Thread(target=sleeper)
+t0 = time.monotonic()
+t.start()
+lib.wait_until(lambda: any(r[7] and "SLEEP(20)" in r[7] for r in lib.root_sql(
+    "SELECT * FROM information_schema.PROCESSLIST")), 5)
+cur0.execute("KILL QUERY %d" % aid)
+t.join(25)
+took = time.monotonic() - t0
+ok(res.get("err") == 1317 and took < 10, "KILL QUERY <CONNECTION_ID()> from another session "
+   "of the account stops that statement (ERR 1317)", "got %r after %.1f s" % (res, took))
+cura.execute("SELECT 7")
+is_(cura.fetchone(), (7,), "the killed client's session goes on")
+cb_ = s.connect(B)
+e = lib.error_of(lambda: cb_.cursor().execute("KILL QUERY %d" % aid))
+is_(e and e[0], 1095, "KILL of another account's client: ERR 1095")
+e = lib.error_of(lambda: cur0.execute("KILL QUERY 4000000000"))
+is_(e and e[0], 1094, "KILL of an unknown id: ERR 1094")
+cb_.close()
+ca.close()
 c0.close()
 lib.finish(s)
 
