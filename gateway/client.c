@@ -889,7 +889,7 @@ static bool client_kill(struct gw_client *c, const uint8_t *p, uint32_t len)
 	char msg[160];
 	struct gw_msg *m;
 
-	if (!gw_kill_parse(p + 1, len - 1, &query_only, &id)) {
+	if (!sql_kill_parse(p + 1, len - 1, &query_only, &id)) {
 		client_consume(c, WIRE_HDR_LEN + len);
 		client_send_err(c, 1, 1064, "42000",
 				"sluice takes KILL [QUERY | CONNECTION] <id> with a plain number");
@@ -1118,6 +1118,8 @@ void gw_client_on_msg(struct gw_msg *m)
 	}
 	switch (m->kind) {
 	case GW_MSG_RUN:
+		/* From here the client owns s: closing it now hands s back (orphan). */
+		client_set_state(c, GW_CL_RUNNING);
 		gw_server_run(s, c);
 		break;
 	case GW_MSG_EXPIRE:
@@ -1132,6 +1134,20 @@ void gw_client_on_msg(struct gw_msg *m)
 		client_process(c);
 		break;
 	case GW_MSG_FAIL:
+		/* No backend connection can be opened now (a recent connect failed). */
+		pthread_mutex_lock(&gw.sched_lock);
+		if (c->req_running) {
+			qos_complete(gw.qos, &c->req, 0, gw_now_ns());
+			c->req_running = false;
+		}
+		snprintf(msg, sizeof(msg), "Can't connect to backend server: %s",
+			 gw.backend_error[0] ? gw.backend_error : "unavailable");
+		pthread_mutex_unlock(&gw.sched_lock);
+		if (client_peek_packet(c, &p, &len, &seq))
+			client_consume(c, WIRE_HDR_LEN + len);
+		client_set_state(c, GW_CL_IDLE);
+		client_send_err(c, 1, 2003, "HY000", msg);
+		client_process(c);
 		break;
 	case GW_MSG_KILL:
 		break;

@@ -40,7 +40,6 @@ enum gw_kill_result {
 void gw_killmap_add(struct gw_client *c);
 void gw_killmap_set_account(struct gw_client *c);
 void gw_killmap_remove(struct gw_client *c);
-bool gw_kill_parse(const uint8_t *q, size_t n, bool *query_only, uint32_t *id);
 enum gw_kill_result gw_kill_prepare(struct gw_client *c, uint32_t id, bool query_only,
 				    uint32_t *backend_tid, struct gw_worker **target_worker);
 void gw_worker_post_to(struct gw_worker *w, struct gw_msg *m);

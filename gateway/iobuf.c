@@ -52,6 +52,8 @@ void gw_buf_free(struct gw_buf *b)
 
 bool gw_buf_append(struct gw_buf *b, const void *p, size_t n)
 {
+	if (n == 0)
+		return true; /* p may be NULL then (memcpy would not allow it) */
 	if (!gw_buf_reserve(b, n))
 		return false;
 	memcpy(b->data + b->end, p, n);

@@ -83,49 +83,6 @@ void gw_killmap_remove(struct gw_client *c)
 	pthread_mutex_unlock(&reg_lock);
 }
 
-/* Parse KILL [QUERY | CONNECTION] <number> [;]. */
-bool gw_kill_parse(const uint8_t *q, size_t n, bool *query_only, uint32_t *id)
-{
-	char buf[96], *p, *end;
-	size_t k = 0;
-	unsigned long long v;
-
-	if (n >= sizeof(buf))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		buf[k++] = (char)q[i];
-	buf[k] = '\0';
-	p = buf;
-	while (isspace((unsigned char)*p))
-		p++;
-	if (strncasecmp(p, "kill", 4) != 0 || !isspace((unsigned char)p[4]))
-		return false;
-	p += 4;
-	while (isspace((unsigned char)*p))
-		p++;
-	*query_only = false;
-	if (strncasecmp(p, "query", 5) == 0 && isspace((unsigned char)p[5])) {
-		*query_only = true;
-		p += 5;
-	} else if (strncasecmp(p, "connection", 10) == 0 && isspace((unsigned char)p[10])) {
-		p += 10;
-	}
-	while (isspace((unsigned char)*p))
-		p++;
-	if (!isdigit((unsigned char)*p))
-		return false;
-	errno = 0;
-	v = strtoull(p, &end, 10);
-	if (errno || v > UINT32_MAX)
-		return false;
-	while (isspace((unsigned char)*end) || *end == ';')
-		end++;
-	if (*end)
-		return false;
-	*id = (uint32_t)v;
-	return true;
-}
-
 enum gw_kill_result gw_kill_prepare(struct gw_client *c, uint32_t id, bool query_only,
 				    uint32_t *backend_tid, struct gw_worker **target_worker)
 {

@@ -7,6 +7,7 @@
 #ifndef SLUICE_SQLSCAN_H
 #define SLUICE_SQLSCAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,5 +27,7 @@
 
 /* Flags for the statement(s) in q[0..n). */
 unsigned sql_scan(const uint8_t *q, size_t n);
+/* Is q[0..n) exactly KILL [QUERY | CONNECTION] <number> [;]? */
+bool sql_kill_parse(const uint8_t *q, size_t n, bool *query_only, uint32_t *id);
 
 #endif

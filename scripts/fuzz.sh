@@ -1,6 +1,6 @@
 #!/bin/sh
-# fuzz.sh - build the wire fuzz target with clang in a temporary build directory and run
-# it for N seconds (default 60) on a copy of the corpus. New crashes are left in the
+# fuzz.sh - build the fuzz targets (wire, session, admin) with clang in a temporary build
+# directory and run each for N seconds (default 60) on a copy of its corpus. New crashes are left in the
 # work directory (printed at the end); copy each into tests/fuzz/corpus/.
 #
 # Usage: scripts/fuzz.sh [SECONDS] [extra libFuzzer flags...]
@@ -20,20 +20,30 @@ mkdir -p "$work/build" "$work/corpus" "$work/crashes"
 cd "$work/build"
 "$top/configure" CC=clang --enable-fuzzing --enable-werror >configure.log 2>&1 ||
 	{ tail -20 configure.log >&2; exit 1; }
-make -j"$jobs" tests/fuzz/fuzz_wire >make.log 2>&1 || { tail -40 make.log >&2; exit 1; }
+make -j"$jobs" tests/fuzz/fuzz_wire tests/fuzz/fuzz_session tests/fuzz/fuzz_admin \
+	>make.log 2>&1 || { tail -40 make.log >&2; exit 1; }
 
-# libFuzzer writes new inputs into the first directory only: keep the source corpus
-# read-only by merging from a scratch copy.
-cp "$top"/tests/fuzz/corpus/* "$work/corpus/" 2>/dev/null || true
+# Each target runs for $secs on a scratch copy of its corpus (libFuzzer writes new inputs
+# into the first directory, and the source corpus stays as committed).
 status=0
-./tests/fuzz/fuzz_wire -max_total_time="$secs" -print_final_stats=1 \
-	-artifact_prefix="$work/crashes/" "$@" "$work/corpus" || status=$?
+for t in wire:corpus session:corpus-session admin:corpus-admin; do
+	name=${t%%:*}
+	dir=${t#*:}
+	mkdir -p "$work/$dir"
+	cp "$top/tests/fuzz/$dir"/* "$work/$dir/" 2>/dev/null || true
+	echo "fuzz.sh: fuzz_$name for ${secs}s"
+	./tests/fuzz/fuzz_"$name" -max_total_time="$secs" -print_final_stats=1 \
+		-artifact_prefix="$work/crashes/$name-" "$@" "$work/$dir" 2>"$work/$name.log" ||
+		status=$?
+	grep -E "stat::number_of_executed_units|stat::peak_rss_mb|ERROR|SUMMARY" \
+		"$work/$name.log" | sed "s/^/fuzz_$name: /"
+done
 
 if [ -n "$(ls -A "$work/crashes")" ]; then
 	echo "fuzz.sh: crashing inputs in $work/crashes:" >&2
 	ls -l "$work/crashes" >&2
-	echo "fuzz.sh: reproduce with $work/build/tests/fuzz/fuzz_wire <file>" >&2
+	echo "fuzz.sh: reproduce with $work/build/tests/fuzz/fuzz_<target> <file>" >&2
 	exit 1
 fi
-echo "fuzz.sh: no crash in ${secs}s (work dir $work)"
+echo "fuzz.sh: no crash in ${secs}s per target (work dir $work)"
 exit $status

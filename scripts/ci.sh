@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The test command of the README, and what .ci/run runs after installing the packages:
+#
+#   1. autoreconf, configure --enable-werror in build-ci/, make;
+#   2. a sandbox MariaDB (scripts/mariadb-sandbox.sh) on a free loopback port;
+#   3. make check: unit tests and every integration test, none may SKIP;
+#   4. a second build with --enable-sanitizers (ASan + UBSan) in build-asan/: unit tests
+#      and the integration tests basic.t and faults.t under it;
+#   5. the sandbox stops on exit.
+# About 10 minutes on 2 cores. CI_SKIP_ASAN=1 leaves out step 4.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=${JOBS:-2}
+started=$(date +%s)
+
+step() {
+	printf '\n==== [%4ds] %s\n' $(($(date +%s) - started)) "$*"
+}
+
+sandbox=
+cleanup() {
+	local rc=$?
+	if [ -n "$sandbox" ]; then
+		scripts/mariadb-sandbox.sh stop "$sandbox" || true
+		[ "$rc" -ne 0 ] || rm -rf "$sandbox"
+	fi
+	if [ "$rc" -ne 0 ]; then
+		echo "ci: FAILED (exit $rc) after $(($(date +%s) - started)) s" >&2
+		[ -z "$sandbox" ] || echo "ci: MariaDB's log: $sandbox/mariadb.err" >&2
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+step "autoreconf"
+autoreconf -fi
+
+step "configure --enable-werror (build-ci/)"
+rm -rf build-ci
+mkdir build-ci
+(cd build-ci && ../configure --enable-werror)
+
+step "make -j$jobs"
+make -C build-ci -j"$jobs"
+
+step "sandbox MariaDB"
+sandbox=$(mktemp -d "${TMPDIR:-/tmp}/sluice-ci-mariadb.XXXXXX")
+eval "$(scripts/mariadb-sandbox.sh start "$sandbox")"
+export MARIADB_HOST MARIADB_PORT MARIADB_SOCKET
+
+step "make check: unit and integration tests"
+JOBS=$jobs scripts/run-integration.sh -C build-ci -a
+
+if [ -z "${CI_SKIP_ASAN:-}" ]; then
+	step "configure --enable-sanitizers (build-asan/)"
+	rm -rf build-asan
+	mkdir build-asan
+	(cd build-asan && ../configure --enable-werror --enable-sanitizers)
+
+	step "make -j$jobs (ASan + UBSan)"
+	make -C build-asan -j"$jobs"
+
+	step "make check under ASan + UBSan: unit tests, basic.t, faults.t"
+	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+		JOBS=$jobs scripts/run-integration.sh -C build-asan -a -x pool.t -x sysbench.t
+fi
+
+step "all passed"
