@@ -27,6 +27,8 @@ ssize_t gw_send(int fd, const void *p, size_t n);
 /* ---- threads (thread.c) ---- */
 bool gw_start(char *err, size_t errlen) GW_MUSTCHECK;
 void gw_stop(void);
+/* Close the listening sockets (SIGTERM: drain). */
+void gw_stop_accepting(void);
 /* Hand a message to the client's worker (queue + wake it). Never under sched_lock. */
 void gw_worker_post(struct gw_msg *m);
 
@@ -70,6 +72,8 @@ const char *gw_client_state_name(enum gw_client_state st);
 void gw_pool_init(void);
 /* Close this worker's idle servers while the pool is bigger than its size (janitor). */
 void gw_pool_trim(struct gw_worker *w);
+/* No statement running or queued (pinned clients between statements don't count). */
+bool gw_pool_quiet(void);
 /* Under sched_lock: bind free servers to picked requests. Messages for other workers
  * are chained on *remote and local runs on *local; deliver both after unlocking. */
 void gw_sched_dispatch_locked(uint64_t now, struct gw_msg **local, struct gw_msg **remote);

@@ -4,6 +4,8 @@
  */
 #include "gateway/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +15,44 @@
 #include <unistd.h>
 
 enum gw_log_level gw_log_level = GW_LOG_INFO;
+
+static int log_fd = STDERR_FILENO;  /* written with one write() per line */
+static const char *log_path;        /* borrowed from argv; NULL = stderr */
+
+bool gw_log_open(const char *path, char *err, size_t errlen)
+{
+	int fd;
+
+	if (!path) {
+		log_path = NULL;
+		log_fd = STDERR_FILENO;
+		return true;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return false;
+	}
+	log_path = path;
+	/* dup2 keeps the descriptor number: a thread writing right now is never cut off. */
+	if (log_fd == STDERR_FILENO) {
+		log_fd = fd;
+	} else {
+		dup2(fd, log_fd);
+		close(fd);
+	}
+	return true;
+}
+
+void gw_log_reopen(void)
+{
+	char err[256];
+
+	if (!log_path)
+		return;
+	if (!gw_log_open(log_path, err, sizeof(err)))
+		gw_log_error("reopening the log: %s", err);
+}
 
 static const char *const level_names[] = { "error", "warn", "info", "debug", "noise" };
 
@@ -51,7 +91,7 @@ void gw_log_write(enum gw_log_level lvl, const char *fmt, ...)
 	if (n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	if (write(STDERR_FILENO, line, n) < 0) {
+	if (write(log_fd, line, n) < 0) {
 		/* nowhere left to complain */
 	}
 }

@@ -6,6 +6,7 @@
 #define SLUICE_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum gw_log_level {
 	GW_LOG_ERROR = 0,
@@ -18,6 +19,10 @@ enum gw_log_level {
 extern enum gw_log_level gw_log_level;
 
 bool gw_log_parse_level(const char *s, enum gw_log_level *out);
+/* Log to this file (appending) instead of stderr; NULL = stderr. false + errno text. */
+bool gw_log_open(const char *path, char *err, size_t errlen);
+/* Reopen the log file (SIGHUP, after logrotate moved it). */
+void gw_log_reopen(void);
 void gw_log_write(enum gw_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define gw_log_at(lvl, ...)                          \

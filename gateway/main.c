@@ -55,6 +55,7 @@ static void usage(FILE *f)
 		"  --admin-token TOKEN   bearer token for the admin API (or SLUICE_ADMIN_TOKEN)\n"
 		"  --threads N           event-loop threads (default: number of CPUs)\n"
 		"  --log-level L         error, warn, info, debug or noise (default info)\n"
+		"  --log-file FILE       log there instead of stderr (SIGHUP reopens it)\n"
 		"  --max-clients N       client connections at once, then ERR 1040\n"
 		"                        (default: what the open-files limit leaves)\n"
 		"  --help, --version\n"
@@ -203,9 +204,7 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	pthread_mutex_lock(&gw.sched_lock);
-	idle = gw.nlive == gw.nidle && qos_queued_total(gw.qos) == 0;
-	pthread_mutex_unlock(&gw.sched_lock);
+	idle = gw_pool_quiet();
 	if (idle || gw_now_ns() > drain_deadline)
 		event_base_loopbreak(main_base);
 }
@@ -217,7 +216,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	(void)arg;
 	if (sig == SIGHUP) {
-		gw_log_info("SIGHUP: logging goes to stderr; nothing to reopen");
+		gw_log_reopen();
+		gw_log_info("SIGHUP: log reopened");
 		return;
 	}
 	if (atomic_load(&gw.stopping)) {
@@ -225,8 +225,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	atomic_store(&gw.stopping, true);
-	gw_log_info("signal %d: draining running queries (at most 10 s), then stopping",
-		    (int)sig);
+	gw_stop_accepting();
+	gw_log_info("signal %d: no new clients; draining running queries (at most 10 s), "
+		    "then stopping", (int)sig);
 	drain_deadline = gw_now_ns() + 10000000000ull;
 	drain_ev = event_new(main_base, -1, EV_PERSIST, on_drain_tick, NULL);
 	event_add(drain_ev, &t);
@@ -428,10 +429,12 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ "unsafe-no-replay", no_argument, NULL, 'R' },
 		{ "max-clients", required_argument, NULL, 'M' },
+		{ "log-file", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	char errbuf[300];
 
 	o.threads = ncpu > 0 ? (uint32_t)ncpu : 1;
 	/* '+': stop at the first non-option, so `account add NAME --weight 3` stays intact. */
@@ -474,6 +477,10 @@ int main(int argc, char **argv)
 			return 0;
 		case 'R':
 			gw.cfg.no_replay = true;
+			break;
+		case 'F':
+			if (!gw_log_open(optarg, errbuf, sizeof(errbuf)))
+				die("--log-file %s", errbuf);
 			break;
 		case 'M':
 			if (!gw_parse_u32(optarg, 1, 10000000, &o.max_clients))

@@ -890,6 +890,24 @@ static void server_on_read(evutil_socket_t fd, short what, void *arg)
 	server_stream(s);
 }
 
+bool gw_pool_quiet(void)
+{
+	bool quiet;
+
+	pthread_mutex_lock(&gw.sched_lock);
+	quiet = qos_queued_total(gw.qos) == 0;
+	for (uint32_t i = 0; quiet && i < gw.pool_cap; i++) {
+		enum gw_server_state st = gw.servers[i].state;
+
+		/* A pinned client between statements holds its server but runs nothing. */
+		quiet = st == GW_SV_CLOSED || st == GW_SV_IDLE ||
+			(st == GW_SV_ACTIVE && __atomic_load_n(&gw.servers[i].resp.state,
+							       __ATOMIC_RELAXED) == WRS_DONE);
+	}
+	pthread_mutex_unlock(&gw.sched_lock);
+	return quiet;
+}
+
 /* Close idle servers of this worker while the pool is over its (reduced) size. */
 void gw_pool_trim(struct gw_worker *w)
 {

@@ -228,16 +228,23 @@ bool gw_start(char *err, size_t errlen)
 	return true;
 }
 
-/* Stop accepting, then stop every loop and wait for the threads. */
-void gw_stop(void)
+void gw_stop_accepting(void)
 {
 	for (uint32_t i = 0; i < gw.cfg.threads; i++) {
 		struct gw_worker *w = &gw.workers[i];
 
-		event_del(w->accept_ev);
+		if (w->listen_fd < 0)
+			continue;
+		event_del(w->accept_ev); /* from another thread: libevent locks the base */
 		close(w->listen_fd);
 		w->listen_fd = -1;
 	}
+}
+
+/* Stop accepting, then stop every loop and wait for the threads. */
+void gw_stop(void)
+{
+	gw_stop_accepting();
 	for (uint32_t i = 0; i < gw.cfg.threads; i++)
 		event_base_loopbreak(gw.workers[i].base);
 	for (uint32_t i = 0; i < gw.cfg.threads; i++)
