@@ -14,6 +14,10 @@
 
 #include "admin/store.h"
 
+/* The latency histogram's bucket bounds: 2^(2k+6) microseconds, 64 us to 16.8 s. */
+#define ADM_LATENCY_BUCKETS 10
+extern const double adm_latency_bounds_s[ADM_LATENCY_BUCKETS];
+
 /* Per-account numbers, as GET /v1/stats and /metrics show them. */
 struct adm_account_stats {
 	char name[STORE_NAME_MAX + 1];
@@ -27,6 +31,14 @@ struct adm_account_stats {
 	double qps;                  /* recent rate (last few seconds) */
 	double p50_ms, p95_ms, p99_ms; /* recent latency, queue wait included */
 	double backend_time_share;   /* this account's share of recent backend time, 0..1 */
+	uint64_t rejected_queue_full;      /* rejected_total, by reason */
+	uint64_t rejected_queue_timeout;
+	uint64_t rejected_max_connections;
+	/* All-time latency histogram (queue wait included): latency_le[i] counts requests
+	 * that took at most adm_latency_bounds_s[i] seconds (cumulative). */
+	uint64_t latency_le[ADM_LATENCY_BUCKETS];
+	uint64_t latency_count;
+	double latency_sum_s;
 };
 
 struct adm_backend_stats {

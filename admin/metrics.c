@@ -36,6 +36,11 @@ static void adm_metric_label(struct adm_buf *b, const char *v)
 	}
 }
 
+const double adm_latency_bounds_s[ADM_LATENCY_BUCKETS] = {
+	0.000064, 0.000256, 0.001024, 0.004096, 0.016384,
+	0.065536, 0.262144, 1.048576, 4.194304, 16.777216,
+};
+
 static void adm_metric_head(struct adm_buf *b, const char *name, const char *type, const char *help)
 {
 	adm_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -145,16 +150,50 @@ static void adm_metrics_accounts(struct adm_buf *b, const struct adm_stats *s)
 			adm_metric_account_value(b, &s->accounts[i], fam->field);
 		}
 	}
-	adm_metric_head(b, "sluice_account_latency_seconds", "gauge",
-	                "Recent request latency quantiles, queue wait included.");
+	adm_metric_head(b, "sluice_account_latency_recent_seconds", "gauge",
+	                "Request latency quantiles over the last 10 s, queue wait included.");
 	for (size_t i = 0; i < s->n_accounts; i++) {
 		const struct adm_account_stats *a = &s->accounts[i];
 		const double ms[] = { a->p50_ms, a->p95_ms, a->p99_ms };
 
 		for (size_t q = 0; q < sizeof ms / sizeof ms[0]; q++) {
-			adm_metric_start(b, "sluice_account_latency_seconds", "account", a->name,
-			                 quantile[q]);
+			adm_metric_start(b, "sluice_account_latency_recent_seconds", "account",
+			                 a->name, quantile[q]);
 			adm_metric_double(b, ms[q] / 1000.0);
+		}
+	}
+	adm_metric_head(b, "sluice_account_latency_seconds", "histogram",
+	                "Request latency since start, queue wait included.");
+	for (size_t i = 0; i < s->n_accounts; i++) {
+		const struct adm_account_stats *a = &s->accounts[i];
+
+		for (size_t k = 0; k < ADM_LATENCY_BUCKETS; k++) {
+			adm_buf_printf(b, "sluice_account_latency_seconds_bucket{account=\"");
+			adm_metric_label(b, a->name);
+			adm_buf_printf(b, "\",le=\"%g\"} %" PRIu64 "\n", adm_latency_bounds_s[k],
+			               a->latency_le[k]);
+		}
+		adm_buf_printf(b, "sluice_account_latency_seconds_bucket{account=\"");
+		adm_metric_label(b, a->name);
+		adm_buf_printf(b, "\",le=\"+Inf\"} %" PRIu64 "\n", a->latency_count);
+		adm_metric_start(b, "sluice_account_latency_seconds_sum", "account", a->name, NULL);
+		adm_metric_double(b, a->latency_sum_s);
+		adm_metric_start(b, "sluice_account_latency_seconds_count", "account", a->name,
+		                 NULL);
+		adm_buf_printf(b, " %" PRIu64 "\n", a->latency_count);
+	}
+	adm_metric_head(b, "sluice_account_rejected_by_reason_total", "counter",
+	                "Requests refused, by reason.");
+	for (size_t i = 0; i < s->n_accounts; i++) {
+		const struct adm_account_stats *a = &s->accounts[i];
+		const char *const reason[] = { "queue_full", "queue_timeout", "max_connections" };
+		const uint64_t v[] = { a->rejected_queue_full, a->rejected_queue_timeout,
+			               a->rejected_max_connections };
+
+		for (size_t k = 0; k < 3; k++) {
+			adm_buf_printf(b, "sluice_account_rejected_by_reason_total{account=\"");
+			adm_metric_label(b, a->name);
+			adm_buf_printf(b, "\",reason=\"%s\"} %" PRIu64 "\n", reason[k], v[k]);
 		}
 	}
 }

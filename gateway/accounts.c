@@ -232,13 +232,16 @@ void gw_account_record_locked(struct gw_account *a, uint64_t now, uint64_t laten
 	w->queries++;
 	w->backend_ns += backend_ns;
 	w->hist[b]++;
+	a->hist_total[b]++;
+	a->latency_ns_total += latency_ns;
 	a->queries_total++;
 	a->backend_ns_total += backend_ns;
 }
 
-void gw_account_reject_locked(struct gw_account *a)
+void gw_account_reject_locked(struct gw_account *a, enum gw_reject_reason why)
 {
 	a->rejected_total++;
+	a->rejected[why]++;
 }
 
 /* The latency (ms) below which a fraction q of the histogram lies; bucket midpoints. */
@@ -290,6 +293,19 @@ bool gw_stats_collect(void *ud, struct adm_stats *out)
 		qos_account_get_stats(a->qa, &qs);
 		o->queries_total = a->queries_total;
 		o->rejected_total = a->rejected_total;
+		o->rejected_queue_full = a->rejected[GW_REJECT_QUEUE_FULL];
+		o->rejected_queue_timeout = a->rejected[GW_REJECT_QUEUE_TIMEOUT];
+		o->rejected_max_connections = a->rejected[GW_REJECT_MAX_CONNECTIONS];
+		/* Bucket b holds [2^(b-1), 2^b) us; bound k is 2^(2k+6) us. */
+		for (unsigned k = 0, b = 0; k < ADM_LATENCY_BUCKETS; k++) {
+			uint64_t cum = k ? o->latency_le[k - 1] : 0;
+
+			for (; b <= 2 * k + 6 && b < GW_HIST_BUCKETS; b++)
+				cum += a->hist_total[b];
+			o->latency_le[k] = cum;
+		}
+		o->latency_count = a->queries_total;
+		o->latency_sum_s = (double)a->latency_ns_total / 1e9;
 		o->backend_ns_total = a->backend_ns_total;
 		o->connections = a->connections;
 		o->active = qs.running;

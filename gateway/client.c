@@ -563,7 +563,7 @@ static bool client_admit(struct gw_client *c, struct gw_account *a, uint8_t seq)
 	if (ok)
 		a->connections++;
 	else
-		gw_account_reject_locked(a);
+		gw_account_reject_locked(a, GW_REJECT_MAX_CONNECTIONS);
 	pthread_mutex_unlock(&gw.sched_lock);
 	if (ok) {
 		c->account = a;
@@ -1071,7 +1071,7 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 		client_set_state(c, GW_CL_QUEUED);
 		gw_sched_dispatch_locked(now, &local, &remote);
 	} else {
-		gw_account_reject_locked(c->account);
+		gw_account_reject_locked(c->account, GW_REJECT_QUEUE_FULL);
 	}
 	pthread_mutex_unlock(&gw.sched_lock);
 	if (v != QOS_OK) {

@@ -101,7 +101,7 @@ bool gw_accounts_load(struct store *st, char *err, size_t errlen) GW_MUSTCHECK;
 struct gw_account *gw_account_find_locked(const char *name);
 void gw_account_record_locked(struct gw_account *a, uint64_t now, uint64_t latency_ns,
 			      uint64_t backend_ns);
-void gw_account_reject_locked(struct gw_account *a);
+void gw_account_reject_locked(struct gw_account *a, enum gw_reject_reason why);
 bool gw_stats_collect(void *ud, struct adm_stats *out);
 bool gw_publish(void *ud, struct store *st, char *err, size_t errlen);
 /* Apply the store's backend row (address, pool size) to the running gateway. */

@@ -59,6 +59,13 @@ struct gw_buf {
 #define GW_HIST_BUCKETS 32
 #define GW_STATS_WINDOW 10 /* seconds of history for rates and percentiles */
 
+enum gw_reject_reason {
+	GW_REJECT_QUEUE_FULL = 0,
+	GW_REJECT_QUEUE_TIMEOUT,
+	GW_REJECT_MAX_CONNECTIONS,
+	GW_REJECT__COUNT,
+};
+
 struct gw_account_window {
 	uint64_t second;                    /* the wall second this slot describes */
 	uint64_t queries;
@@ -85,6 +92,9 @@ struct gw_account {
 	uint64_t queries_total;
 	uint64_t rejected_total;
 	uint64_t backend_ns_total;
+	uint64_t rejected[GW_REJECT__COUNT]; /* by reason */
+	uint64_t hist_total[GW_HIST_BUCKETS]; /* latency since start */
+	uint64_t latency_ns_total;
 	struct gw_account_window win[GW_STATS_WINDOW];
 	struct gw_account *next;            /* in gw.accounts */
 };

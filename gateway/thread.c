@@ -124,7 +124,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 			struct gw_msg *m = &c->msg;
 
 			c->req_queued = false;
-			gw_account_reject_locked(c->account);
+			gw_account_reject_locked(c->account, GW_REJECT_QUEUE_TIMEOUT);
 			m->kind = GW_MSG_EXPIRE;
 			m->client = c;
 			m->server = NULL;

@@ -481,8 +481,16 @@ START_TEST(test_metrics)
 	ck_assert_msg(
 	    strstr(r.body, "sluice_account_backend_seconds_total{account=\"alpha\"} 1.5\n"), "%s",
 	    r.body);
-	ck_assert_msg(strstr(r.body, "sluice_account_latency_seconds{account=\"alpha\","
+	ck_assert_msg(strstr(r.body, "sluice_account_latency_recent_seconds{account=\"alpha\","
 	                             "quantile=\"0.95\"} 0.004"),
+	              "%s", r.body);
+	ck_assert_msg(strstr(r.body, "# TYPE sluice_account_latency_seconds histogram\n"), "%s",
+	              r.body);
+	ck_assert_msg(strstr(r.body, "sluice_account_latency_seconds_bucket{account=\"alpha\","
+	                             "le=\"+Inf\"} "),
+	              "%s", r.body);
+	ck_assert_msg(strstr(r.body, "sluice_account_rejected_by_reason_total{account=\"alpha\","
+	                             "reason=\"queue_full\"} "),
 	              "%s", r.body);
 	ck_assert_msg(strstr(r.body, "sluice_backend_connections{backend=\"db1\"} 8\n"), "%s",
 	              r.body);
