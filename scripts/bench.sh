@@ -9,6 +9,7 @@
 #   BENCH_TIME      10                               seconds per point
 #   BENCH_TESTS     "oltp_point_select oltp_read_only"
 #   BENCH_POOL      16                               sluice --pool-size
+#   BENCH_SLUICE_THREADS (unset: one per CPU)        sluice --threads
 #   BENCH_TABLES    4,  BENCH_TABLE_SIZE 100000      the sysbench data
 #   BENCH_OUT       bench-<date>                     directory for results.csv, logs, plot
 #   MARIADB_PORT    use this MariaDB (root over MARIADB_SOCKET); else a sandbox is started
@@ -113,7 +114,8 @@ wait_port "$relay_port" "$relay_pid" || { echo "bench: relay did not start" >&2;
 sluice_port=$(free_port)
 "$sluice" --listen "127.0.0.1:$sluice_port" --backend "127.0.0.1:$MARIADB_PORT" \
 	--pool-size "$pool" --db "$work/sluice.db" --admin "127.0.0.1:$(free_port)" \
-	--admin-token "bench-$RANDOM" --log-level warn </dev/null >"$out/sluice.log" 2>&1 &
+	--admin-token "bench-$RANDOM" --log-level warn ${BENCH_SLUICE_THREADS:+--threads "$BENCH_SLUICE_THREADS"} \
+	</dev/null >"$out/sluice.log" 2>&1 &
 sluice_pid=$!
 wait_port "$sluice_port" "$sluice_pid" || { echo "bench: sluice did not start; see $out/sluice.log" >&2; exit 1; }
 log "relay pid $relay_pid on :$relay_port, sluice pid $sluice_pid on :$sluice_port (pool $pool)"
