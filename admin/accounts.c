@@ -130,7 +130,7 @@ void adm_accounts_create(struct adm_ctx *ctx, const struct adm_req *rq, struct a
 		goto bad;
 	json_decref(obj);
 
-	if (!store_account_add(ctx->store, &a, ctx->hooks.pool_size, err, sizeof err)) {
+	if (!store_account_add(ctx->store, &a, adm_live_pool_size(ctx), err, sizeof err)) {
 		adm_reply_store_error(rp, ctx->store, err);
 		return;
 	}
@@ -187,7 +187,7 @@ void adm_accounts_patch(struct adm_ctx *ctx, const struct adm_req *rq, struct ad
 		goto bad;
 	json_decref(obj);
 
-	if (!store_account_update(ctx->store, &a, ctx->hooks.pool_size, err, sizeof err)) {
+	if (!store_account_update(ctx->store, &a, adm_live_pool_size(ctx), err, sizeof err)) {
 		adm_reply_store_error(rp, ctx->store, err);
 		return;
 	}

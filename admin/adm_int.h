@@ -121,6 +121,10 @@ json_t *adm_json_u64(uint64_t v);
 /* json_real() of a finite double (non-finite values become 0). New reference. */
 json_t *adm_json_real(double v);
 
+/* The pool size in force: the first enabled backend row's, else the one sluice started
+ * with (backends.c). Reservations must fit in it. */
+uint32_t adm_live_pool_size(struct adm_ctx *ctx);
+
 /* ---- route handlers ---- */
 
 void adm_accounts_list(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp);

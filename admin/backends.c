@@ -119,6 +119,41 @@ bad:
 	adm_reply_error(rp, ADM_HTTP_BAD_REQUEST, "%s", err);
 }
 
+uint32_t adm_live_pool_size(struct adm_ctx *ctx)
+{
+	struct store_backend *list = NULL;
+	size_t n = 0;
+	uint32_t pool = ctx->hooks.pool_size;
+	char err[ADM_ERR_MAX];
+
+	if (store_backend_list(ctx->store, &list, &n, err, sizeof err)) {
+		for (size_t i = 0; i < n; i++) {
+			if (list[i].enabled) {
+				if (list[i].pool_size)
+					pool = list[i].pool_size;
+				break;
+			}
+		}
+	}
+	free(list);
+	return pool;
+}
+
+/* The accounts' reservations together; false + err when they cannot be read. */
+static bool adm_reservation_sum(struct adm_ctx *ctx, uint64_t *sum, char *err, size_t errlen)
+{
+	struct store_account *list = NULL;
+	size_t n = 0;
+
+	if (!store_account_list(ctx->store, &list, &n, err, errlen))
+		return false;
+	*sum = 0;
+	for (size_t i = 0; i < n; i++)
+		*sum += list[i].reservation;
+	free(list);
+	return true;
+}
+
 void adm_backends_get(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp)
 {
 	char err[ADM_ERR_MAX];
@@ -160,6 +195,21 @@ void adm_backends_patch(struct adm_ctx *ctx, const struct adm_req *rq, struct ad
 	if (!adm_backend_apply(obj, &b, err, sizeof err))
 		goto bad;
 	json_decref(obj);
+	if (b.enabled && b.pool_size) {
+		uint64_t sum;
+
+		if (!adm_reservation_sum(ctx, &sum, err, sizeof err)) {
+			adm_reply_error(rp, ADM_HTTP_INTERNAL, "%s", err);
+			return;
+		}
+		if (sum > b.pool_size) {
+			adm_reply_error(rp, ADM_HTTP_CONFLICT,
+			                "pool_size %u is smaller than the accounts' reservations "
+			                "together (%llu); lower reservations first",
+			                b.pool_size, (unsigned long long)sum);
+			return;
+		}
+	}
 
 	if (!store_backend_update(ctx->store, &b, err, sizeof err)) {
 		adm_reply_store_error(rp, ctx->store, err);

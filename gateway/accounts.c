@@ -193,13 +193,22 @@ bool gw_backend_apply(struct store *st, char *err, size_t errlen)
 
 bool gw_publish(void *ud, struct store *st, char *err, size_t errlen)
 {
+	bool backend_ok;
+	char berr[256];
+
 	(void)ud;
-	if (!gw_backend_apply(st, err, errlen)) {
-		gw_log_error("applying the backend failed: %s (old settings stay in force)", err);
-		return false;
-	}
+	/* Accounts and backend apply independently: a bad backend row must not hold back
+	 * an account change, nor the other way round. */
+	backend_ok = gw_backend_apply(st, berr, sizeof(berr));
+	if (!backend_ok)
+		gw_log_error("applying the backend failed: %s (its old settings stay in force)",
+			     berr);
 	if (!gw_accounts_load(st, err, errlen)) {
 		gw_log_error("publishing new rules failed: %s (old rules stay in force)", err);
+		return false;
+	}
+	if (!backend_ok) {
+		snprintf(err, errlen, "accounts applied, but the backend was not: %s", berr);
 		return false;
 	}
 	gw_log_info("rules published (generation %lld)", (long long)store_generation(st));

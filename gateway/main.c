@@ -345,7 +345,16 @@ static int run_gateway(const struct options *o)
 	int signums[4] = { SIGTERM, SIGINT, SIGHUP, 0 };
 	bool admin_on = strcmp(o->admin, "off") != 0;
 
+	sigset_t stop_sigs;
+
 	signal(SIGPIPE, SIG_IGN);
+	/* Until the handlers are in place (after the threads start), SIGTERM waits instead
+	 * of killing; worker threads keep these blocked for good. */
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGTERM);
+	sigaddset(&stop_sigs, SIGINT);
+	sigaddset(&stop_sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &stop_sigs, NULL);
 	evthread_use_pthreads();
 	gw.started_ns = gw_now_ns();
 	if (!gw_parse_hostport(o->listen, gw.cfg.listen_host, sizeof(gw.cfg.listen_host),
@@ -386,6 +395,7 @@ static int run_gateway(const struct options *o)
 		sigs[i] = evsignal_new(main_base, signums[i], on_signal, NULL);
 		event_add(sigs[i], NULL);
 	}
+	pthread_sigmask(SIG_UNBLOCK, &stop_sigs, NULL);
 	gw_log_info("sluice %s listening on %s:%u, backend %s:%u, pool %u, %u threads%s%s",
 		    PACKAGE_VERSION, gw.cfg.listen_host, gw.cfg.listen_port, gw.cfg.backend_host,
 		    gw.cfg.backend_port, gw.cfg.pool_size, gw.cfg.threads,
