@@ -341,7 +341,7 @@ static void client_close(struct gw_client *c, const char *reason)
 	}
 	pthread_mutex_unlock(&gw.sched_lock);
 	if (s) {
-		bool reusable = !c->pinned && !c->in_trans;
+		bool reusable = !c->pinned && !c->in_trans && !c->infile && !c->cmd_continued;
 
 		c->server = NULL;
 		s->client = NULL;
@@ -1164,7 +1164,6 @@ void gw_client_infile_begin(struct gw_client *c)
 void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 {
 	const struct wire_resp *r = &s->resp;
-	struct gw_msg *local = NULL, *remote = NULL;
 	uint64_t now = gw_now_ns();
 	uint64_t cost = now - s->started_ns;
 	bool pin = false, keep;
@@ -1226,9 +1225,6 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 		c->server = NULL;
 		s->client = NULL;
 		gw_server_release(s, /* reusable= */ true);
-	} else {
-		(void)local;
-		(void)remote;
 	}
 	if (gw_buf_len(&c->in) > 0)
 		client_process(c);

@@ -163,9 +163,6 @@ void gw_sched_dispatch_locked(uint64_t now, struct gw_msg **local, struct gw_msg
 			m->kind = GW_MSG_RUN;
 			m->server = s;
 		}
-		if (c->worker == &gw.workers[0] && local == remote) {
-			/* unreachable: local and remote are distinct lists */
-		}
 		m->next = NULL;
 		/* Runs for this thread's clients happen right after the unlock. */
 		if (pthread_equal(pthread_self(), c->worker->thread)) {
@@ -300,6 +297,12 @@ void gw_server_orphan(struct gw_server *s, bool reusable_after)
 	s->client = NULL;
 	if (s->state != GW_SV_ACTIVE) {
 		server_close(s, "client left before its command ran");
+		return;
+	}
+	if (s->resp.state == WRS_INFILE || !reusable_after) {
+		/* The server waits for file data (or the command's tail) that will never
+		 * come, or its session is not reusable anyway: no point draining. */
+		server_close(s, "client left mid-statement");
 		return;
 	}
 	s->orphan_reusable = reusable_after;
@@ -581,7 +584,6 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 				  uint8_t seq)
 {
 	struct gw_client *c = s->client;
-	struct gw_msg *local = NULL, *remote = NULL;
 
 	if (!c) {
 		server_close(s, "client gone");
@@ -608,7 +610,6 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 		bool keep = s->state == GW_SV_PREPARE && s->prep == GW_PREP_INIT_DB;
 		const uint8_t *cp;
 		uint32_t clen;
-		uint8_t cseq;
 
 		server_relay_err(s, c, p, len);
 		if (c->state == GW_CL_CLOSED)
@@ -623,8 +624,6 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 		if (gw_buf_len(&c->in) >= WIRE_HDR_LEN) {
 			cp = c->in.data + c->in.start;
 			clen = wire_u24(cp);
-			cseq = cp[3];
-			(void)cseq;
 			if (gw_buf_len(&c->in) >= WIRE_HDR_LEN + clen)
 				c->in.start += WIRE_HDR_LEN + clen;
 		}
@@ -635,8 +634,6 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 			gw_server_release(s, /* reusable= */ true);
 		else
 			server_close(s, "login refused by backend");
-		(void)local;
-		(void)remote;
 		return;
 	}
 	if (p[0] != 0x00) {
