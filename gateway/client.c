@@ -313,7 +313,7 @@ void gw_client_accept(struct gw_worker *w, int fd, const struct sockaddr *sa)
  */
 static void client_close(struct gw_client *c, const char *reason)
 {
-	struct gw_server *s = c->server;
+	struct gw_server *s;
 	uint64_t now = gw_now_ns();
 
 	if (c->state == GW_CL_CLOSED)
@@ -323,15 +323,21 @@ static void client_close(struct gw_client *c, const char *reason)
 		     gw_client_state_name(c->state), (double)(now - c->connected_ns) / 1e9,
 		     (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
 	pthread_mutex_lock(&gw.sched_lock);
+	/* c->server may have been set by another thread's dispatch: read it under the lock. */
+	s = c->server;
 	if (c->req_queued) {
 		if (qos_cancel(gw.qos, &c->req))
 			c->req_queued = false;
 	} else if (c->state == GW_CL_QUEUED) {
-		/* Picked or expired already: a message is on its way. */
+		/* Picked (or expired) already: a message is on its way, and whatever server
+		 * it carries belongs to that message until it arrives (gw_client_on_msg). */
 		c->zombie = true;
+		s = NULL;
 	}
-	if (c->req_running && s) {
-		qos_complete(gw.qos, &c->req, now - s->started_ns, now);
+	if (c->req_running && !c->zombie) {
+		uint64_t cost = s && s->state == GW_SV_ACTIVE ? now - s->started_ns : 0;
+
+		qos_complete(gw.qos, &c->req, cost, now);
 		c->req_running = false;
 	}
 	if (c->account) {
@@ -445,44 +451,18 @@ static void client_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct gw_client *c = arg;
 	struct gw_worker *w = c->worker;
+	struct gw_buf *buf;
 	ssize_t n;
 
 	(void)what;
-	if (c->compress) {
-		enum gw_z_result zr;
-
-		if (!gw_buf_reserve(&c->zraw, GW_IO_CHUNK)) {
-			client_close(c, "out of memory");
-			gw_worker_reclaim(w);
-			return;
-		}
-		n = recv(fd, c->zraw.data + c->zraw.end, c->zraw.cap - c->zraw.end, 0);
-		if (n <= 0) {
-			if (n < 0 && (errno == EAGAIN || errno == EINTR))
-				return;
-			client_close(c, n == 0 ? "client closed" : "recv failed");
-			gw_worker_reclaim(w);
-			return;
-		}
-		c->zraw.end += (size_t)n;
-		c->bytes_in += (uint64_t)n;
-		zr = gw_z_unwrap(&c->zraw, &c->in, &c->zseq);
-		if (zr != GW_Z_OK) {
-			client_close(c, zr == GW_Z_BAD ? "malformed compressed frame"
-						       : "out of memory");
-			gw_worker_reclaim(w);
-			return;
-		}
-		client_process(c);
-		gw_worker_reclaim(w);
-		return;
-	}
-	if (!gw_buf_reserve(&c->in, GW_IO_CHUNK)) {
+	/* With compression the socket's bytes are frames, unwrapped into c->in. */
+	buf = c->compress ? &c->zraw : &c->in;
+	if (!gw_buf_reserve(buf, GW_IO_CHUNK)) {
 		client_close(c, "out of memory");
 		gw_worker_reclaim(w);
 		return;
 	}
-	n = recv(fd, c->in.data + c->in.end, c->in.cap - c->in.end, 0);
+	n = recv(fd, buf->data + buf->end, buf->cap - buf->end, 0);
 	if (n <= 0) {
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
@@ -490,8 +470,18 @@ static void client_on_read(evutil_socket_t fd, short what, void *arg)
 		gw_worker_reclaim(w);
 		return;
 	}
-	c->in.end += (size_t)n;
+	buf->end += (size_t)n;
 	c->bytes_in += (uint64_t)n;
+	if (c->compress) {
+		enum gw_z_result zr = gw_z_unwrap(&c->zraw, &c->in, &c->zseq);
+
+		if (zr != GW_Z_OK) {
+			client_close(c, zr == GW_Z_BAD ? "malformed compressed frame"
+						       : "out of memory");
+			gw_worker_reclaim(w);
+			return;
+		}
+	}
 	client_process(c);
 	if (c->state != GW_CL_CLOSED && gw_buf_len(&c->in) > CLIENT_IN_HIGH && !c->read_paused) {
 		/* A client that pipelines far ahead waits until we catch up. */
@@ -1102,15 +1092,19 @@ void gw_client_on_msg(struct gw_msg *m)
 		return;
 	}
 	if (c->zombie) {
-		/* The client left while this was on its way. */
-		if (m->kind == GW_MSG_RUN && s) {
-			pthread_mutex_lock(&gw.sched_lock);
+		/* The client left while this was on its way: give back what it carried. */
+		pthread_mutex_lock(&gw.sched_lock);
+		if (c->req_running) {
 			qos_complete(gw.qos, &c->req, 0, gw_now_ns());
-			pthread_mutex_unlock(&gw.sched_lock);
 			c->req_running = false;
+		}
+		pthread_mutex_unlock(&gw.sched_lock);
+		if (m->kind == GW_MSG_RUN && s) {
+			/* s is ASSIGNED and untouched: still logged in and clean (or a slot
+			 * that never connected, which release closes). */
 			s->client = NULL;
 			c->server = NULL;
-			gw_server_release(s, /* reusable= */ s->state != GW_SV_CLOSED);
+			gw_server_release(s, /* reusable= */ true);
 		}
 		c->zombie = false;
 		client_free(c);

@@ -78,6 +78,8 @@ bool gw_pool_quiet(void);
  * are chained on *remote and local runs on *local; deliver both after unlocking. */
 void gw_sched_dispatch_locked(uint64_t now, struct gw_msg **local, struct gw_msg **remote);
 void gw_sched_deliver(struct gw_msg *local, struct gw_msg *remote);
+/* Run a LIFO-chained list of messages for this thread's clients, oldest first. */
+void gw_msgs_run(struct gw_msg *list);
 /* Begin running client c's command on s (s bound, on any worker): moves s here,
  * connects or prepares it as needed, then sends the command. */
 void gw_server_run(struct gw_server *s, struct gw_client *c);

@@ -249,6 +249,7 @@ struct gw_worker {
 	struct event_base *base;            /* owned */
 	int listen_fd;
 	struct event *accept_ev;            /* owned */
+	struct event *accept_retry_ev;      /* owned: re-arms accept after EMFILE */
 	int notify_fd;                      /* eventfd: messages waiting */
 	struct event *notify_ev;            /* owned */
 	struct event *tick_ev;              /* owned: janitor, every 100 ms */

@@ -25,12 +25,15 @@
 
 #define BACKOFF_NS  (500u * 1000000u) /* after a failed connect, fail fast this long */
 #define GW_POOL_CAP 10000u            /* the store's largest pool size */
+#define GW_CONNECT_TIMEOUT_NS (5000ull * 1000000u) /* connect + login must finish by then */
 
 static const char *const server_state_names[] = { GW_SERVER_STATES(GW_X_NAME) };
 
 static void server_on_read(evutil_socket_t fd, short what, void *arg);
 static void server_on_write(evutil_socket_t fd, short what, void *arg);
 static void server_close(struct gw_server *s, const char *why);
+static void server_connect_failed(struct gw_server *s, const char *what);
+static void gw_pool_shrink(struct gw_worker *w);
 
 const char *gw_server_state_name(enum gw_server_state st)
 {
@@ -177,8 +180,6 @@ void gw_sched_dispatch_locked(uint64_t now, struct gw_msg **local, struct gw_msg
 
 void gw_sched_deliver(struct gw_msg *local, struct gw_msg *remote)
 {
-	struct gw_msg *rev = NULL;
-
 	while (remote) {
 		struct gw_msg *next = remote->next;
 
@@ -186,12 +187,19 @@ void gw_sched_deliver(struct gw_msg *local, struct gw_msg *remote)
 		gw_worker_post(remote);
 		remote = next;
 	}
-	while (local) { /* restore pick order */
-		struct gw_msg *next = local->next;
+	gw_msgs_run(local); /* in pick order */
+}
 
-		local->next = rev;
-		rev = local;
-		local = next;
+void gw_msgs_run(struct gw_msg *list)
+{
+	struct gw_msg *rev = NULL;
+
+	while (list) { /* pushed LIFO; run FIFO */
+		struct gw_msg *next = list->next;
+
+		list->next = rev;
+		rev = list;
+		list = next;
 	}
 	while (rev) {
 		struct gw_msg *next = rev->next;
@@ -905,8 +913,28 @@ bool gw_pool_quiet(void)
 	return quiet;
 }
 
-/* Close idle servers of this worker while the pool is over its (reduced) size. */
+/*
+ * Janitor, per worker: a connect or login that has not finished in time (a backend that
+ * stopped answering) fails like a refused connect, so its client gets an error instead
+ * of waiting for ever; then close idle servers while the pool is over its size.
+ */
 void gw_pool_trim(struct gw_worker *w)
+{
+	uint64_t now = gw_now_ns();
+
+	for (uint32_t i = 0; i < gw.pool_cap; i++) {
+		struct gw_server *s = &gw.servers[i];
+		enum gw_server_state st = server_state(s);
+
+		if ((st == GW_SV_CONNECTING || st == GW_SV_LOGIN) && s->worker == w &&
+		    now - s->connect_start_ns > GW_CONNECT_TIMEOUT_NS)
+			server_connect_failed(s, "connect timeout (no answer within 5 s)");
+	}
+	gw_pool_shrink(w);
+}
+
+/* Close idle servers of this worker while the pool is over its (reduced) size. */
+static void gw_pool_shrink(struct gw_worker *w)
 {
 	for (;;) {
 		struct gw_server *s, *victim = NULL;

@@ -43,18 +43,34 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 
 		if (cfd < 0) {
 			if (errno == EMFILE || errno == ENFILE) {
+				/* The connection stays in the backlog and the listener stays
+				 * readable: stop listening for 100 ms instead of spinning. */
+				struct timeval pause = { 0, 100000 };
 				uint64_t now = gw_now_ns();
 
+				event_del(w->accept_ev);
+				event_add(w->accept_retry_ev, &pause);
 				if (now - last_emfile_log > 1000000000u) {
 					last_emfile_log = now;
 					gw_log_warn("accept: out of file descriptors (%s); "
-						    "raise ulimit -n", strerror(errno));
+						    "raise ulimit -n or lower --max-clients",
+						    strerror(errno));
 				}
 			}
 			return;
 		}
 		gw_client_accept(w, cfd, (struct sockaddr *)&ss);
 	}
+}
+
+static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (w->listen_fd >= 0)
+		event_add(w->accept_ev, NULL);
 }
 
 void gw_worker_post(struct gw_msg *m)
@@ -79,7 +95,7 @@ void gw_worker_post_to(struct gw_worker *w, struct gw_msg *m)
 static void on_notify(evutil_socket_t fd, short what, void *arg)
 {
 	struct gw_worker *w = arg;
-	struct gw_msg *list, *rev = NULL;
+	struct gw_msg *list;
 	uint64_t v;
 
 	(void)what;
@@ -89,20 +105,7 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
 	list = w->inbox;
 	w->inbox = NULL;
 	pthread_mutex_unlock(&w->inbox_lock);
-	while (list) { /* LIFO in, FIFO out */
-		struct gw_msg *next = list->next;
-
-		list->next = rev;
-		rev = list;
-		list = next;
-	}
-	while (rev) {
-		struct gw_msg *next = rev->next;
-
-		rev->next = NULL;
-		gw_client_on_msg(rev);
-		rev = next;
-	}
+	gw_msgs_run(list);
 	gw_worker_reclaim(w);
 }
 
@@ -211,7 +214,8 @@ bool gw_start(char *err, size_t errlen)
 		w->accept_ev = event_new(w->base, w->listen_fd, EV_READ | EV_PERSIST, on_accept, w);
 		w->notify_ev = event_new(w->base, w->notify_fd, EV_READ | EV_PERSIST, on_notify, w);
 		w->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);
-		if (!w->accept_ev || !w->notify_ev || !w->tick_ev ||
+		w->accept_retry_ev = evtimer_new(w->base, on_accept_retry, w);
+		if (!w->accept_ev || !w->notify_ev || !w->tick_ev || !w->accept_retry_ev ||
 		    event_add(w->accept_ev, NULL) < 0 || event_add(w->notify_ev, NULL) < 0 ||
 		    event_add(w->tick_ev, &tick) < 0) {
 			snprintf(err, errlen, "libevent setup failed");
@@ -236,6 +240,7 @@ void gw_stop_accepting(void)
 		if (w->listen_fd < 0)
 			continue;
 		event_del(w->accept_ev); /* from another thread: libevent locks the base */
+		event_del(w->accept_retry_ev);
 		close(w->listen_fd);
 		w->listen_fd = -1;
 	}
