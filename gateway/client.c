@@ -589,8 +589,9 @@ static void client_logged_in(struct gw_client *c, uint8_t seq)
 {
 	client_set_state(c, GW_CL_IDLE);
 	c->status = SERVER_STATUS_AUTOCOMMIT;
-	gw_log_debug("C-%llu %s@%s logged in (db '%s', charset %u)", (unsigned long long)c->id,
-		     c->account->name, c->addr, c->db, c->charset);
+	gw_log_debug("C-%llu %s@%s logged in (db '%s', charset %u, capabilities 0x%08x)",
+		     (unsigned long long)c->id, c->account->name, c->addr, c->db, c->charset,
+		     c->caps);
 	client_send_ok(c, seq);
 	/* Everything after the OK travels in compressed frames when the client asked. */
 	if (c->caps & CLIENT_COMPRESS)
@@ -844,6 +845,7 @@ void gw_client_send_command(struct gw_client *c, struct gw_server *s)
 		gw_bug(__FILE__, __LINE__, "command packet vanished");
 	}
 	wire_resp_init(&s->resp, wire_cmd_resp_kind(payload[0]), s->caps);
+	s->infile_refused = false;
 	s->started_ns = gw_now_ns();
 	s->last_seq = 0;
 	client_set_state(c, GW_CL_RUNNING);

@@ -132,14 +132,18 @@ enum gw_prep_step {
 	GW_PREP_CHANGE_USER_AUTH, /* answered its AuthSwitchRequest */
 	GW_PREP_INIT_DB,       /* COM_INIT_DB sent */
 	GW_PREP_SET,           /* SET SESSION (tracking, variables) sent */
+	GW_PREP_SET_OPTION,    /* COM_SET_OPTION (multi-statements on/off) sent */
 };
 
-/* The capability bits that change what a server does for a client: a server only
- * serves clients of its own class. */
-#define GW_CAPS_CLASS_MASK                                                                     \
-	(CLIENT_FOUND_ROWS | CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS |                  \
-	 CLIENT_LOCAL_FILES | CLIENT_INTERACTIVE | CLIENT_DEPRECATE_EOF |                      \
-	 CLIENT_PS_MULTI_RESULTS | CLIENT_IGNORE_SPACE)
+/*
+ * The capability bits that change what a server does for a client and that nothing but
+ * a new connection can change: a server only serves clients of its own class (another
+ * class's client reopens it). The rest is handled per statement: multi-statements are
+ * switched with COM_SET_OPTION; LOCAL INFILE, multi-results and PS multi-results are
+ * always on towards the backend, and sluice refuses a LOCAL INFILE request for a client
+ * that did not allow it (ERR 1148, as MySQL would).
+ */
+#define GW_CAPS_CLASS_MASK (CLIENT_FOUND_ROWS | CLIENT_DEPRECATE_EOF | CLIENT_IGNORE_SPACE)
 
 struct gw_server {
 	uint32_t id;                        /* slot index in the pool */
@@ -170,6 +174,9 @@ struct gw_server {
 	uint64_t started_ns;                /* when the running command was sent */
 	uint64_t connect_start_ns;
 	bool orphan_reusable;               /* DRAIN: back to the pool when done */
+	bool infile_refused;                /* ACTIVE: a LOCAL INFILE request was refused for
+					     * the client; its final OK/ERR becomes ERR 1148 */
+	uint8_t infile_seq;                 /* the refused request's sequence id */
 	bool kill_hold;                     /* a KILL QUERY for its statement is on its way:
 					     * close instead of reuse (under sched_lock) */
 	bool paused;                        /* not reading: the client is backed up */

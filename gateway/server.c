@@ -34,6 +34,7 @@ static void server_on_write(evutil_socket_t fd, short what, void *arg);
 static void server_close(struct gw_server *s, const char *why);
 static void server_connect_failed(struct gw_server *s, const char *what);
 static void gw_pool_shrink(struct gw_worker *w);
+static void server_stream(struct gw_server *s);
 
 const char *gw_server_state_name(enum gw_server_state st)
 {
@@ -108,6 +109,7 @@ static struct gw_server *choose_server_locked(const struct gw_client *c)
 		if (s->caps_class != cls)
 			continue;
 		if (s->account == c->account && s->charset == c->charset && s->tracking &&
+		    !((s->caps ^ c->caps) & CLIENT_MULTI_STATEMENTS) &&
 		    s->vars.hash == c->vars.hash && strcmp(s->db, c->db) == 0) {
 			if (s->worker == c->worker)
 				return s;
@@ -440,7 +442,9 @@ static void server_login(struct gw_server *s, const uint8_t *p, uint32_t len)
 	memset(&r, 0, sizeof(r));
 	r.caps = (CLIENT_LONG_PASSWORD | CLIENT_LONG_FLAG | CLIENT_PROTOCOL_41 |
 		  CLIENT_TRANSACTIONS | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH |
-		  CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | CLIENT_SESSION_TRACK | s->caps_class) &
+		  CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | CLIENT_SESSION_TRACK | CLIENT_LOCAL_FILES |
+		  CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS |
+		  (c->caps & CLIENT_MULTI_STATEMENTS) | s->caps_class) &
 		 h.caps;
 	if (c->db[0])
 		r.caps |= CLIENT_CONNECT_WITH_DB;
@@ -536,6 +540,20 @@ static void server_prepare(struct gw_server *s, struct gw_client *c)
 		server_send_wbuf(s, &b);
 		return;
 	}
+	if ((s->caps ^ c->caps) & CLIENT_MULTI_STATEMENTS) {
+		size_t off;
+
+		wire_buf_init(&b);
+		off = wire_packet_begin(&b, 0);
+		wire_put_u8(&b, COM_SET_OPTION);
+		/* MYSQL_OPTION_MULTI_STATEMENTS_ON = 0, _OFF = 1 */
+		wire_put_u16(&b, (c->caps & CLIENT_MULTI_STATEMENTS) ? 0 : 1);
+		wire_packet_end(&b, off);
+		s->prep = GW_PREP_SET_OPTION;
+		server_set_state(s, GW_SV_PREPARE);
+		server_send_wbuf(s, &b);
+		return;
+	}
 	wire_buf_init(&b);
 	if (gw_session_build_set(&b, gw.cfg.no_replay ? &s->vars : &c->vars, &s->vars,
 				 !s->tracking)) {
@@ -554,6 +572,9 @@ void gw_server_run(struct gw_server *s, struct gw_client *c)
 {
 	if (s->fd >= 0 && s->caps_class != (c->caps & GW_CAPS_CLASS_MASK)) {
 		/* Opened for clients with other capabilities: reopen for this one. */
+		gw_log_debug("S-%u reopened for C-%llu: capability class 0x%08x, was 0x%08x",
+			     s->id, (unsigned long long)c->id, c->caps & GW_CAPS_CLASS_MASK,
+			     s->caps_class);
 		event_del(s->ev);
 		event_del(s->wev);
 		close(s->fd);
@@ -603,6 +624,12 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 	}
 	if (len == 0) {
 		server_close(s, "empty packet from backend");
+		return;
+	}
+	if (s->state == GW_SV_PREPARE && s->prep == GW_PREP_SET_OPTION &&
+	    (p[0] == 0x00 || (p[0] == 0xfe && len < 9))) {
+		s->caps ^= CLIENT_MULTI_STATEMENTS; /* answered with EOF (or OK): done */
+		server_prepare(s, c);
 		return;
 	}
 	if (p[0] == 0xfe && len > 1) {
@@ -717,8 +744,9 @@ static void server_on_ok(struct gw_server *s, const uint8_t *pkt, size_t end)
 			}
 		}
 	}
-	if (!c || (c->caps & CLIENT_SESSION_TRACK) || s->state != GW_SV_ACTIVE)
-		return;
+	if (!c || (c->caps & CLIENT_SESSION_TRACK) || s->state != GW_SV_ACTIVE ||
+	    s->infile_refused)
+		return; /* (a refused LOCAL INFILE's OK is replaced whole, below) */
 	/* The client expects the pre-tracking OK: info as plain text, no state block. */
 	if (n <= 5 + lenenc_size(ok.affected_rows) + lenenc_size(ok.last_insert_id))
 		return; /* nothing after the warnings: the same in both formats */
@@ -733,6 +761,50 @@ static void server_on_ok(struct gw_server *s, const uint8_t *pkt, size_t end)
 }
 
 /*
+ * LOAD DATA LOCAL from a client that did not allow CLIENT_LOCAL_FILES (backend
+ * connections always do): the server's file request [pkt, end) is not passed on; the
+ * server gets an empty file at once, and its answer is replaced by the ERR 1148 MySQL
+ * gives such a client.
+ */
+static void server_refuse_infile(struct gw_server *s, size_t pkt, size_t end,
+				 enum wire_resp_step step)
+{
+	struct gw_client *c = s->client;
+	uint8_t *d = s->in.data;
+	struct wire_buf b;
+
+	wire_buf_init(&b);
+	if (step == WIRE_STEP_INFILE) {
+		s->infile_refused = true;
+		s->infile_seq = d[pkt + 3];
+		wire_packet_begin(&b, (uint8_t)(d[pkt + 3] + 1));
+		wire_packet_end(&b, 0);
+		gw_client_forward(c, d + s->in.start, pkt - s->in.start);
+		s->in.start = end;
+		s->scan = 0;
+		wire_resp_infile_sent(&s->resp);
+		if (!b.failed && gw_server_send(s, b.data, b.len) && s->state != GW_SV_CLOSED)
+			server_stream(s); /* bytes after it, if any */
+		wire_buf_free(&b);
+		return;
+	}
+	s->infile_refused = false;
+	wire_build_err(&b, s->infile_seq, 1148, "42000",
+		       "The used command is not allowed with this MariaDB version (the client "
+		       "did not enable LOCAL INFILE)");
+	if (!b.failed)
+		gw_client_forward2(c, d + s->in.start, pkt > s->in.start ? pkt - s->in.start : 0,
+				   b.data, b.len);
+	wire_buf_free(&b);
+	s->in.start = end;
+	s->scan = 0;
+	if (s->in.start == s->in.end)
+		s->in.start = s->in.end = 0;
+	if (s->client)
+		gw_client_response_done(s->client, s);
+}
+
+/*
  * Parse response packets in s->in, feeding the tracker, and forward everything parsed
  * to the client. Rows may be passed on before they have arrived whole (skip), so a huge
  * row or result never sits in memory.
@@ -743,7 +815,7 @@ static void server_stream(struct gw_server *s)
 	size_t pos, end;
 	enum wire_resp_step step = WIRE_STEP_MORE;
 	struct gw_client *c;
-	size_t need = 0;
+	size_t need = 0, last_pkt = 0;
 
 	for (;;) {
 		d = s->in.data;
@@ -778,6 +850,7 @@ static void server_stream(struct gw_server *s)
 				s->continued = len == WIRE_MAX_PAYLOAD;
 				step = wire_resp_feed(&s->resp, d + pos + WIRE_HDR_LEN, len);
 				pos += WIRE_HDR_LEN + (size_t)len;
+				last_pkt = pkt;
 				if (s->resp.ok_seen) {
 					s->resp.ok_seen = false;
 					server_on_ok(s, d + pkt, pos);
@@ -794,6 +867,12 @@ static void server_stream(struct gw_server *s)
 			/* A small packet not whole yet: make room for all of it, below. */
 			need = WIRE_HDR_LEN + (size_t)len - avail;
 			break;
+		}
+		if ((step == WIRE_STEP_INFILE || (step == WIRE_STEP_DONE && s->infile_refused)) &&
+		    s->client && s->state == GW_SV_ACTIVE &&
+		    (step == WIRE_STEP_DONE || !(s->client->caps & CLIENT_LOCAL_FILES))) {
+			server_refuse_infile(s, last_pkt, pos, step);
+			return;
 		}
 		s->scan = pos - s->in.start;
 		if (step == WIRE_STEP_BAD) {

@@ -338,13 +338,20 @@ def describe(res):
                         qoslib.percentile(res[k][0], 0.99), len(res[k][0])) for k in res)
 
 
+def backend_logins():
+    return int(lib.root_sql("SHOW GLOBAL STATUS LIKE 'Connections'")[0][1])
+
+
+logins0 = backend_logins()
 res, up, nqps, qerr = isolation(s.port, True)
+logins = backend_logins() - logins0
 ok(up, "b) the noisy account is backlogged in sluice (>= %d queued)" % (NOISY_THREADS // 4))
 ok(not qerr, "b) the quiet account saw no errors", lambda: "; ".join(qerr[:3]))
 p99_alone = qoslib.percentile(res["alone"][0], 0.99)
 p99_noisy = qoslib.percentile(res["noisy"][0], 0.99)
 thr = res["noisy"][1] / res["alone"][1] if res["alone"][1] else 0
-diag("b) through sluice: %s; noisy account ~%.0f qps" % (describe(res), nqps))
+diag("b) through sluice: %s; noisy account ~%.0f qps; MariaDB logins during (b): %d (the"
+     " pool has %d connections)" % (describe(res), nqps, logins, POOL))
 ok(p99_noisy <= 2 * p99_alone,
    "b) quiet p99 next to %d noisy threads %.2f ms <= 2 x %.2f ms alone"
    % (NOISY_THREADS, p99_noisy, p99_alone))
