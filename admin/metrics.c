@@ -170,7 +170,7 @@ static void adm_metrics_accounts(struct adm_buf *b, const struct adm_stats *s)
 		for (size_t k = 0; k < ADM_LATENCY_BUCKETS; k++) {
 			adm_buf_printf(b, "sluice_account_latency_seconds_bucket{account=\"");
 			adm_metric_label(b, a->name);
-			adm_buf_printf(b, "\",le=\"%g\"} %" PRIu64 "\n", adm_latency_bounds_s[k],
+			adm_buf_printf(b, "\",le=\"%.9g\"} %" PRIu64 "\n", adm_latency_bounds_s[k],
 			               a->latency_le[k]);
 		}
 		adm_buf_printf(b, "sluice_account_latency_seconds_bucket{account=\"");

@@ -155,9 +155,13 @@ bool gw_backend_apply(struct store *st, char *err, size_t errlen)
 
 	if (!store_backend_list(st, &list, &n, err, errlen))
 		return false;
-	for (size_t i = 0; i < n && !b; i++) {
-		if (list[i].enabled)
+	/* One backend runs until accounts can be placed on several: the row named
+	 * "default" when enabled, else the first enabled one by name. Other rows wait. */
+	for (size_t i = 0; i < n; i++) {
+		if (list[i].enabled && (!b || strcmp(list[i].name, "default") == 0))
 			b = &list[i];
+		if (b && strcmp(b->name, "default") == 0)
+			break;
 	}
 	if (!b) {
 		free(list);

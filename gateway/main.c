@@ -257,15 +257,26 @@ static void seed_backend(struct store *st, const struct options *o)
 		if (!store_backend_add(st, &b, err, sizeof(err)))
 			die("%s: %s", o->db, err);
 	} else if (o->backend_given || o->pool_given) {
-		b = list[0];
-		if (o->backend_given) {
+		/* The row that runs (see gw_backend_apply): "default", else the first. */
+		size_t k = 0;
+		bool changed = false;
+
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(list[i].name, "default") == 0)
+				k = i;
+		}
+		b = list[k];
+		if (o->backend_given && (strcmp(b.host, gw.cfg.backend_host) != 0 ||
+					 b.port != gw.cfg.backend_port)) {
 			gw_strlcpy(b.host, gw.cfg.backend_host, sizeof(b.host));
 			b.port = gw.cfg.backend_port;
+			changed = true;
 		}
-		if (o->pool_given)
+		if (o->pool_given && b.pool_size != gw.cfg.pool_size) {
 			b.pool_size = gw.cfg.pool_size;
-		b.enabled = true;
-		if (!store_backend_update(st, &b, err, sizeof(err)))
+			changed = true;
+		}
+		if (changed && !store_backend_update(st, &b, err, sizeof(err)))
 			die("%s: %s", o->db, err);
 	}
 	free(list);

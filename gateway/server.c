@@ -140,6 +140,8 @@ void gw_sched_dispatch_locked(uint64_t now, struct gw_msg **local, struct gw_msg
 		struct gw_msg *m;
 		bool fail = false;
 
+		if (gw.nlive - gw.nidle >= gw.cfg.pool_size)
+			return; /* as many busy as the pool allows (it may just have shrunk) */
 		if (gw.nidle == 0) {
 			if (gw.nlive >= gw.cfg.pool_size)
 				return;

@@ -170,7 +170,7 @@ ok(lib.wait_until(lambda: done[A.name] > 50 and done[B.name] > 50, 15),
 time.sleep(2.0)
 
 t0 = time.monotonic()
-rc, dom, shot, err = chromium(BASE + "#token=" + s.admin_token, "dashboard", 20000)
+rc, dom, shot, err = chromium(BASE + "#token=" + s.admin_token, "dashboard", 10000)
 diag("chromium took %.1f s (exit %s)" % (time.monotonic() - t0, rc))
 ok(rc == 0 and "<canvas" in dom, "headless Chromium loads GET / and dumps the DOM",
    lambda: "exit %s\n%s" % (rc, err[-2000:]))
