@@ -1056,6 +1056,7 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 		return;
 	}
 	c->req.account = c->account->qa;
+	c->req.affinity = (uint32_t)c->worker->id;
 	pthread_mutex_lock(&gw.sched_lock);
 	v = qos_enqueue(gw.qos, &c->req, now);
 	if (v == QOS_OK) {

@@ -25,6 +25,8 @@ bool gw_buf_append(struct gw_buf *b, const void *p, size_t n) GW_MUSTCHECK;
 ssize_t gw_send(int fd, const void *p, size_t n);
 
 /* ---- threads (thread.c) ---- */
+/* This thread's worker id, UINT32_MAX outside the workers (main, admin). */
+extern _Thread_local uint32_t gw_self_worker;
 bool gw_start(char *err, size_t errlen) GW_MUSTCHECK;
 void gw_stop(void);
 /* Close the listening sockets (SIGTERM: drain). */

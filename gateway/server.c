@@ -147,7 +147,9 @@ void gw_sched_dispatch_locked(uint64_t now, struct gw_msg **local, struct gw_msg
 				return;
 			fail = now < gw.down_until_ns;
 		}
-		r = qos_pick(gw.qos, now);
+		/* Fairness picks the account; within it, a client of this thread if one
+		 * is near the head, so the free connection need not change threads. */
+		r = qos_pick_affine(gw.qos, now, gw_self_worker);
 		if (!r)
 			return;
 		c = (struct gw_client *)((char *)r - offsetof(struct gw_client, req));

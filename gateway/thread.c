@@ -180,10 +180,13 @@ static int listen_socket(char *err, size_t errlen)
 	return fd;
 }
 
+_Thread_local uint32_t gw_self_worker = UINT32_MAX;
+
 static void *worker_main(void *arg)
 {
 	struct gw_worker *w = arg;
 
+	gw_self_worker = (uint32_t)w->id;
 	event_base_loop(w->base, 0);
 	return NULL;
 }

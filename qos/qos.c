@@ -535,6 +535,25 @@ enum qos_verdict qos_enqueue(struct qos *q, struct qos_req *r, uint64_t now_ns)
  * request runs, r->vstart holds the virtual estimate charged. */
 struct qos_req *qos_pick(struct qos *q, uint64_t now_ns)
 {
+	return qos_pick_affine(q, now_ns, UINT32_MAX);
+}
+
+/* The head, or within the first few the oldest request with this affinity. */
+static struct qos_req *qos_affine_head(const struct qos_account *a, uint32_t aff)
+{
+	struct qos_req *r = a->head;
+
+	if (aff == UINT32_MAX)
+		return r;
+	for (unsigned i = 0; r && i < QOS_AFFINITY_SCAN; i++, r = r->q_next) {
+		if (r->affinity == aff)
+			return r;
+	}
+	return a->head;
+}
+
+struct qos_req *qos_pick_affine(struct qos *q, uint64_t now_ns, uint32_t aff)
+{
 	struct qos_account *a;
 	struct qos_req *r;
 	uint64_t vc;
@@ -551,7 +570,9 @@ struct qos_req *qos_pick(struct qos *q, uint64_t now_ns)
 		a = qos_heap_top(q, QOS_H_FAIR);
 	if (!a)
 		return NULL;
-	r = a->head;
+	r = qos_affine_head(a, aff);
+	if (!r)
+		return NULL; /* cannot happen: an account in a heap has queued work */
 	qos_queue_remove(q, a, r);
 	if (a->lim.max_qps)
 		a->tb_level -= QOS_TOKEN;

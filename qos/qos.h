@@ -46,6 +46,7 @@ struct qos_account;
  * The caller sets ->account before qos_enqueue(); every other field is private. */
 struct qos_req {
 	struct qos_account *account; /* borrowed; the caller holds a reference */
+	uint32_t affinity;           /* set by the caller: see qos_pick_affine() */
 	uint64_t enqueued_ns;        /* set by qos_enqueue() */
 	uint64_t started_ns;         /* set by qos_pick() */
 	/* private to qos: */
@@ -91,6 +92,13 @@ enum qos_verdict qos_enqueue(struct qos *q, struct qos_req *r, uint64_t now_ns);
 /* A backend connection is free: the next request to start on it, or NULL when nothing may
  * run now (no work, or every account with work is held back by its max_qps). */
 struct qos_req *qos_pick(struct qos *q, uint64_t now_ns);
+/* Like qos_pick(): the account is chosen exactly as there, but among that account's first
+ * QOS_AFFINITY_SCAN queued requests the oldest whose ->affinity equals aff is taken
+ * instead of the head (the gateway passes its worker, so a free connection goes to a
+ * client on the same thread when the account has one waiting). Accounts stay FIFO up to
+ * that window; fairness between accounts is unchanged. */
+#define QOS_AFFINITY_SCAN 8
+struct qos_req *qos_pick_affine(struct qos *q, uint64_t now_ns, uint32_t aff);
 /* A picked request finished after cost_ns of backend time. */
 void qos_complete(struct qos *q, struct qos_req *r, uint64_t cost_ns, uint64_t now_ns);
 /* Bill cost_ns of backend time to an account for work that did not queue (pinned). */

@@ -872,6 +872,57 @@ START_TEST(test_cancel)
 }
 END_TEST
 
+/* qos_pick_affine: the account is chosen by fairness as always; within it the oldest of
+ * the first QOS_AFFINITY_SCAN requests with the wanted affinity goes first, else the head. */
+START_TEST(test_pick_affine)
+{
+	struct qos *q = qos_new(4);
+	struct qos_limits l = lim_weight(1);
+	struct qos_account *a, *b;
+	struct qos_req r[12], rb;
+	int i;
+
+	a = qos_account_new(q, 1, &l);
+	b = qos_account_new(q, 2, &l);
+	memset(r, 0, sizeof(r));
+	memset(&rb, 0, sizeof(rb));
+	for (i = 0; i < 12; i++) {
+		r[i].account = a;
+		r[i].affinity = i == 3 || i == 10 ? 1 : 0;
+		ck_assert_int_eq(qos_enqueue(q, &r[i], (uint64_t)i * MS), QOS_OK);
+	}
+	/* within the window: r[3], the oldest with affinity 1 */
+	ck_assert_ptr_eq(qos_pick_affine(q, 20 * MS, 1), &r[3]);
+	qos_complete(q, &r[3], 1 * MS, 21 * MS);
+	/* r[10] is beyond the first 8: the head goes instead */
+	ck_assert_ptr_eq(qos_pick_affine(q, 22 * MS, 1), &r[0]);
+	qos_complete(q, &r[0], 1 * MS, 23 * MS);
+	/* fairness between accounts is untouched: b's request, of another affinity, is
+	 * among the next two picks (equal weights alternate), affinity or not */
+	rb.account = b;
+	rb.affinity = 0;
+	ck_assert_int_eq(qos_enqueue(q, &rb, 24 * MS), QOS_OK);
+	{
+		struct qos_req *p1 = qos_pick_affine(q, 25 * MS, 1);
+		struct qos_req *p2 = qos_pick_affine(q, 25 * MS, 1);
+
+		ck_assert(p1 == &rb || p2 == &rb);
+		qos_complete(q, p1, 1 * MS, 26 * MS);
+		qos_complete(q, p2, 1 * MS, 26 * MS);
+	}
+	for (i = 0; i < 9; i++) { /* the 9 left of a's 12 */
+		struct qos_req *p = qos_pick_affine(q, 30 * MS, 7);
+
+		ck_assert_ptr_nonnull(p);
+		qos_complete(q, p, 1 * MS, 31 * MS);
+	}
+	ck_assert_ptr_null(qos_pick(q, 40 * MS));
+	qos_account_release(q, a);
+	qos_account_release(q, b);
+	qos_free(q);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ live weight change */
 
 /* Two equal accounts, then one's weight goes 1 -> 3 mid-run: 50/50 before, 75/25 after,
@@ -1000,6 +1051,7 @@ static Suite *qos_suite(void)
 		{ "queue_timeout", test_queue_timeout },
 		{ "queue_timeout_sim", test_queue_timeout_sim },
 		{ "cancel", test_cancel },
+		{ "pick_affine", test_pick_affine },
 		{ "weight_change_live", test_weight_change_live },
 		{ "charge_pinned", test_charge_pinned },
 		{ "refcount_and_stats", test_refcount_and_stats },
