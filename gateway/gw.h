@@ -292,6 +292,7 @@ struct gw {
 	struct gw_server *servers;          /* owned array of pool_cap slots; at most
 					     * cfg.pool_size of them live (under sched_lock) */
 	uint32_t pool_cap;
+	uint32_t pool_hwm;                  /* slots [0, pool_hwm) were ever used */
 	struct gw_server *idle;             /* idle list (under sched_lock) */
 	uint32_t nidle;
 	uint32_t nlive;                     /* servers not CLOSED */

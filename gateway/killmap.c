@@ -104,7 +104,7 @@ enum gw_kill_result gw_kill_prepare(struct gw_client *c, uint32_t id, bool query
 	if (acct != c->account)
 		return GW_KILL_DENIED;
 	pthread_mutex_lock(&gw.sched_lock);
-	for (uint32_t i = 0; i < gw.pool_cap; i++) {
+	for (uint32_t i = 0; i < gw.pool_hwm; i++) {
 		struct gw_server *s = &gw.servers[i];
 
 		if (s->state == GW_SV_ACTIVE && (const void *)s->client == key &&

@@ -124,8 +124,11 @@ static struct gw_server *choose_server_locked(const struct gw_client *c)
 		return match;
 	if (gw.nlive < gw.cfg.pool_size) {
 		for (uint32_t i = 0; i < gw.pool_cap; i++) {
-			if (gw.servers[i].state == GW_SV_CLOSED)
+			if (gw.servers[i].state == GW_SV_CLOSED) {
+				if (i >= gw.pool_hwm)
+					__atomic_store_n(&gw.pool_hwm, i + 1, __ATOMIC_RELEASE);
 				return &gw.servers[i];
+			}
 		}
 	}
 	return same_class ? same_class : gw.idle;
@@ -984,7 +987,7 @@ bool gw_pool_quiet(void)
 
 	pthread_mutex_lock(&gw.sched_lock);
 	quiet = qos_queued_total(gw.qos) == 0;
-	for (uint32_t i = 0; quiet && i < gw.pool_cap; i++) {
+	for (uint32_t i = 0; quiet && i < gw.pool_hwm; i++) {
 		enum gw_server_state st = gw.servers[i].state;
 
 		/* A pinned client between statements holds its server but runs nothing. */
@@ -1004,8 +1007,9 @@ bool gw_pool_quiet(void)
 void gw_pool_trim(struct gw_worker *w)
 {
 	uint64_t now = gw_now_ns();
+	uint32_t hwm = __atomic_load_n(&gw.pool_hwm, __ATOMIC_ACQUIRE);
 
-	for (uint32_t i = 0; i < gw.pool_cap; i++) {
+	for (uint32_t i = 0; i < hwm; i++) {
 		struct gw_server *s = &gw.servers[i];
 		enum gw_server_state st = server_state(s);
 
