@@ -977,6 +977,16 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 	cmd = p[0];
 	c->cmd = cmd;
 	c->db_change_pending = false;
+	if (__atomic_load_n(&c->account->dead, __ATOMIC_RELAXED) && cmd != COM_QUIT) {
+		/* The account was deleted: its sessions end at their next statement. */
+		char msg[200];
+
+		snprintf(msg, sizeof(msg), "Connection was killed: sluice account '%s' was deleted",
+			 c->account->name);
+		client_send_err(c, 1, 1927, "70100", msg);
+		client_close(c, "account deleted");
+		return;
+	}
 	switch (cmd) {
 	case COM_QUIT:
 		client_close(c, "COM_QUIT");
