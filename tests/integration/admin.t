@@ -901,8 +901,8 @@ like(e and e[1], r"Access denied", "1045 with MySQL's 'Access denied' message")
 ok(N.name not in {a["name"] for a in get("/v1/stats").json["accounts"]},
    "the deleted account is gone from /v1/stats")
 e = lib.error_of(lambda: open_c.cursor().execute("SELECT 1"))
-diag("a session opened before the DELETE, next statement: %s"
-     % ("ran" if e is None else "error %r" % (e,)))
+ok(e is not None and e[0] == 1927, "a session opened before the DELETE ends at its next "
+   "statement (ERR 1927 naming the account)", "got %r" % (e,))
 try:
     open_c.close()
 except Exception:  # noqa: BLE001
