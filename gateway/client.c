@@ -31,6 +31,7 @@
 #define CLIENT_OUT_HIGH (1u << 20) /* pause the server above this much unsent output */
 #define CLIENT_IN_HIGH  (GW_MAX_PACKET + GW_IO_CHUNK) /* stop reading above this */
 #define GW_AUTH_PACKET_MAX 65536 /* longest handshake or auth packet we accept */
+#define GW_BACKLOG_DEEP 16 /* queued requests that make an account's client reads wait */
 
 /* What sluice offers clients: what MariaDB offers, minus TLS and compression. */
 #define GW_SERVER_CAPS                                                                         \
@@ -278,6 +279,10 @@ void gw_client_accept(struct gw_worker *w, int fd, const struct sockaddr *sa)
 	c->state = GW_CL_HANDSHAKE;
 	c->ev = event_new(w->base, fd, EV_READ | EV_PERSIST, client_on_read, c);
 	c->wev = event_new(w->base, fd, EV_WRITE | EV_PERSIST, client_on_write, c);
+	if (c->ev)
+		event_priority_set(c->ev, GW_PRIO_HIGH);
+	if (c->wev)
+		event_priority_set(c->wev, GW_PRIO_HIGH);
 	client_list_push(&w->clients, c);
 	gw_killmap_add(c);
 	w->nclients++;
@@ -962,6 +967,8 @@ static void client_on_kill(struct gw_msg *m)
 static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t seq)
 {
 	struct gw_msg *local = NULL, *remote = NULL;
+	struct qos_account_stats qs;
+	bool backlogged;
 	enum qos_verdict v;
 	uint64_t now;
 	uint8_t cmd;
@@ -1068,6 +1075,8 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 	c->req.account = c->account->qa;
 	c->req.affinity = (uint32_t)c->worker->id;
 	pthread_mutex_lock(&gw.sched_lock);
+	qos_account_get_stats(c->account->qa, &qs);
+	backlogged = qs.queued >= GW_BACKLOG_DEEP;
 	v = qos_enqueue(gw.qos, &c->req, now);
 	if (v == QOS_OK) {
 		c->req_queued = true;
@@ -1077,6 +1086,14 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 		gw_account_reject_locked(c->account, GW_REJECT_QUEUE_FULL);
 	}
 	pthread_mutex_unlock(&gw.sched_lock);
+	if (backlogged != c->low_prio && !c->read_paused) {
+		/* The account has (or no longer has) a queue: its clients' reads wait for
+		 * (or stop waiting for) everything else on this thread. */
+		event_del(c->ev);
+		event_priority_set(c->ev, backlogged ? GW_PRIO_LOW : GW_PRIO_HIGH);
+		event_add(c->ev, NULL);
+		c->low_prio = backlogged;
+	}
 	if (v != QOS_OK) {
 		char msg[200];
 

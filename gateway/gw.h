@@ -38,6 +38,13 @@
 
 void gw_bug(const char *file, int line, const char *what) __attribute__((noreturn));
 
+/* Event priorities on every worker: backend responses, hand-offs and the janitor run
+ * before client reads of accounts that have a backlog anyway (their new statements would
+ * only join a queue), so a quiet tenant's statement is not stuck behind a noisy one's. */
+#define GW_PRIO_HIGH  0
+#define GW_PRIO_LOW   1
+#define GW_PRIOS      2
+
 #define GW_NAME_MAX   64
 #define GW_DB_MAX     192
 #define GW_IO_CHUNK   (64 * 1024)   /* socket read size */
@@ -211,6 +218,7 @@ struct gw_client {
 	struct event *wev;                  /* owned: persistent EV_WRITE, added while out
 					     * holds bytes the socket did not take */
 	bool read_paused;                   /* ev deleted: too much unprocessed input */
+	bool low_prio;                      /* ev at GW_PRIO_LOW: its account is backlogged */
 	bool compress;                      /* CLIENT_COMPRESS in force (after login) */
 	struct gw_vars vars;                /* session variables the client SET */
 	uint64_t last_insert_id;            /* from the last OK that carried one */

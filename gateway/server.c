@@ -230,6 +230,8 @@ static void server_attach(struct gw_server *s, struct gw_worker *w)
 	event_del(s->wev);
 	event_assign(s->ev, w->base, s->fd, EV_READ | EV_PERSIST, server_on_read, s);
 	event_assign(s->wev, w->base, s->fd, EV_WRITE | EV_PERSIST, server_on_write, s);
+	event_priority_set(s->ev, GW_PRIO_HIGH);
+	event_priority_set(s->wev, GW_PRIO_HIGH);
 	s->worker = w;
 	if (s->fd >= 0 && !s->paused)
 		event_add(s->ev, NULL);
@@ -425,6 +427,8 @@ static void server_connect(struct gw_server *s, struct gw_client *c)
 	s->fd = fd;
 	event_assign(s->ev, w->base, fd, EV_READ | EV_PERSIST, server_on_read, s);
 	event_assign(s->wev, w->base, fd, EV_WRITE | EV_PERSIST, server_on_write, s);
+	event_priority_set(s->ev, GW_PRIO_HIGH);
+	event_priority_set(s->wev, GW_PRIO_HIGH);
 	if (connect(fd, (struct sockaddr *)&sa, salen) < 0 &&
 	    errno != EINPROGRESS) {
 		server_connect_failed(s, strerror(errno));

@@ -206,6 +206,10 @@ bool gw_start(char *err, size_t errlen)
 		w->id = (int)i;
 		pthread_mutex_init(&w->inbox_lock, NULL);
 		w->base = event_base_new();
+		if (w->base && event_base_priority_init(w->base, GW_PRIOS) < 0) {
+			snprintf(err, errlen, "libevent: cannot set up event priorities");
+			return false;
+		}
 		w->listen_fd = listen_socket(err, errlen);
 		if (!w->base || w->listen_fd < 0)
 			return false;
@@ -217,6 +221,10 @@ bool gw_start(char *err, size_t errlen)
 		w->accept_ev = event_new(w->base, w->listen_fd, EV_READ | EV_PERSIST, on_accept, w);
 		w->notify_ev = event_new(w->base, w->notify_fd, EV_READ | EV_PERSIST, on_notify, w);
 		w->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);
+		if (w->notify_ev)
+			event_priority_set(w->notify_ev, GW_PRIO_HIGH);
+		if (w->tick_ev)
+			event_priority_set(w->tick_ev, GW_PRIO_HIGH);
 		w->accept_retry_ev = evtimer_new(w->base, on_accept_retry, w);
 		if (!w->accept_ev || !w->notify_ev || !w->tick_ev || !w->accept_retry_ev ||
 		    event_add(w->accept_ev, NULL) < 0 || event_add(w->notify_ev, NULL) < 0 ||
