@@ -44,6 +44,7 @@ void gw_bug(const char *file, int line, const char *what) __attribute__((noretur
 #define GW_PRIO_HIGH  0
 #define GW_PRIO_LOW   1
 #define GW_PRIOS      2
+#define GW_LOW_BATCH  8 /* low-priority callbacks between looks for new events */
 
 #define GW_NAME_MAX   64
 #define GW_DB_MAX     192
