@@ -6,8 +6,9 @@
 #   3. make check: unit tests and every integration test, none may SKIP;
 #   4. a second build with --enable-sanitizers (ASan + UBSan) in build-asan/: unit tests
 #      and the integration tests basic.t and faults.t under it;
-#   5. the sandbox stops on exit.
-# About 10 minutes on 2 cores. CI_SKIP_ASAN=1 leaves out step 4.
+#   5. every fuzz target for 60 s (scripts/fuzz.sh; CI_SKIP_FUZZ=1 leaves it out);
+#   6. the sandbox stops on exit.
+# About 15 minutes on 2 cores. CI_SKIP_ASAN=1 leaves out step 4.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -67,6 +68,11 @@ if [ -z "${CI_SKIP_ASAN:-}" ]; then
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
 		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 		JOBS=$jobs scripts/run-integration.sh -C build-asan -a -x pool.t -x sysbench.t
+fi
+
+if [ -z "${CI_SKIP_FUZZ:-}" ]; then
+	step "fuzz: each target 60 s under ASan + UBSan (libFuzzer, clang)"
+	scripts/fuzz.sh "${CI_FUZZ_SECONDS:-60}"
 fi
 
 step "all passed"
