@@ -111,7 +111,7 @@ static void test_prepared(void)
 		return;
 	}
 	mysql_query(m, "DROP TABLE IF EXISTS ps_t");
-	ok(mysql_query(m, "CREATE TABLE ps_t (id INT PRIMARY KEY, v TEXT)") == 0,
+	ok(mysql_query(m, "CREATE TABLE ps_t (id INT PRIMARY KEY, v MEDIUMBLOB)") == 0,
 	   "create table: %s", mysql_error(m));
 	st = mysql_stmt_init(m);
 	ok(mysql_stmt_prepare(st, "INSERT INTO ps_t VALUES (?, ?)", 30) == 0,
@@ -135,7 +135,32 @@ static void test_prepared(void)
 			break;
 	}
 	ok(id == 11, "10 COM_STMT_EXECUTE inserts: %s", mysql_stmt_error(st));
+	{
+		/* a NULL parameter, then a 100 kB blob parameter */
+		my_bool is_null = 1;
+		static char blob[100 * 1024];
+		int rc1, rc2;
+
+		memset(blob, 'b', sizeof(blob));
+		id = 11;
+		pb[1].buffer_type = MYSQL_TYPE_STRING;
+		pb[1].is_null = &is_null;
+		mysql_stmt_bind_param(st, pb);
+		rc1 = mysql_stmt_execute(st);
+		id = 12;
+		is_null = 0;
+		pb[1].buffer_type = MYSQL_TYPE_BLOB;
+		pb[1].buffer = blob;
+		pb[1].buffer_length = sizeof(blob);
+		mysql_stmt_bind_param(st, pb);
+		rc2 = mysql_stmt_execute(st);
+		ok(rc1 == 0 && rc2 == 0, "COM_STMT_EXECUTE with a NULL and a 100 kB blob parameter: %s",
+		   mysql_stmt_error(st));
+	}
 	mysql_stmt_close(st);
+	ok(strcmp(scalar(m, "SELECT CONCAT(v IS NULL, ':', (SELECT LENGTH(v) FROM ps_t WHERE id = 12)) "
+			  "FROM ps_t WHERE id = 11", buf, sizeof(buf)), "1:102400") == 0,
+	   "the NULL arrived as NULL and the blob whole (got '%s')", buf);
 	ok(strcmp(scalar(m, "SELECT v FROM ps_t WHERE id = 7", buf, sizeof(buf)), "long-data") == 0,
 	   "COM_STMT_SEND_LONG_DATA arrived whole (got '%s')", buf);
 
@@ -153,11 +178,15 @@ static void test_prepared(void)
 	rb[1].buffer_length = sizeof(got);
 	rb[1].length = &got_len;
 	mysql_stmt_bind_result(st, rb);
-	while (mysql_stmt_fetch(st) == 0) {
+	for (;;) {
+		int f = mysql_stmt_fetch(st);
+
+		if (f != 0 && f != MYSQL_DATA_TRUNCATED) /* the blob does not fit got[] */
+			break;
 		rows++;
 		sum += got_id;
 	}
-	ok(rows == 10 && sum == 55, "COM_STMT_FETCH through a cursor: %d rows, id sum %d", rows,
+	ok(rows == 12 && sum == 78, "COM_STMT_FETCH through a cursor: %d rows, id sum %d", rows,
 	   sum);
 	mysql_stmt_close(st);
 	mysql_query(m, "DROP TABLE ps_t");

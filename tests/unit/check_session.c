@@ -1,0 +1,264 @@
+/*
+ * check_session.c - the session-state tracker (session tracking data in OK packets, the
+ * replay statement built from it, the OK rewrite for old clients) and the SQL scan that
+ * decides pins, with hand-made packets whose bytes follow the protocol docs.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/session.h"
+#include "gateway/sqlscan.h"
+
+/* Append a length-encoded string (short ones only: < 251 bytes). */
+static size_t put_lenenc(uint8_t *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	p[0] = (uint8_t)n;
+	memcpy(p + 1, s, n);
+	return n + 1;
+}
+
+/* One SESSION_TRACK_SYSTEM_VARIABLES entry: type 0, lenenc(lenenc name, lenenc value). */
+static size_t put_sysvar(uint8_t *p, const char *name, const char *value)
+{
+	uint8_t data[300];
+	size_t n = put_lenenc(data, name);
+
+	n += put_lenenc(data + n, value);
+	p[0] = 0x00;
+	p[1] = (uint8_t)n;
+	memcpy(p + 2, data, n);
+	return n + 2;
+}
+
+START_TEST(test_parse_sysvars_schema_state)
+{
+	uint8_t st[512];
+	size_t n = 0;
+	struct gw_vars vs = { 0 };
+	struct gw_session_change chg;
+
+	n += put_sysvar(st + n, "time_zone", "+01:00");
+	n += put_sysvar(st + n, "autocommit", "OFF");
+	n += put_sysvar(st + n, "session_track_schema", "ON"); /* sluice's own: not recorded */
+	st[n++] = 0x01; /* schema: lenenc(lenenc "shop") */
+	st[n++] = 5;
+	n += put_lenenc(st + n, "shop");
+	st[n++] = 0x02; /* state change: lenenc(lenenc "1") */
+	st[n++] = 2;
+	n += put_lenenc(st + n, "1");
+	ck_assert(gw_session_parse(st, n, &vs, &chg));
+	ck_assert_uint_eq(chg.nvars, 3);
+	ck_assert(chg.schema);
+	ck_assert_str_eq(chg.db, "shop");
+	ck_assert(chg.state_changed);
+	ck_assert(!chg.overflow);
+	ck_assert_uint_eq(vs.n, 2);
+	/* sorted by name */
+	ck_assert_str_eq(vs.v[0].name, "autocommit");
+	ck_assert_str_eq(vs.v[0].value, "OFF");
+	ck_assert_str_eq(vs.v[1].name, "time_zone");
+	ck_assert_str_eq(vs.v[1].value, "+01:00");
+	gw_vars_free(&vs);
+}
+END_TEST
+
+START_TEST(test_parse_rejects_truncated)
+{
+	uint8_t st[64];
+	size_t n = put_sysvar(st, "sql_mode", "ANSI");
+	struct gw_vars vs = { 0 };
+	struct gw_session_change chg;
+
+	for (size_t cut = 1; cut < n; cut++)
+		ck_assert_msg(!gw_session_parse(st, cut, &vs, &chg), "accepted %zu of %zu", cut, n);
+	gw_vars_free(&vs);
+}
+END_TEST
+
+START_TEST(test_state_change_alone_means_unreplayable)
+{
+	/* SET @x = 1 on MariaDB: only "state changed", no variable, no schema */
+	const uint8_t st[] = { 0x02, 0x02, 0x01, '1' };
+	struct gw_session_change chg;
+
+	ck_assert(gw_session_parse(st, sizeof(st), NULL, &chg));
+	ck_assert(chg.state_changed && chg.nvars == 0 && !chg.schema);
+}
+END_TEST
+
+START_TEST(test_build_set)
+{
+	struct gw_vars want = { 0 }, have = { 0 };
+	struct wire_buf b;
+	char sql[512];
+
+	ck_assert(gw_vars_set(&want, "time_zone", 9, "+01:00", 6));
+	ck_assert(gw_vars_set(&want, "wait_timeout", 12, "100", 3));
+	ck_assert(gw_vars_set(&want, "sql_mode", 8, "it's", 4));
+	ck_assert(gw_vars_set(&have, "time_zone", 9, "+01:00", 6)); /* same: not sent */
+	ck_assert(gw_vars_set(&have, "autocommit", 10, "OFF", 3));  /* not wanted: DEFAULT */
+	wire_buf_init(&b);
+	ck_assert(gw_session_build_set(&b, &want, &have, false));
+	ck_assert(!b.failed);
+	ck_assert_uint_eq(b.data[4], 0x03); /* COM_QUERY */
+	ck_assert_uint_eq(b.len - 4, b.data[0] | b.data[1] << 8 | b.data[2] << 16);
+	memcpy(sql, b.data + 5, b.len - 5);
+	sql[b.len - 5] = '\0';
+	ck_assert_str_eq(sql, "SET @@SESSION.autocommit=DEFAULT, @@SESSION.sql_mode='it\\'s', "
+			      "@@SESSION.wait_timeout=100");
+	wire_buf_free(&b);
+	/* equal sets: nothing to send; with tracking: the tracking switches only */
+	wire_buf_init(&b);
+	ck_assert(!gw_session_build_set(&b, &want, &want, false));
+	ck_assert(gw_session_build_set(&b, &want, &want, true));
+	memcpy(sql, b.data + 5, b.len - 5);
+	sql[b.len - 5] = '\0';
+	ck_assert_ptr_nonnull(strstr(sql, "session_track_system_variables='*'"));
+	ck_assert_ptr_null(strstr(sql, "time_zone"));
+	wire_buf_free(&b);
+	gw_vars_free(&want);
+	gw_vars_free(&have);
+}
+END_TEST
+
+START_TEST(test_vars_equal_and_hash)
+{
+	struct gw_vars a = { 0 }, b = { 0 };
+
+	ck_assert(gw_vars_set(&a, "x", 1, "1", 1));
+	ck_assert(gw_vars_set(&a, "y", 1, "2", 1));
+	ck_assert(gw_vars_set(&b, "y", 1, "2", 1));
+	ck_assert(gw_vars_set(&b, "x", 1, "1", 1));
+	ck_assert(gw_vars_equal(&a, &b));
+	ck_assert_uint_eq(a.hash, b.hash);
+	ck_assert(gw_vars_set(&b, "x", 1, "3", 1)); /* replace */
+	ck_assert_uint_eq(b.n, 2);
+	ck_assert(!gw_vars_equal(&a, &b));
+	gw_vars_free(&a);
+	gw_vars_free(&b);
+}
+END_TEST
+
+START_TEST(test_ok_strip_tracking)
+{
+	/* OK: affected 1, insert id 2, status IN_TRANS|AUTOCOMMIT|STATE_CHANGED, warnings 0,
+	 * info "Rows matched: 1" (lenenc), state block */
+	uint8_t ok[128];
+	size_t n = 0;
+	struct wire_buf b;
+	struct wire_ok parsed;
+	const char info[] = "Rows matched: 1";
+
+	ok[n++] = 0x00;
+	ok[n++] = 1;
+	ok[n++] = 2;
+	ok[n++] = 0x03;
+	ok[n++] = 0x40;
+	ok[n++] = 0;
+	ok[n++] = 0;
+	n += put_lenenc(ok + n, info);
+	ok[n++] = 4;
+	ok[n++] = 0x02;
+	ok[n++] = 0x02;
+	ok[n++] = 0x01;
+	ok[n++] = '1';
+	wire_buf_init(&b);
+	gw_ok_strip_tracking(&b, 7, ok, n, CLIENT_PROTOCOL_41 | CLIENT_SESSION_TRACK);
+	ck_assert(!b.failed);
+	ck_assert_uint_eq(b.data[3], 7);
+	ck_assert(wire_parse_ok(b.data + 4, b.len - 4, CLIENT_PROTOCOL_41, &parsed));
+	ck_assert_uint_eq(parsed.affected_rows, 1);
+	ck_assert_uint_eq(parsed.last_insert_id, 2);
+	ck_assert_uint_eq(parsed.status, 0x0003); /* STATE_CHANGED cleared */
+	ck_assert_uint_eq(parsed.info_len, sizeof(info) - 1);
+	ck_assert(memcmp(parsed.info, info, parsed.info_len) == 0);
+	wire_buf_free(&b);
+}
+END_TEST
+
+struct scan_case {
+	const char *sql;
+	unsigned want; /* flags that must be set */
+	unsigned not;  /* flags that must not be */
+};
+
+static const struct scan_case scan_cases[] = {
+	{ "SELECT 1", 0, SQL_PINS },
+	{ "SET @x = 1", SQL_USER_VAR, 0 },
+	{ "select @y := 2", SQL_USER_VAR, 0 },
+	{ "SELECT @@session.time_zone, @@sql_mode", 0, SQL_USER_VAR },
+	{ "INSERT INTO t VALUES ('a@b.com', \"c@d\")", 0, SQL_PINS },
+	{ "SELECT 1 /* @x */ -- @y\n", 0, SQL_USER_VAR },
+	{ "select 1 # @z", 0, SQL_USER_VAR },
+	{ "SELECT `@col` FROM t", 0, SQL_USER_VAR },
+	{ "SELECT 'it''s @x'", 0, SQL_USER_VAR },
+	{ "SELECT 'a\\'@b'", 0, SQL_USER_VAR },
+	{ "LOCK TABLES t READ", SQL_LOCK, 0 },
+	{ "SELECT GET_LOCK('a', 1)", SQL_LOCK, 0 },
+	{ "UNLOCK TABLES", 0, SQL_LOCK },
+	{ "SELECT SQL_CALC_FOUND_ROWS * FROM t LIMIT 1", SQL_FOUND_ROWS, 0 },
+	{ "create temporary table tt (a int)", SQL_TEMPORARY, 0 },
+	{ "PREPARE s FROM 'select 1'", SQL_PREPARE, 0 },
+	{ "XA START 'x'", SQL_XA, 0 },
+	{ "SELECT LAST_INSERT_ID()", SQL_LAST_INSERT_ID, 0 },
+	{ "/*!40101 SET @saved = @@sql_mode */", SQL_USER_VAR, 0 },
+	{ "kill query 12", SQL_KILL, 0 },
+};
+
+START_TEST(test_sql_scan)
+{
+	const struct scan_case *c = &scan_cases[_i];
+	unsigned got = sql_scan((const uint8_t *)c->sql, strlen(c->sql));
+
+	ck_assert_msg((got & c->want) == c->want, "%s: flags 0x%x lack 0x%x", c->sql, got, c->want);
+	ck_assert_msg((got & c->not) == 0, "%s: flags 0x%x have 0x%x", c->sql, got, c->not);
+}
+END_TEST
+
+START_TEST(test_kill_parse)
+{
+	bool q;
+	uint32_t id;
+
+	ck_assert(sql_kill_parse((const uint8_t *)"KILL 42", 7, &q, &id) && !q && id == 42);
+	ck_assert(sql_kill_parse((const uint8_t *)" kill  QUERY 7 ;", 16, &q, &id) && q && id == 7);
+	ck_assert(sql_kill_parse((const uint8_t *)"KILL CONNECTION 9", 17, &q, &id) && !q);
+	ck_assert(!sql_kill_parse((const uint8_t *)"KILL QUERY x", 12, &q, &id));
+	ck_assert(!sql_kill_parse((const uint8_t *)"KILL 4294967296", 15, &q, &id));
+	ck_assert(!sql_kill_parse((const uint8_t *)"KILL 1; DROP TABLE t", 20, &q, &id));
+	ck_assert(!sql_kill_parse((const uint8_t *)"SKILL 1", 7, &q, &id));
+}
+END_TEST
+
+static Suite *session_suite(void)
+{
+	Suite *s = suite_create("session");
+	TCase *tc = tcase_create("tracking");
+
+	tcase_add_test(tc, test_parse_sysvars_schema_state);
+	tcase_add_test(tc, test_parse_rejects_truncated);
+	tcase_add_test(tc, test_state_change_alone_means_unreplayable);
+	tcase_add_test(tc, test_build_set);
+	tcase_add_test(tc, test_vars_equal_and_hash);
+	tcase_add_test(tc, test_ok_strip_tracking);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("sqlscan");
+	tcase_add_loop_test(tc, test_sql_scan, 0, sizeof(scan_cases) / sizeof(scan_cases[0]));
+	tcase_add_test(tc, test_kill_parse);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(session_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
