@@ -35,7 +35,7 @@ for line in r.stdout.splitlines():
         ok(m.group(1) is None, "libmariadb: " + m.group(2))
     elif line.startswith("#"):
         diag(line[1:].strip())
-ok(seen >= 15 and r.returncode == 0, "libclient ran all its checks",
+ok(seen >= 19 and r.returncode == 0, "libclient ran all its checks",
    "exit %d, %d checks, stderr: %s" % (r.returncode, seen, r.stderr[-500:]))
 lib.finish(s)
 lib.done_testing()
