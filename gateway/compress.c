@@ -19,6 +19,8 @@ enum gw_z_result gw_z_unwrap(struct gw_buf *raw, struct gw_buf *plain, uint8_t *
 			return GW_Z_OK;
 		}
 		*seq = (uint8_t)(h[3] + 1);
+		if (ulen > (uint64_t)clen * 1032 + 64)
+			return GW_Z_BAD; /* more than deflate can expand to: not a real frame */
 		if (ulen == 0) {
 			if (!gw_buf_append(plain, h + GW_Z_HDR_LEN, clen))
 				return GW_Z_NOMEM;
