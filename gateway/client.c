@@ -594,6 +594,13 @@ static void client_logged_in(struct gw_client *c, uint8_t seq)
 {
 	client_set_state(c, GW_CL_IDLE);
 	c->status = SERVER_STATUS_AUTOCOMMIT;
+	/* CLIENT_INTERACTIVE: MySQL starts such a session with wait_timeout set to
+	 * interactive_timeout. Pooled connections are not interactive, so it is replayed
+	 * like a variable the client set. */
+	if ((c->caps & CLIENT_INTERACTIVE) && !gw_vars_set(&c->vars, "wait_timeout", 12,
+							  "@@global.interactive_timeout", 28))
+		gw_log_warn("C-%llu: out of memory for its session variables",
+			    (unsigned long long)c->id);
 	gw_log_debug("C-%llu %s@%s logged in (db '%s', charset %u, capabilities 0x%08x)",
 		     (unsigned long long)c->id, c->account->name, c->addr, c->db, c->charset,
 		     c->caps);

@@ -188,7 +188,8 @@ static void put_value(struct wire_buf *b, const char *v)
 		if ((*p < '0' || *p > '9') && *p != '.')
 			numeric = false;
 	}
-	if (numeric || strcmp(v, "NULL") == 0) {
+	/* "@@global.x": another variable's value (an interactive client's wait_timeout) */
+	if (numeric || strcmp(v, "NULL") == 0 || strncmp(v, "@@global.", 9) == 0) {
 		wire_put_bytes(b, v, strlen(v));
 		return;
 	}
