@@ -65,17 +65,21 @@ bool gw_accounts_load(struct store *st, char *err, size_t errlen)
 		fresh[i] = calloc(1, sizeof(**fresh));
 		limits_from_store(&list[i], &l);
 		if (fresh[i]) {
+			fresh[i]->ts = calloc(gw.cfg.threads ? gw.cfg.threads : 1,
+					      sizeof(*fresh[i]->ts));
 			pthread_mutex_lock(&gw.sched_lock);
 			fresh[i]->qa = qos_account_new(gw.qos, (uint64_t)list[i].id, &l);
 			pthread_mutex_unlock(&gw.sched_lock);
 		}
-		if (!fresh[i] || !fresh[i]->qa) {
+		if (!fresh[i] || !fresh[i]->qa || !fresh[i]->ts) {
 			for (size_t k = 0; k <= i; k++) {
 				if (fresh[k] && fresh[k]->qa) {
 					pthread_mutex_lock(&gw.sched_lock);
 					qos_account_release(gw.qos, fresh[k]->qa);
 					pthread_mutex_unlock(&gw.sched_lock);
 				}
+				if (fresh[k])
+					free(fresh[k]->ts);
 				free(fresh[k]);
 			}
 			free(fresh);
@@ -109,6 +113,7 @@ bool gw_accounts_load(struct store *st, char *err, size_t errlen)
 	for (size_t i = 0; i < n; i++) {
 		if (fresh[i]) {
 			qos_account_release(gw.qos, fresh[i]->qa);
+			free(fresh[i]->ts);
 			free(fresh[i]);
 		}
 	}
@@ -219,22 +224,30 @@ bool gw_publish(void *ud, struct store *st, char *err, size_t errlen)
 	return true;
 }
 
-/* The window slot for second `sec`, cleared when it is reused. */
-static struct gw_account_window *window_locked(struct gw_account *a, uint64_t sec)
-{
-	struct gw_account_window *w = &a->win[sec % GW_STATS_WINDOW];
+#define LD(x)     __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define ST(x, v)  __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#define ADD(x, v) ST(x, LD(x) + (v)) /* one writer: no read-modify-write needed */
 
-	if (w->second != sec) {
-		memset(w, 0, sizeof(*w));
-		w->second = sec;
+/* The window slot for second `sec` of this worker's block, cleared when reused. */
+static struct gw_account_window *window_slot(struct gw_account_tstats *t, uint64_t sec)
+{
+	struct gw_account_window *w = &t->win[sec % GW_STATS_WINDOW];
+
+	if (LD(w->second) != sec) {
+		ST(w->queries, 0);
+		ST(w->backend_ns, 0);
+		for (unsigned b = 0; b < GW_HIST_BUCKETS; b++)
+			ST(w->hist[b], 0);
+		ST(w->second, sec);
 	}
 	return w;
 }
 
-void gw_account_record_locked(struct gw_account *a, uint64_t now, uint64_t latency_ns,
-			      uint64_t backend_ns)
+void gw_account_record(struct gw_account *a, uint32_t worker, uint64_t now, uint64_t latency_ns,
+		       uint64_t backend_ns)
 {
-	struct gw_account_window *w = window_locked(a, now / 1000000000u);
+	struct gw_account_tstats *t = &a->ts[worker];
+	struct gw_account_window *w = window_slot(t, now / 1000000000u);
 	uint64_t us = latency_ns / 1000u;
 	unsigned b = 0;
 
@@ -242,13 +255,13 @@ void gw_account_record_locked(struct gw_account *a, uint64_t now, uint64_t laten
 		us >>= 1;
 		b++;
 	}
-	w->queries++;
-	w->backend_ns += backend_ns;
-	w->hist[b]++;
-	a->hist_total[b]++;
-	a->latency_ns_total += latency_ns;
-	a->queries_total++;
-	a->backend_ns_total += backend_ns;
+	ADD(w->queries, 1);
+	ADD(w->backend_ns, backend_ns);
+	ADD(w->hist[b], 1);
+	ADD(t->hist_total[b], 1);
+	ADD(t->latency_ns_total, latency_ns);
+	ADD(t->queries_total, 1);
+	ADD(t->backend_ns_total, backend_ns);
 }
 
 void gw_account_reject_locked(struct gw_account *a, enum gw_reject_reason why)
@@ -297,14 +310,35 @@ bool gw_stats_collect(void *ud, struct adm_stats *out)
 	for (struct gw_account *a = gw.accounts; a; a = a->next) {
 		struct adm_account_stats *o;
 		struct qos_account_stats qs;
-		uint64_t hist[GW_HIST_BUCKETS] = { 0 }, q = 0, bns = 0;
+		uint64_t hist[GW_HIST_BUCKETS] = { 0 }, hist_all[GW_HIST_BUCKETS] = { 0 };
+		uint64_t q = 0, bns = 0, lat_ns = 0;
 
 		if (a->dead)
 			continue;
 		o = &out->accounts[i++];
 		gw_strlcpy(o->name, a->name, sizeof(o->name));
 		qos_account_get_stats(a->qa, &qs);
-		o->queries_total = a->queries_total;
+		for (uint32_t t = 0; t < gw.cfg.threads; t++) {
+			const struct gw_account_tstats *ts = &a->ts[t];
+
+			o->queries_total += LD(ts->queries_total);
+			o->backend_ns_total += LD(ts->backend_ns_total);
+			lat_ns += LD(ts->latency_ns_total);
+			for (unsigned b = 0; b < GW_HIST_BUCKETS; b++)
+				hist_all[b] += LD(ts->hist_total[b]);
+			/* The last complete seconds of the window (not the current one). */
+			for (unsigned k = 1; k < GW_STATS_WINDOW; k++) {
+				const struct gw_account_window *w =
+					&ts->win[(sec - k) % GW_STATS_WINDOW];
+
+				if (LD(w->second) != sec - k)
+					continue;
+				q += LD(w->queries);
+				bns += LD(w->backend_ns);
+				for (unsigned b = 0; b < GW_HIST_BUCKETS; b++)
+					hist[b] += LD(w->hist[b]);
+			}
+		}
 		o->rejected_total = a->rejected_total;
 		o->rejected_queue_full = a->rejected[GW_REJECT_QUEUE_FULL];
 		o->rejected_queue_timeout = a->rejected[GW_REJECT_QUEUE_TIMEOUT];
@@ -314,27 +348,15 @@ bool gw_stats_collect(void *ud, struct adm_stats *out)
 			uint64_t cum = k ? o->latency_le[k - 1] : 0;
 
 			for (; b <= 2 * k + 6 && b < GW_HIST_BUCKETS; b++)
-				cum += a->hist_total[b];
+				cum += hist_all[b];
 			o->latency_le[k] = cum;
 		}
-		o->latency_count = a->queries_total;
-		o->latency_sum_s = (double)a->latency_ns_total / 1e9;
-		o->backend_ns_total = a->backend_ns_total;
+		o->latency_count = o->queries_total;
+		o->latency_sum_s = (double)lat_ns / 1e9;
 		o->connections = a->connections;
 		o->active = qs.running;
 		o->queued = qs.queued;
 		o->pinned = a->pinned;
-		/* The last complete seconds of the window (not the current one). */
-		for (unsigned k = 1; k < GW_STATS_WINDOW; k++) {
-			const struct gw_account_window *w = &a->win[(sec - k) % GW_STATS_WINDOW];
-
-			if (w->second != sec - k)
-				continue;
-			q += w->queries;
-			bns += w->backend_ns;
-			for (unsigned b = 0; b < GW_HIST_BUCKETS; b++)
-				hist[b] += w->hist[b];
-		}
 		o->qps = (double)q / (GW_STATS_WINDOW - 1);
 		o->p50_ms = hist_quantile(hist, q, 0.50);
 		o->p95_ms = hist_quantile(hist, q, 0.95);

@@ -1243,7 +1243,7 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 	} else {
 		qos_charge(gw.qos, c->account->qa, cost, now);
 	}
-	gw_account_record_locked(c->account, now, now - c->enqueued_ns, cost);
+
 	if (pin && !c->pinned) {
 		c->pinned = true;
 		c->account->pinned++;
@@ -1251,6 +1251,7 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 			     (unsigned long long)c->id, c->account->name, c->cmd);
 	}
 	pthread_mutex_unlock(&gw.sched_lock);
+	gw_account_record(c->account, (uint32_t)c->worker->id, now, now - c->enqueued_ns, cost);
 	client_set_state(c, GW_CL_IDLE);
 	if (!keep) {
 		c->server = NULL;

@@ -103,8 +103,9 @@ const char *gw_server_state_name(enum gw_server_state st);
 bool gw_accounts_load(struct store *st, char *err, size_t errlen) GW_MUSTCHECK;
 /* Under sched_lock. */
 struct gw_account *gw_account_find_locked(const char *name);
-void gw_account_record_locked(struct gw_account *a, uint64_t now, uint64_t latency_ns,
-			      uint64_t backend_ns);
+/* On the client's worker, no lock: one completed request's latency and backend time. */
+void gw_account_record(struct gw_account *a, uint32_t worker, uint64_t now, uint64_t latency_ns,
+		       uint64_t backend_ns);
 void gw_account_reject_locked(struct gw_account *a, enum gw_reject_reason why);
 bool gw_stats_collect(void *ud, struct adm_stats *out);
 bool gw_publish(void *ud, struct store *st, char *err, size_t errlen);

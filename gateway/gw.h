@@ -81,6 +81,15 @@ struct gw_account_window {
 	uint32_t hist[GW_HIST_BUCKETS];
 };
 
+/* The counters one worker keeps for one account (relaxed atomics: one writer). */
+struct gw_account_tstats {
+	uint64_t queries_total;
+	uint64_t backend_ns_total;
+	uint64_t latency_ns_total;
+	uint64_t hist_total[GW_HIST_BUCKETS]; /* latency since start */
+	struct gw_account_window win[GW_STATS_WINDOW];
+};
+
 /*
  * An account: a login and its rules. Long-lived: created when the rules first mention
  * it, kept (marked dead) after deletion so that clients still holding it stay valid.
@@ -97,13 +106,10 @@ struct gw_account {
 	struct qos_account *qa;             /* owned reference */
 	uint32_t connections;               /* client connections now */
 	uint32_t pinned;                    /* clients pinned to a server now */
-	uint64_t queries_total;
 	uint64_t rejected_total;
-	uint64_t backend_ns_total;
 	uint64_t rejected[GW_REJECT__COUNT]; /* by reason */
-	uint64_t hist_total[GW_HIST_BUCKETS]; /* latency since start */
-	uint64_t latency_ns_total;
-	struct gw_account_window win[GW_STATS_WINDOW];
+	struct gw_account_tstats *ts;       /* owned: one block per worker, written by that
+					     * worker only, without locks; summed on read */
 	struct gw_account *next;            /* in gw.accounts */
 };
 
