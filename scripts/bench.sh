@@ -195,7 +195,7 @@ if command -v gnuplot >/dev/null; then
 		done
 	done
 	{
-		echo "set terminal png size 1000,$((420 * $(echo "$tests" | wc -w)))"
+		echo "set terminal png size 1000,$((420 * $(echo "$tests" | wc -w))) noenhanced"
 		echo "set output '$out/results.png'"
 		echo "set multiplot layout $(echo "$tests" | wc -w),1"
 		echo "set logscale x 2; set xlabel 'sysbench threads'; set ylabel 'queries/s'; set key left top"
