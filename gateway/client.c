@@ -69,6 +69,15 @@ static const char *client_user(const struct gw_client *c)
 
 /* ---- output ---- */
 
+/* c->out holds bytes the socket did not take: wait for it to drain, and stop reading the
+ * backend while too much is waiting (backpressure). */
+static void client_out_pending(struct gw_client *c)
+{
+	event_add(c->wev, NULL);
+	if (c->server && gw_buf_len(&c->out) > CLIENT_OUT_HIGH)
+		gw_server_pause(c->server, true);
+}
+
 /* Queue or send bytes to the client. false when the client failed (it is closed). */
 bool gw_client_forward(struct gw_client *c, const uint8_t *p, size_t n)
 {
@@ -96,9 +105,7 @@ bool gw_client_forward(struct gw_client *c, const uint8_t *p, size_t n)
 			c->out.start = c->out.end = 0;
 			return true;
 		}
-		event_add(c->wev, NULL);
-		if (c->server && gw_buf_len(&c->out) > CLIENT_OUT_HIGH)
-			gw_server_pause(c->server, true);
+		client_out_pending(c);
 		return true;
 	}
 	if (gw_buf_len(&c->out) == 0) {
@@ -114,9 +121,7 @@ bool gw_client_forward(struct gw_client *c, const uint8_t *p, size_t n)
 		client_close(c, "out of memory");
 		return false;
 	}
-	event_add(c->wev, NULL);
-	if (c->server && gw_buf_len(&c->out) > CLIENT_OUT_HIGH)
-		gw_server_pause(c->server, true);
+	client_out_pending(c);
 	return true;
 }
 
@@ -154,9 +159,7 @@ bool gw_client_forward2(struct gw_client *c, const uint8_t *p1, size_t n1, const
 		client_close(c, "out of memory");
 		return false;
 	}
-	event_add(c->wev, NULL);
-	if (c->server && gw_buf_len(&c->out) > CLIENT_OUT_HIGH)
-		gw_server_pause(c->server, true);
+	client_out_pending(c);
 	return true;
 }
 
