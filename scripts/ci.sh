@@ -4,8 +4,8 @@
 #   1. autoreconf, configure --enable-werror in build-ci/, make;
 #   2. a sandbox MariaDB (scripts/mariadb-sandbox.sh) on a free loopback port;
 #   3. make check: unit tests and every integration test, none may SKIP;
-#   4. a second build with --enable-sanitizers (ASan + UBSan) in build-asan/: unit tests
-#      and the integration tests basic.t and faults.t under it;
+#   4. a second build with --enable-sanitizers (ASan + UBSan, leak detection on) in
+#      build-asan/: the whole suite again under it;
 #   5. every fuzz target for 60 s (scripts/fuzz.sh; CI_SKIP_FUZZ=1 leaves it out);
 #   6. the sandbox stops on exit.
 # About 15 minutes on 2 cores. CI_SKIP_ASAN=1 leaves out step 4.
@@ -64,10 +64,10 @@ if [ -z "${CI_SKIP_ASAN:-}" ]; then
 	step "make -j$jobs (ASan + UBSan)"
 	make -C build-asan -j"$jobs"
 
-	step "make check under ASan + UBSan: unit tests, basic.t, faults.t"
+	step "make check under ASan + UBSan: every unit and integration test"
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
 		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-		JOBS=$jobs scripts/run-integration.sh -C build-asan -a -x pool.t -x sysbench.t
+		JOBS=$jobs scripts/run-integration.sh -C build-asan -a
 fi
 
 if [ -z "${CI_SKIP_FUZZ:-}" ]; then
