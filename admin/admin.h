@@ -21,17 +21,17 @@ extern const double adm_latency_bounds_s[ADM_LATENCY_BUCKETS];
 /* Per-account numbers, as GET /v1/stats and /metrics show them. */
 struct adm_account_stats {
 	char name[STORE_NAME_MAX + 1];
-	uint64_t queries_total;      /* completed requests */
-	uint64_t rejected_total;     /* refused: queue full, queue timeout, max_connections */
-	uint64_t backend_ns_total;   /* backend time charged */
-	uint32_t connections;        /* client connections now */
-	uint32_t active;             /* requests on a backend now */
-	uint32_t queued;             /* requests waiting now */
-	uint32_t pinned;             /* clients pinned to a backend connection now */
-	double qps;                  /* recent rate (last few seconds) */
+	uint64_t queries_total;        /* completed requests */
+	uint64_t rejected_total;       /* refused: queue full, queue timeout, max_connections */
+	uint64_t backend_ns_total;     /* backend time charged */
+	uint32_t connections;          /* client connections now */
+	uint32_t active;               /* requests on a backend now */
+	uint32_t queued;               /* requests waiting now */
+	uint32_t pinned;               /* clients pinned to a backend connection now */
+	double qps;                    /* recent rate (last few seconds) */
 	double p50_ms, p95_ms, p99_ms; /* recent latency, queue wait included */
-	double backend_time_share;   /* this account's share of recent backend time, 0..1 */
-	uint64_t rejected_queue_full;      /* rejected_total, by reason */
+	double backend_time_share;     /* this account's share of recent backend time, 0..1 */
+	uint64_t rejected_queue_full;  /* rejected_total, by reason */
 	uint64_t rejected_queue_timeout;
 	uint64_t rejected_max_connections;
 	/* All-time latency histogram (queue wait included): latency_le[i] counts requests
@@ -43,12 +43,12 @@ struct adm_account_stats {
 
 struct adm_backend_stats {
 	char name[STORE_NAME_MAX + 1];
-	char addr[300];              /* host:port */
+	char addr[300]; /* host:port */
 	uint32_t pool_size;
-	uint32_t connected;          /* backend connections up */
-	uint32_t busy;               /* running a request or pinned */
+	uint32_t connected; /* backend connections up */
+	uint32_t busy;      /* running a request or pinned */
 	uint64_t connect_failures_total;
-	char last_error[256];        /* "" when none */
+	char last_error[256]; /* "" when none */
 };
 
 struct adm_stats {
@@ -56,7 +56,7 @@ struct adm_stats {
 	size_t n_accounts;
 	struct adm_backend_stats *backends; /* owned (malloc) */
 	size_t n_backends;
-	uint64_t clients;            /* client connections now */
+	uint64_t clients; /* client connections now */
 	uint64_t uptime_s;
 };
 
@@ -70,13 +70,13 @@ struct adm_hooks {
 	bool (*publish)(void *ud, struct store *st, char *err, size_t errlen);
 	/* Fill a stats snapshot; the caller frees it with adm_stats_free(). */
 	bool (*stats)(void *ud, struct adm_stats *out);
-	uint32_t pool_size;          /* for the reservation-sum check */
+	uint32_t pool_size; /* for the reservation-sum check */
 };
 
 /* Start serving on addr ("HOST:PORT"). The store is owned by the admin thread from
  * now on. false + err if the address is bad or the port is taken. */
-bool adm_start(const char *addr, const char *token, struct store *st,
-	       const struct adm_hooks *hooks, char *err, size_t errlen);
+bool adm_start(const char *addr, const char *token, struct store *st, const struct adm_hooks *hooks,
+               char *err, size_t errlen);
 /* Stop serving; returns once the daemon's thread has ended. The store is the caller's
  * again afterwards (adm_stop() does not close it). */
 void adm_stop(void);

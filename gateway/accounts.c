@@ -65,8 +65,8 @@ bool gw_accounts_load(struct store *st, char *err, size_t errlen)
 		fresh[i] = calloc(1, sizeof(**fresh));
 		limits_from_store(&list[i], &l);
 		if (fresh[i]) {
-			fresh[i]->ts = calloc(gw.cfg.threads ? gw.cfg.threads : 1,
-					      sizeof(*fresh[i]->ts));
+			fresh[i]->ts =
+			    calloc(gw.cfg.threads ? gw.cfg.threads : 1, sizeof(*fresh[i]->ts));
 			pthread_mutex_lock(&gw.sched_lock);
 			fresh[i]->qa = qos_account_new(gw.qos, (uint64_t)list[i].id, &l);
 			pthread_mutex_unlock(&gw.sched_lock);
@@ -124,7 +124,7 @@ bool gw_accounts_load(struct store *st, char *err, size_t errlen)
 }
 
 bool gw_resolve(const char *host, uint16_t port, struct sockaddr_storage *sa, socklen_t *salen,
-		char *err, size_t errlen)
+                char *err, size_t errlen)
 {
 	struct addrinfo hints, *res;
 	char portstr[8];
@@ -195,7 +195,7 @@ bool gw_backend_apply(struct store *st, char *err, size_t errlen)
 	pthread_mutex_unlock(&gw.sched_lock);
 	if (moved)
 		gw_log_info("backend %s is now %s:%u (for new connections)", b->name, b->host,
-			    b->port);
+		            b->port);
 	free(list);
 	return true;
 }
@@ -211,7 +211,7 @@ bool gw_publish(void *ud, struct store *st, char *err, size_t errlen)
 	backend_ok = gw_backend_apply(st, berr, sizeof(berr));
 	if (!backend_ok)
 		gw_log_error("applying the backend failed: %s (its old settings stay in force)",
-			     berr);
+		             berr);
 	if (!gw_accounts_load(st, err, errlen)) {
 		gw_log_error("publishing new rules failed: %s (old rules stay in force)", err);
 		return false;
@@ -244,7 +244,7 @@ static struct gw_account_window *window_slot(struct gw_account_tstats *t, uint64
 }
 
 void gw_account_record(struct gw_account *a, uint32_t worker, uint64_t now, uint64_t latency_ns,
-		       uint64_t backend_ns)
+                       uint64_t backend_ns)
 {
 	struct gw_account_tstats *t = &a->ts[worker];
 	struct gw_account_window *w = window_slot(t, now / 1000000000u);
@@ -329,7 +329,7 @@ bool gw_stats_collect(void *ud, struct adm_stats *out)
 			/* The last complete seconds of the window (not the current one). */
 			for (unsigned k = 1; k < GW_STATS_WINDOW; k++) {
 				const struct gw_account_window *w =
-					&ts->win[(sec - k) % GW_STATS_WINDOW];
+				    &ts->win[(sec - k) % GW_STATS_WINDOW];
 
 				if (LD(w->second) != sec - k)
 					continue;
@@ -367,16 +367,16 @@ bool gw_stats_collect(void *ud, struct adm_stats *out)
 	out->n_accounts = i;
 	for (size_t k = 0; k < i; k++)
 		out->accounts[k].backend_time_share =
-			all_backend ? out->accounts[k].backend_time_share / (double)all_backend : 0;
+		    all_backend ? out->accounts[k].backend_time_share / (double)all_backend : 0;
 	gw_strlcpy(out->backends[0].name, gw.cfg.backend_name, sizeof(out->backends[0].name));
-	snprintf(out->backends[0].addr, sizeof(out->backends[0].addr), "%s:%u",
-		 gw.cfg.backend_host, gw.cfg.backend_port);
+	snprintf(out->backends[0].addr, sizeof(out->backends[0].addr), "%s:%u", gw.cfg.backend_host,
+	         gw.cfg.backend_port);
 	out->backends[0].pool_size = gw.cfg.pool_size;
 	out->backends[0].connected = gw.nlive;
 	out->backends[0].busy = gw.nlive - gw.nidle;
 	out->backends[0].connect_failures_total = gw.connect_failures;
 	gw_strlcpy(out->backends[0].last_error, gw.backend_error,
-		   sizeof(out->backends[0].last_error));
+	           sizeof(out->backends[0].last_error));
 	out->n_backends = 1;
 	pthread_mutex_unlock(&gw.sched_lock);
 	out->clients = atomic_load(&gw.clients_now);

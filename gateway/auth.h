@@ -13,9 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AUTH_SALT_LEN  20
-#define AUTH_SHA1_LEN  20
-#define AUTH_NATIVE    "mysql_native_password"
+#define AUTH_SALT_LEN 20
+#define AUTH_SHA1_LEN 20
+#define AUTH_NATIVE   "mysql_native_password"
 
 struct auth_sha1 {
 	uint32_t h[5];
@@ -33,11 +33,12 @@ void auth_sha1(const void *p, size_t n, uint8_t out[AUTH_SHA1_LEN]);
 void auth_stage1(const char *password, size_t len, uint8_t stage1[AUTH_SHA1_LEN]);
 /* The 20-byte answer to `salt` for an account with this stage1. */
 void auth_native_scramble(const uint8_t stage1[AUTH_SHA1_LEN], const uint8_t salt[AUTH_SALT_LEN],
-			  uint8_t out[AUTH_SHA1_LEN]);
+                          uint8_t out[AUTH_SHA1_LEN]);
 /* Does a client's answer prove knowledge of the password? Constant time. An empty
  * password (has_password false) accepts only an empty answer. */
 bool auth_native_verify(const uint8_t stage1[AUTH_SHA1_LEN], bool has_password,
-			const uint8_t salt[AUTH_SALT_LEN], const uint8_t *answer, size_t answer_len);
+                        const uint8_t salt[AUTH_SALT_LEN], const uint8_t *answer,
+                        size_t answer_len);
 /* A fresh random salt of printable, non-NUL bytes (as servers send). */
 void auth_random_salt(uint8_t salt[AUTH_SALT_LEN]);
 /* Constant-time comparison. */

@@ -8,6 +8,7 @@
  * Closing parks the client on the worker's closed list; it is freed after the loop
  * turn, or, when a message for it is still in flight, when that message arrives.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -16,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -28,20 +28,20 @@
 #include "gateway/sqlscan.h"
 #include "gateway/util.h"
 
-#define CLIENT_OUT_HIGH (1u << 20) /* pause the server above this much unsent output */
-#define CLIENT_IN_HIGH  (GW_MAX_PACKET + GW_IO_CHUNK) /* stop reading above this */
+#define CLIENT_OUT_HIGH    (1u << 20) /* pause the server above this much unsent output */
+#define CLIENT_IN_HIGH     (GW_MAX_PACKET + GW_IO_CHUNK) /* stop reading above this */
 #define GW_AUTH_PACKET_MAX 65536 /* longest handshake or auth packet we accept */
-#define GW_BACKLOG_DEEP 16 /* queued requests that make an account's client reads wait */
+#define GW_BACKLOG_DEEP    16    /* queued requests that make an account's client reads wait */
 
 /* What sluice offers clients: what MariaDB offers, minus TLS and compression. */
-#define GW_SERVER_CAPS                                                                         \
-	(CLIENT_LONG_PASSWORD | CLIENT_FOUND_ROWS | CLIENT_LONG_FLAG | CLIENT_CONNECT_WITH_DB | \
-	 CLIENT_NO_SCHEMA | CLIENT_ODBC | CLIENT_LOCAL_FILES | CLIENT_IGNORE_SPACE |           \
-	 CLIENT_PROTOCOL_41 | CLIENT_INTERACTIVE | CLIENT_IGNORE_SIGPIPE |                     \
-	 CLIENT_TRANSACTIONS | CLIENT_RESERVED | CLIENT_SECURE_CONNECTION |                    \
-	 CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS |            \
-	 CLIENT_PLUGIN_AUTH | CLIENT_CONNECT_ATTRS | CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA |    \
-	 CLIENT_SESSION_TRACK | CLIENT_DEPRECATE_EOF | CLIENT_COMPRESS)
+#define GW_SERVER_CAPS                                                                             \
+	(CLIENT_LONG_PASSWORD | CLIENT_FOUND_ROWS | CLIENT_LONG_FLAG | CLIENT_CONNECT_WITH_DB |    \
+	 CLIENT_NO_SCHEMA | CLIENT_ODBC | CLIENT_LOCAL_FILES | CLIENT_IGNORE_SPACE |               \
+	 CLIENT_PROTOCOL_41 | CLIENT_INTERACTIVE | CLIENT_IGNORE_SIGPIPE | CLIENT_TRANSACTIONS |   \
+	 CLIENT_RESERVED | CLIENT_SECURE_CONNECTION | CLIENT_MULTI_STATEMENTS |                    \
+	 CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS | CLIENT_PLUGIN_AUTH |                     \
+	 CLIENT_CONNECT_ATTRS | CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | CLIENT_SESSION_TRACK |     \
+	 CLIENT_DEPRECATE_EOF | CLIENT_COMPRESS)
 
 static const char *const client_state_names[] = { GW_CLIENT_STATES(GW_X_NAME) };
 
@@ -57,8 +57,8 @@ const char *gw_client_state_name(enum gw_client_state st)
 
 static void client_set_state(struct gw_client *c, enum gw_client_state st)
 {
-	gw_log_noise("C-%llu %s -> %s", (unsigned long long)c->id,
-		     gw_client_state_name(c->state), gw_client_state_name(st));
+	gw_log_noise("C-%llu %s -> %s", (unsigned long long)c->id, gw_client_state_name(c->state),
+	             gw_client_state_name(st));
 	c->state = st;
 }
 
@@ -126,7 +126,7 @@ bool gw_client_forward(struct gw_client *c, const uint8_t *p, size_t n)
 }
 
 bool gw_client_forward2(struct gw_client *c, const uint8_t *p1, size_t n1, const uint8_t *p2,
-			size_t n2)
+                        size_t n2)
 {
 	struct iovec iov[2] = { { (void *)p1, n1 }, { (void *)p2, n2 } };
 	struct msghdr mh;
@@ -153,9 +153,9 @@ bool gw_client_forward2(struct gw_client *c, const uint8_t *p1, size_t n1, const
 	if ((size_t)k == n1 + n2)
 		return true;
 	/* Keep what the socket did not take, in order. */
-	if ((size_t)k < n1 ? !gw_buf_append(&c->out, p1 + k, n1 - (size_t)k) ||
-				     !gw_buf_append(&c->out, p2, n2)
-			   : !gw_buf_append(&c->out, p2 + ((size_t)k - n1), n2 - ((size_t)k - n1))) {
+	if ((size_t)k < n1
+	        ? !gw_buf_append(&c->out, p1 + k, n1 - (size_t)k) || !gw_buf_append(&c->out, p2, n2)
+	        : !gw_buf_append(&c->out, p2 + ((size_t)k - n1), n2 - ((size_t)k - n1))) {
 		client_close(c, "out of memory");
 		return false;
 	}
@@ -178,7 +178,7 @@ static bool client_send_wbuf(struct gw_client *c, struct wire_buf *b)
 }
 
 static void client_send_err(struct gw_client *c, uint8_t seq, uint16_t code, const char *state,
-			    const char *msg)
+                            const char *msg)
 {
 	struct wire_buf b;
 
@@ -198,7 +198,7 @@ static void client_send_ok(struct gw_client *c, uint8_t seq)
 }
 
 void gw_client_command_error(struct gw_client *c, uint8_t seq, uint16_t code, const char *state,
-			     const char *msg)
+                             const char *msg)
 {
 	client_send_err(c, seq, code, state, msg);
 }
@@ -327,9 +327,9 @@ static void client_close(struct gw_client *c, const char *reason)
 	if (c->state == GW_CL_CLOSED)
 		return;
 	gw_log_debug("C-%llu %s@%s closing (%s) in %s after %.3f s, %llu bytes in, %llu out",
-		     (unsigned long long)c->id, client_user(c), c->addr, reason,
-		     gw_client_state_name(c->state), (double)(now - c->connected_ns) / 1e9,
-		     (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
+	             (unsigned long long)c->id, client_user(c), c->addr, reason,
+	             gw_client_state_name(c->state), (double)(now - c->connected_ns) / 1e9,
+	             (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
 	pthread_mutex_lock(&gw.sched_lock);
 	/* c->server may have been set by another thread's dispatch: read it under the lock. */
 	s = c->server;
@@ -412,7 +412,8 @@ void gw_client_sweep(struct gw_worker *w, uint64_t now)
 		if ((c->state == GW_CL_HANDSHAKE || c->state == GW_CL_AUTH_SWITCH) &&
 		    now - c->connected_ns > limit) {
 			gw_log_info("C-%llu %s: handshake not finished after %u ms, dropped",
-				    (unsigned long long)c->id, c->addr, gw.cfg.handshake_timeout_ms);
+			            (unsigned long long)c->id, c->addr,
+			            gw.cfg.handshake_timeout_ms);
 			client_close(c, "handshake timeout");
 		}
 	}
@@ -422,7 +423,7 @@ void gw_client_sweep(struct gw_worker *w, uint64_t now)
 
 /* Is a whole packet at the head of the input? */
 static bool client_peek_packet(struct gw_client *c, const uint8_t **payload, uint32_t *len,
-			       uint8_t *seq)
+                               uint8_t *seq)
 {
 	const uint8_t *h = c->in.data + c->in.start;
 	size_t avail = gw_buf_len(&c->in);
@@ -431,9 +432,9 @@ static bool client_peek_packet(struct gw_client *c, const uint8_t **payload, uin
 		return false;
 	*len = wire_u24(h);
 	*seq = h[3];
-	if (*len > GW_AUTH_PACKET_MAX && (c->state == GW_CL_HANDSHAKE ||
-					  c->state == GW_CL_AUTH_SWITCH ||
-					  c->state == GW_CL_CHANGE_USER)) {
+	if (*len > GW_AUTH_PACKET_MAX &&
+	    (c->state == GW_CL_HANDSHAKE || c->state == GW_CL_AUTH_SWITCH ||
+	     c->state == GW_CL_CHANGE_USER)) {
 		/* Before login nothing legitimate is this large: don't buffer it. */
 		client_close(c, "oversized packet before login");
 		return false;
@@ -485,7 +486,7 @@ static void client_on_read(evutil_socket_t fd, short what, void *arg)
 
 		if (zr != GW_Z_OK) {
 			client_close(c, zr == GW_Z_BAD ? "malformed compressed frame"
-						       : "out of memory");
+			                               : "out of memory");
 			gw_worker_reclaim(w);
 			return;
 		}
@@ -520,7 +521,7 @@ static void client_deny(struct gw_client *c, uint8_t seq, const char *user, bool
 	if (colon)
 		*colon = '\0';
 	snprintf(msg, sizeof(msg), "Access denied for user '%s'@'%s' (using password: %s)", user,
-		 host, used_password ? "YES" : "NO");
+	         host, used_password ? "YES" : "NO");
 	gw_log_info("C-%llu %s: %s", (unsigned long long)c->id, c->addr, msg);
 	client_send_err(c, seq, 1045, "28000", msg);
 	client_close(c, "access denied");
@@ -529,7 +530,7 @@ static void client_deny(struct gw_client *c, uint8_t seq, const char *user, bool
 /* Look up an account and check its password answer against our salt. Returns the
  * account (not yet counted as connected) or NULL. */
 static struct gw_account *client_check_password(const char *user, const uint8_t *salt,
-						 const uint8_t *answer, size_t answer_len)
+                                                const uint8_t *answer, size_t answer_len)
 {
 	struct gw_account *a;
 	uint8_t stage1[20];
@@ -569,9 +570,9 @@ static bool client_admit(struct gw_client *c, struct gw_account *a, uint8_t seq)
 		return true;
 	}
 	snprintf(msg, sizeof(msg),
-		 "User %s already has more than 'max_user_connections' active connections "
-		 "(sluice account '%s', max_connections %u)",
-		 a->name, a->name, limit);
+	         "User %s already has more than 'max_user_connections' active connections "
+	         "(sluice account '%s', max_connections %u)",
+	         a->name, a->name, limit);
 	gw_log_info("C-%llu %s: %s", (unsigned long long)c->id, c->addr, msg);
 	client_send_err(c, seq, 1203, "42000", msg);
 	client_close(c, "max_connections");
@@ -600,13 +601,13 @@ static void client_logged_in(struct gw_client *c, uint8_t seq)
 	/* CLIENT_INTERACTIVE: MySQL starts such a session with wait_timeout set to
 	 * interactive_timeout. Pooled connections are not interactive, so it is replayed
 	 * like a variable the client set. */
-	if ((c->caps & CLIENT_INTERACTIVE) && !gw_vars_set(&c->vars, "wait_timeout", 12,
-							  "@@global.interactive_timeout", 28))
+	if ((c->caps & CLIENT_INTERACTIVE) &&
+	    !gw_vars_set(&c->vars, "wait_timeout", 12, "@@global.interactive_timeout", 28))
 		gw_log_warn("C-%llu: out of memory for its session variables",
-			    (unsigned long long)c->id);
+		            (unsigned long long)c->id);
 	gw_log_debug("C-%llu %s@%s logged in (db '%s', charset %u, capabilities 0x%08x)",
-		     (unsigned long long)c->id, c->account->name, c->addr, c->db, c->charset,
-		     c->caps);
+	             (unsigned long long)c->id, c->account->name, c->addr, c->db, c->charset,
+	             c->caps);
 	client_send_ok(c, seq);
 	/* Everything after the OK travels in compressed frames when the client asked. */
 	if (c->caps & CLIENT_COMPRESS)
@@ -625,8 +626,8 @@ static void client_handshake(struct gw_client *c, const uint8_t *p, uint32_t len
 	}
 	if (r.is_ssl_request) {
 		client_send_err(c, (uint8_t)(seq + 1), 1043, "08S01",
-				"Bad handshake: sluice does not support TLS yet; connect "
-				"without SSL");
+		                "Bad handshake: sluice does not support TLS yet; connect "
+		                "without SSL");
 		client_close(c, "TLS requested");
 		return;
 	}
@@ -653,7 +654,7 @@ static void client_handshake(struct gw_client *c, const uint8_t *p, uint32_t len
 
 /* The answer to our AuthSwitchRequest; pending_db holds the user name meanwhile. */
 static void client_auth_switch_answer(struct gw_client *c, const uint8_t *p, uint32_t len,
-				      uint8_t seq)
+                                      uint8_t seq)
 {
 	char user[GW_DB_MAX + 1];
 	struct gw_account *a;
@@ -715,8 +716,8 @@ static void client_change_user(struct gw_client *c, const uint8_t *p, uint32_t l
 	c->status = SERVER_STATUS_AUTOCOMMIT;
 	/* Clients answer COM_CHANGE_USER with a scramble of the greeting's salt. */
 	if (!cu.auth_plugin[0] || strcmp(cu.auth_plugin, AUTH_NATIVE) == 0) {
-		struct gw_account *a = client_check_password(cu.user, c->salt, cu.auth,
-							     cu.auth_len);
+		struct gw_account *a =
+		    client_check_password(cu.user, c->salt, cu.auth, cu.auth_len);
 
 		if (a) {
 			pthread_mutex_lock(&gw.sched_lock);
@@ -822,11 +823,11 @@ static void client_answer_number(struct gw_client *c, const char *name, uint64_t
 	wire_put_lenenc_str(&b, name, strlen(name));
 	wire_put_lenenc_str(&b, "", 0);
 	wire_put_lenenc(&b, 0x0c);
-	wire_put_u16(&b, 63);           /* binary */
-	wire_put_u32(&b, 21);           /* display length */
-	wire_put_u8(&b, 0x08);          /* MYSQL_TYPE_LONGLONG */
+	wire_put_u16(&b, 63);                       /* binary */
+	wire_put_u32(&b, 21);                       /* display length */
+	wire_put_u8(&b, 0x08);                      /* MYSQL_TYPE_LONGLONG */
 	wire_put_u16(&b, 0x0001 | 0x0020 | 0x0080); /* NOT_NULL, UNSIGNED, BINARY */
-	wire_put_u8(&b, 0);             /* decimals */
+	wire_put_u8(&b, 0);                         /* decimals */
 	wire_put_u16(&b, 0);
 	seq = wire_packet_end(&b, off);
 	if (!(c->caps & CLIENT_DEPRECATE_EOF)) {
@@ -899,15 +900,16 @@ static bool client_kill(struct gw_client *c, const uint8_t *p, uint32_t len)
 	if (!sql_kill_parse(p + 1, len - 1, &query_only, &id)) {
 		client_consume(c, WIRE_HDR_LEN + len);
 		client_send_err(c, 1, 1064, "42000",
-				"sluice takes KILL [QUERY | CONNECTION] <id> with a plain number");
+		                "sluice takes KILL [QUERY | CONNECTION] <id> with a plain number");
 		return false;
 	}
 	res = gw_kill_prepare(c, id, query_only, &tid, &tw);
 	if (res == GW_KILL_UNKNOWN || res == GW_KILL_DENIED) {
 		client_consume(c, WIRE_HDR_LEN + len);
-		snprintf(msg, sizeof(msg), res == GW_KILL_UNKNOWN ? "Unknown thread id: %u"
-								  : "You are not owner of thread %u",
-			 id);
+		snprintf(msg, sizeof(msg),
+		         res == GW_KILL_UNKNOWN ? "Unknown thread id: %u"
+		                                : "You are not owner of thread %u",
+		         id);
 		client_send_err(c, 1, res == GW_KILL_UNKNOWN ? 1094 : 1095, "HY000", msg);
 		return false;
 	}
@@ -999,7 +1001,7 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 		char msg[200];
 
 		snprintf(msg, sizeof(msg), "Connection was killed: sluice account '%s' was deleted",
-			 c->account->name);
+		         c->account->name);
 		client_send_err(c, 1, 1927, "70100", msg);
 		client_close(c, "account deleted");
 		return;
@@ -1037,7 +1039,8 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 		c->db_change_pending = true;
 		break;
 	case COM_QUERY:
-		if (len < 256 && sql_parse_use(p + 1, len - 1, c->pending_db, sizeof(c->pending_db)))
+		if (len < 256 &&
+		    sql_parse_use(p + 1, len - 1, c->pending_db, sizeof(c->pending_db)))
 			c->db_change_pending = true;
 		c->sql_flags = sql_scan(p + 1, len - 1);
 		if ((c->sql_flags & SQL_LAST_INSERT_ID) &&
@@ -1109,8 +1112,8 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 
 		client_consume(c, WIRE_HDR_LEN + len);
 		snprintf(msg, sizeof(msg),
-			 "User '%s' has exceeded the 'max_queue' resource (current value: %u)",
-			 c->account->name, c->account->limits.max_queue);
+		         "User '%s' has exceeded the 'max_queue' resource (current value: %u)",
+		         c->account->name, c->account->limits.max_queue);
 		client_send_err(c, 1, 1226, "42000", msg);
 		return;
 	}
@@ -1160,9 +1163,9 @@ void gw_client_on_msg(struct gw_msg *m)
 		if (client_peek_packet(c, &p, &len, &seq))
 			client_consume(c, WIRE_HDR_LEN + len);
 		snprintf(msg, sizeof(msg),
-			 "User '%s' has exceeded the 'queue_timeout_ms' resource (current value: "
-			 "%u): no backend connection became free in time",
-			 c->account->name, c->account->limits.queue_timeout_ms);
+		         "User '%s' has exceeded the 'queue_timeout_ms' resource (current value: "
+		         "%u): no backend connection became free in time",
+		         c->account->name, c->account->limits.queue_timeout_ms);
 		client_set_state(c, GW_CL_IDLE);
 		client_send_err(c, 1, 1226, "42000", msg);
 		client_process(c);
@@ -1175,7 +1178,7 @@ void gw_client_on_msg(struct gw_msg *m)
 			c->req_running = false;
 		}
 		snprintf(msg, sizeof(msg), "Can't connect to backend server: %s",
-			 gw.backend_error[0] ? gw.backend_error : "unavailable");
+		         gw.backend_error[0] ? gw.backend_error : "unavailable");
 		pthread_mutex_unlock(&gw.sched_lock);
 		if (client_peek_packet(c, &p, &len, &seq))
 			client_consume(c, WIRE_HDR_LEN + len);
@@ -1231,7 +1234,7 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 		}
 	}
 	if (gw.cfg.no_replay && !(c->cmd == COM_STMT_PREPARE || c->cmd == COM_SET_OPTION ||
-				  c->cmd == COM_STMT_SEND_LONG_DATA || c->cmd == COM_STMT_CLOSE))
+	                          c->cmd == COM_STMT_SEND_LONG_DATA || c->cmd == COM_STMT_CLOSE))
 		pin = false; /* testing only: show what goes wrong without pins */
 	c->pin_pending = false;
 	c->sql_flags = 0;
@@ -1251,7 +1254,7 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 		c->pinned = true;
 		c->account->pinned++;
 		gw_log_debug("C-%llu %s pinned to its backend connection (command 0x%02x)",
-			     (unsigned long long)c->id, c->account->name, c->cmd);
+		             (unsigned long long)c->id, c->account->name, c->cmd);
 	}
 	pthread_mutex_unlock(&gw.sched_lock);
 	gw_account_record(c->account, (uint32_t)c->worker->id, now, now - c->enqueued_ns, cost);
@@ -1274,7 +1277,7 @@ void gw_client_server_lost(struct gw_client *c, uint8_t seq, const char *why)
 	uint64_t now = gw_now_ns();
 
 	snprintf(msg, sizeof(msg), "Lost connection to backend server during query: %s%s", why,
-		 end_session ? " (the session's transaction or state is gone)" : "");
+	         end_session ? " (the session's transaction or state is gone)" : "");
 	pthread_mutex_lock(&gw.sched_lock);
 	if (c->req_running) {
 		qos_complete(gw.qos, &c->req, 0, now);
@@ -1340,7 +1343,7 @@ static void client_process(struct gw_client *c)
 				return;
 			}
 			if (!gw_server_send(c->server, c->in.data + c->in.start,
-					    WIRE_HDR_LEN + len))
+			                    WIRE_HDR_LEN + len))
 				return;
 			client_consume(c, WIRE_HDR_LEN + len);
 			if (c->cmd_continued) {

@@ -29,7 +29,8 @@ enum gw_z_result gw_z_unwrap(struct gw_buf *raw, struct gw_buf *plain, uint8_t *
 
 			if (!gw_buf_reserve(plain, ulen))
 				return GW_Z_NOMEM;
-			if (uncompress(plain->data + plain->end, &out, h + GW_Z_HDR_LEN, clen) != Z_OK ||
+			if (uncompress(plain->data + plain->end, &out, h + GW_Z_HDR_LEN, clen) !=
+			        Z_OK ||
 			    out != ulen)
 				return GW_Z_BAD;
 			plain->end += ulen;

@@ -14,16 +14,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GW_Z_HDR_LEN    7
-#define GW_Z_MIN_LEN    50          /* payloads shorter than this travel stored */
-#define GW_Z_MAX_CHUNK  (64 * 1024) /* uncompressed bytes per frame we write */
+#define GW_Z_HDR_LEN   7
+#define GW_Z_MIN_LEN   50          /* payloads shorter than this travel stored */
+#define GW_Z_MAX_CHUNK (64 * 1024) /* uncompressed bytes per frame we write */
 
 struct gw_buf;
 
 enum gw_z_result {
-	GW_Z_OK = 0,    /* zero or more frames unwrapped; the rest waits for more bytes */
+	GW_Z_OK = 0, /* zero or more frames unwrapped; the rest waits for more bytes */
 	GW_Z_NOMEM,
-	GW_Z_BAD,       /* not a valid frame: the connection must close */
+	GW_Z_BAD, /* not a valid frame: the connection must close */
 };
 
 /* Unwrap every whole frame in raw into plain (appending); *seq becomes the sequence id

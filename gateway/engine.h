@@ -45,7 +45,7 @@ void gw_killmap_add(struct gw_client *c);
 void gw_killmap_set_account(struct gw_client *c);
 void gw_killmap_remove(struct gw_client *c);
 enum gw_kill_result gw_kill_prepare(struct gw_client *c, uint32_t id, bool query_only,
-				    uint32_t *backend_tid, struct gw_worker **target_worker);
+                                    uint32_t *backend_tid, struct gw_worker **target_worker);
 void gw_worker_post_to(struct gw_worker *w, struct gw_msg *m);
 
 /* ---- clients (client.c) ---- */
@@ -57,12 +57,12 @@ void gw_worker_reclaim(struct gw_worker *w);
 void gw_client_response_done(struct gw_client *c, struct gw_server *s);
 /* Send an ERR to the client as the response to its current command. */
 void gw_client_command_error(struct gw_client *c, uint8_t seq, uint16_t code, const char *state,
-			     const char *msg);
+                             const char *msg);
 /* Server bytes [p, p+n) go to the client. false when the client is gone or failed. */
 bool gw_client_forward(struct gw_client *c, const uint8_t *p, size_t n);
 /* The same for two pieces, in one send. */
 bool gw_client_forward2(struct gw_client *c, const uint8_t *p1, size_t n1, const uint8_t *p2,
-			size_t n2);
+                        size_t n2);
 /* The client's pending output drained: let the server read again. */
 void gw_client_send_command(struct gw_client *c, struct gw_server *s);
 void gw_client_infile_begin(struct gw_client *c);
@@ -105,7 +105,7 @@ bool gw_accounts_load(struct store *st, char *err, size_t errlen) GW_MUSTCHECK;
 struct gw_account *gw_account_find_locked(const char *name);
 /* On the client's worker, no lock: one completed request's latency and backend time. */
 void gw_account_record(struct gw_account *a, uint32_t worker, uint64_t now, uint64_t latency_ns,
-		       uint64_t backend_ns);
+                       uint64_t backend_ns);
 void gw_account_reject_locked(struct gw_account *a, enum gw_reject_reason why);
 bool gw_stats_collect(void *ud, struct adm_stats *out);
 bool gw_publish(void *ud, struct store *st, char *err, size_t errlen);
@@ -113,6 +113,6 @@ bool gw_publish(void *ud, struct store *st, char *err, size_t errlen);
 bool gw_backend_apply(struct store *st, char *err, size_t errlen) GW_MUSTCHECK;
 /* Resolve HOST:PORT into a socket address. */
 bool gw_resolve(const char *host, uint16_t port, struct sockaddr_storage *sa, socklen_t *salen,
-		char *err, size_t errlen) GW_MUSTCHECK;
+                char *err, size_t errlen) GW_MUSTCHECK;
 
 #endif

@@ -30,10 +30,10 @@
 #include "qos/qos.h"
 
 #define GW_MUSTCHECK __attribute__((warn_unused_result))
-#define GW_BUG_ON(cond)                                                                       \
-	do {                                                                                  \
-		if (cond)                                                                     \
-			gw_bug(__FILE__, __LINE__, #cond);                                    \
+#define GW_BUG_ON(cond)                                                                            \
+	do {                                                                                       \
+		if (cond)                                                                          \
+			gw_bug(__FILE__, __LINE__, #cond);                                         \
 	} while (0)
 
 void gw_bug(const char *file, int line, const char *what) __attribute__((noreturn));
@@ -41,14 +41,14 @@ void gw_bug(const char *file, int line, const char *what) __attribute__((noretur
 /* Event priorities on every worker: backend responses, hand-offs and the janitor run
  * before client reads of accounts that have a backlog anyway (their new statements would
  * only join a queue), so a quiet tenant's statement is not stuck behind a noisy one's. */
-#define GW_PRIO_HIGH  0
-#define GW_PRIO_LOW   1
-#define GW_PRIOS      2
-#define GW_LOW_BATCH  8 /* low-priority callbacks between looks for new events */
+#define GW_PRIO_HIGH 0
+#define GW_PRIO_LOW  1
+#define GW_PRIOS     2
+#define GW_LOW_BATCH 8 /* low-priority callbacks between looks for new events */
 
 #define GW_NAME_MAX   64
 #define GW_DB_MAX     192
-#define GW_IO_CHUNK   (64 * 1024)   /* socket read size */
+#define GW_IO_CHUNK   (64 * 1024) /* socket read size */
 #define GW_MAX_PACKET (WIRE_MAX_PAYLOAD + WIRE_HDR_LEN)
 
 struct gw_worker;
@@ -75,7 +75,7 @@ enum gw_reject_reason {
 };
 
 struct gw_account_window {
-	uint64_t second;                    /* the wall second this slot describes */
+	uint64_t second; /* the wall second this slot describes */
 	uint64_t queries;
 	uint64_t backend_ns;
 	uint32_t hist[GW_HIST_BUCKETS];
@@ -96,45 +96,45 @@ struct gw_account_tstats {
  * Fields below `rules` are guarded by gw.sched_lock.
  */
 struct gw_account {
-	int64_t id;                         /* the store's row id */
+	int64_t id; /* the store's row id */
 	char name[GW_NAME_MAX + 1];
-	uint8_t stage1[20];                 /* SHA1(password) */
+	uint8_t stage1[20]; /* SHA1(password) */
 	bool has_password;
-	bool dead;                          /* deleted: no new logins */
-	uint32_t max_connections;           /* 0 = none */
-	struct qos_limits limits;           /* what qos enforces */
-	struct qos_account *qa;             /* owned reference */
-	uint32_t connections;               /* client connections now */
-	uint32_t pinned;                    /* clients pinned to a server now */
+	bool dead;                /* deleted: no new logins */
+	uint32_t max_connections; /* 0 = none */
+	struct qos_limits limits; /* what qos enforces */
+	struct qos_account *qa;   /* owned reference */
+	uint32_t connections;     /* client connections now */
+	uint32_t pinned;          /* clients pinned to a server now */
 	uint64_t rejected_total;
 	uint64_t rejected[GW_REJECT__COUNT]; /* by reason */
-	struct gw_account_tstats *ts;       /* owned: one block per worker, written by that
-					     * worker only, without locks; summed on read */
-	struct gw_account *next;            /* in gw.accounts */
+	struct gw_account_tstats *ts;        /* owned: one block per worker, written by that
+	                                      * worker only, without locks; summed on read */
+	struct gw_account *next;             /* in gw.accounts */
 };
 
 /* Client states. X-macro so that the enum and its names cannot drift. */
-#define GW_CLIENT_STATES(X)                                                                    \
-	X(GW_CL_HANDSHAKE) /* greeting sent, waiting for the handshake response */            \
-	X(GW_CL_AUTH_SWITCH) /* AuthSwitchRequest sent, waiting for the answer */             \
-	X(GW_CL_IDLE)      /* logged in, waiting for a command */                             \
-	X(GW_CL_QUEUED)    /* a command is waiting in qos for a backend */                    \
-	X(GW_CL_RUNNING)   /* bound to a server: command forwarded, response streaming */     \
-	X(GW_CL_CHANGE_USER) /* COM_CHANGE_USER: AuthSwitchRequest sent */                    \
-	X(GW_CL_CLOSED)    /* parked, freed after the loop turn */
+#define GW_CLIENT_STATES(X)                                                                        \
+	X(GW_CL_HANDSHAKE)   /* greeting sent, waiting for the handshake response */               \
+	X(GW_CL_AUTH_SWITCH) /* AuthSwitchRequest sent, waiting for the answer */                  \
+	X(GW_CL_IDLE)        /* logged in, waiting for a command */                                \
+	X(GW_CL_QUEUED)      /* a command is waiting in qos for a backend */                       \
+	X(GW_CL_RUNNING)     /* bound to a server: command forwarded, response streaming */        \
+	X(GW_CL_CHANGE_USER) /* COM_CHANGE_USER: AuthSwitchRequest sent */                         \
+	X(GW_CL_CLOSED)      /* parked, freed after the loop turn */
 
 #define GW_X_ENUM(name) name,
 #define GW_X_NAME(name) #name,
 enum gw_client_state { GW_CLIENT_STATES(GW_X_ENUM) GW_CL__COUNT };
 
-#define GW_SERVER_STATES(X)                                                                    \
-	X(GW_SV_CONNECTING) /* TCP connect in progress */                                     \
-	X(GW_SV_LOGIN)      /* handshake / auth in progress */                                \
-	X(GW_SV_IDLE)       /* logged in, in the pool's idle list */                          \
-	X(GW_SV_ASSIGNED)   /* given to a client, on its way to the client's worker */        \
-	X(GW_SV_PREPARE)    /* bringing identity / schema in line with the client */          \
-	X(GW_SV_ACTIVE)     /* running the client's command */                                \
-	X(GW_SV_DRAIN)      /* the client left mid-response: reading the rest away */         \
+#define GW_SERVER_STATES(X)                                                                        \
+	X(GW_SV_CONNECTING) /* TCP connect in progress */                                          \
+	X(GW_SV_LOGIN)      /* handshake / auth in progress */                                     \
+	X(GW_SV_IDLE)       /* logged in, in the pool's idle list */                               \
+	X(GW_SV_ASSIGNED)   /* given to a client, on its way to the client's worker */             \
+	X(GW_SV_PREPARE)    /* bringing identity / schema in line with the client */               \
+	X(GW_SV_ACTIVE)     /* running the client's command */                                     \
+	X(GW_SV_DRAIN)      /* the client left mid-response: reading the rest away */              \
 	X(GW_SV_CLOSED)     /* closed, slot free */
 
 enum gw_server_state { GW_SERVER_STATES(GW_X_ENUM) GW_SV__COUNT };
@@ -142,11 +142,11 @@ enum gw_server_state { GW_SERVER_STATES(GW_X_ENUM) GW_SV__COUNT };
 /* What the server is doing while PREPARE-ing for its client. */
 enum gw_prep_step {
 	GW_PREP_NONE = 0,
-	GW_PREP_CHANGE_USER,   /* COM_CHANGE_USER sent */
+	GW_PREP_CHANGE_USER,      /* COM_CHANGE_USER sent */
 	GW_PREP_CHANGE_USER_AUTH, /* answered its AuthSwitchRequest */
-	GW_PREP_INIT_DB,       /* COM_INIT_DB sent */
-	GW_PREP_SET,           /* SET SESSION (tracking, variables) sent */
-	GW_PREP_SET_OPTION,    /* COM_SET_OPTION (multi-statements on/off) sent */
+	GW_PREP_INIT_DB,          /* COM_INIT_DB sent */
+	GW_PREP_SET,              /* SET SESSION (tracking, variables) sent */
+	GW_PREP_SET_OPTION,       /* COM_SET_OPTION (multi-statements on/off) sent */
 };
 
 /*
@@ -160,126 +160,126 @@ enum gw_prep_step {
 #define GW_CAPS_CLASS_MASK (CLIENT_FOUND_ROWS | CLIENT_DEPRECATE_EOF | CLIENT_IGNORE_SPACE)
 
 struct gw_server {
-	uint32_t id;                        /* slot index in the pool */
-	enum gw_server_state state;         /* written only by gw_server_set_state() */
+	uint32_t id;                /* slot index in the pool */
+	enum gw_server_state state; /* written only by gw_server_set_state() */
 	int fd;
-	struct gw_worker *worker;           /* weak: the worker whose base holds ev */
-	struct event *ev;                   /* owned: persistent EV_READ on worker->base */
-	struct event *wev;                  /* owned: persistent EV_WRITE, added while out
-					     * has bytes the socket did not take */
-	struct gw_client *client;           /* weak, cleared by gw_unlink(): ASSIGNED..DRAIN */
-	struct gw_buf in;                   /* response bytes not yet forwarded */
-	struct gw_buf out;                  /* bytes to send to the backend */
-	size_t scan;                        /* in: bytes [in.start, scan) parsed, forwardable */
-	size_t skip;                        /* bytes of a streamed packet still to pass */
-	bool continued;                     /* the last packet was 0xffffff long */
-	uint8_t last_seq;                   /* sequence id of the last packet read */
-	struct wire_resp resp;              /* tracker for the running command */
-	enum gw_prep_step prep;             /* in PREPARE */
-	uint8_t salt[20];                   /* from the backend's handshake */
-	uint32_t caps;                      /* capabilities agreed with the backend */
-	uint32_t backend_conn_id;           /* the backend's thread id */
-	struct gw_account *account;         /* weak (accounts live forever): identity now */
-	char db[GW_DB_MAX + 1];             /* schema now ("" = none) */
-	uint8_t charset;                    /* collation id now */
-	uint32_t caps_class;                /* client capability bits it was opened with */
-	struct gw_vars vars;                /* session variables set on it now */
-	bool tracking;                      /* session tracking switched on (SET done) */
-	uint64_t started_ns;                /* when the running command was sent */
+	struct gw_worker *worker;   /* weak: the worker whose base holds ev */
+	struct event *ev;           /* owned: persistent EV_READ on worker->base */
+	struct event *wev;          /* owned: persistent EV_WRITE, added while out
+	                             * has bytes the socket did not take */
+	struct gw_client *client;   /* weak, cleared by gw_unlink(): ASSIGNED..DRAIN */
+	struct gw_buf in;           /* response bytes not yet forwarded */
+	struct gw_buf out;          /* bytes to send to the backend */
+	size_t scan;                /* in: bytes [in.start, scan) parsed, forwardable */
+	size_t skip;                /* bytes of a streamed packet still to pass */
+	bool continued;             /* the last packet was 0xffffff long */
+	uint8_t last_seq;           /* sequence id of the last packet read */
+	struct wire_resp resp;      /* tracker for the running command */
+	enum gw_prep_step prep;     /* in PREPARE */
+	uint8_t salt[20];           /* from the backend's handshake */
+	uint32_t caps;              /* capabilities agreed with the backend */
+	uint32_t backend_conn_id;   /* the backend's thread id */
+	struct gw_account *account; /* weak (accounts live forever): identity now */
+	char db[GW_DB_MAX + 1];     /* schema now ("" = none) */
+	uint8_t charset;            /* collation id now */
+	uint32_t caps_class;        /* client capability bits it was opened with */
+	struct gw_vars vars;        /* session variables set on it now */
+	bool tracking;              /* session tracking switched on (SET done) */
+	uint64_t started_ns;        /* when the running command was sent */
 	uint64_t connect_start_ns;
-	bool orphan_reusable;               /* DRAIN: back to the pool when done */
-	bool infile_refused;                /* ACTIVE: a LOCAL INFILE request was refused for
-					     * the client; its final OK/ERR becomes ERR 1148 */
-	uint8_t infile_seq;                 /* the refused request's sequence id */
-	bool kill_hold;                     /* a KILL QUERY for its statement is on its way:
-					     * close instead of reuse (under sched_lock) */
-	bool paused;                        /* not reading: the client is backed up */
-	struct gw_server *next;             /* in the pool's idle list */
+	bool orphan_reusable;   /* DRAIN: back to the pool when done */
+	bool infile_refused;    /* ACTIVE: a LOCAL INFILE request was refused for
+	                         * the client; its final OK/ERR becomes ERR 1148 */
+	uint8_t infile_seq;     /* the refused request's sequence id */
+	bool kill_hold;         /* a KILL QUERY for its statement is on its way:
+	                         * close instead of reuse (under sched_lock) */
+	bool paused;            /* not reading: the client is backed up */
+	struct gw_server *next; /* in the pool's idle list */
 	struct gw_server *prev;
 };
 
 /* A message to a worker from another thread. */
 enum gw_msg_kind {
-	GW_MSG_RUN = 0,     /* run client's request on server (already bound) */
-	GW_MSG_KILL,        /* KILL [QUERY] of the worker's client kill_id (heap message) */
-	GW_MSG_EXPIRE,      /* client's request timed out in the queue */
-	GW_MSG_FAIL,        /* client's request cannot run: backend down */
+	GW_MSG_RUN = 0, /* run client's request on server (already bound) */
+	GW_MSG_KILL,    /* KILL [QUERY] of the worker's client kill_id (heap message) */
+	GW_MSG_EXPIRE,  /* client's request timed out in the queue */
+	GW_MSG_FAIL,    /* client's request cannot run: backend down */
 };
 
 struct gw_msg {
 	enum gw_msg_kind kind;
-	struct gw_client *client;           /* weak: kept alive by its QUEUED state */
-	struct gw_server *server;           /* RUN */
-	struct gw_worker *to;               /* KILL: the target's worker */
-	uint32_t kill_id;                   /* KILL: the target client's id */
-	bool kill_query_only;               /* KILL QUERY (else the connection too) */
+	struct gw_client *client; /* weak: kept alive by its QUEUED state */
+	struct gw_server *server; /* RUN */
+	struct gw_worker *to;     /* KILL: the target's worker */
+	uint32_t kill_id;         /* KILL: the target client's id */
+	bool kill_query_only;     /* KILL QUERY (else the connection too) */
 	struct gw_msg *next;
 };
 
 struct gw_client {
-	uint64_t id;                        /* C-<id> in logs */
-	enum gw_client_state state;         /* written only by gw_client_set_state() */
+	uint64_t id;                /* C-<id> in logs */
+	enum gw_client_state state; /* written only by gw_client_set_state() */
 	int fd;
-	struct gw_worker *worker;           /* borrowed: owner, for life */
-	struct event *ev;                   /* owned: persistent EV_READ */
-	struct event *wev;                  /* owned: persistent EV_WRITE, added while out
-					     * holds bytes the socket did not take */
-	bool read_paused;                   /* ev deleted: too much unprocessed input */
-	bool low_prio;                      /* ev at GW_PRIO_LOW: its account is backlogged */
-	bool compress;                      /* CLIENT_COMPRESS in force (after login) */
-	struct gw_vars vars;                /* session variables the client SET */
-	uint64_t last_insert_id;            /* from the last OK that carried one */
-	unsigned sql_flags;                 /* sql_scan() of the running COM_QUERY */
-	bool pin_pending;                   /* pin when the running command succeeds */
-	struct wire_buf kill_pkt;           /* KILL QUERY <backend id> to send instead of
-					     * the client's own KILL statement */
-	uint8_t zseq;                       /* compressed-frame sequence id, next to send */
-	struct gw_buf zraw;                 /* compress: frames received, not unwrapped */
-	struct gw_buf in;                   /* bytes received, not yet consumed */
-	struct gw_buf out;                  /* bytes to send that did not fit */
-	struct gw_account *account;         /* borrowed (accounts live forever): after auth */
-	struct gw_server *server;           /* weak, cleared by gw_unlink(): RUNNING, pinned */
-	struct qos_req req;                 /* the queued or running command */
-	struct gw_msg msg;                  /* the one message in flight to this client */
-	bool zombie;                        /* closed while a message is in flight */
-	bool req_queued;                    /* req is in qos (QUEUED) */
-	bool req_running;                   /* req was picked: complete it */
-	uint32_t caps;                      /* negotiated with the client */
+	struct gw_worker *worker;   /* borrowed: owner, for life */
+	struct event *ev;           /* owned: persistent EV_READ */
+	struct event *wev;          /* owned: persistent EV_WRITE, added while out
+	                             * holds bytes the socket did not take */
+	bool read_paused;           /* ev deleted: too much unprocessed input */
+	bool low_prio;              /* ev at GW_PRIO_LOW: its account is backlogged */
+	bool compress;              /* CLIENT_COMPRESS in force (after login) */
+	struct gw_vars vars;        /* session variables the client SET */
+	uint64_t last_insert_id;    /* from the last OK that carried one */
+	unsigned sql_flags;         /* sql_scan() of the running COM_QUERY */
+	bool pin_pending;           /* pin when the running command succeeds */
+	struct wire_buf kill_pkt;   /* KILL QUERY <backend id> to send instead of
+	                             * the client's own KILL statement */
+	uint8_t zseq;               /* compressed-frame sequence id, next to send */
+	struct gw_buf zraw;         /* compress: frames received, not unwrapped */
+	struct gw_buf in;           /* bytes received, not yet consumed */
+	struct gw_buf out;          /* bytes to send that did not fit */
+	struct gw_account *account; /* borrowed (accounts live forever): after auth */
+	struct gw_server *server;   /* weak, cleared by gw_unlink(): RUNNING, pinned */
+	struct qos_req req;         /* the queued or running command */
+	struct gw_msg msg;          /* the one message in flight to this client */
+	bool zombie;                /* closed while a message is in flight */
+	bool req_queued;            /* req is in qos (QUEUED) */
+	bool req_running;           /* req was picked: complete it */
+	uint32_t caps;              /* negotiated with the client */
 	uint8_t charset;
-	char db[GW_DB_MAX + 1];             /* current schema */
-	char pending_db[GW_DB_MAX + 1];     /* COM_INIT_DB / USE in flight */
+	char db[GW_DB_MAX + 1];         /* current schema */
+	char pending_db[GW_DB_MAX + 1]; /* COM_INIT_DB / USE in flight */
 	bool db_change_pending;
-	char addr[64];                      /* peer, for logs */
-	uint8_t salt[20];                   /* the scramble we sent */
-	bool pinned;                        /* session state lives on its server */
-	bool in_trans;                      /* the server said SERVER_STATUS_IN_TRANS */
-	bool infile;                        /* streaming a LOCAL INFILE to the server */
-	size_t cmd_left;                    /* bytes of the current command still to forward */
-	bool cmd_continued;                 /* the last command packet was 0xffffff long */
-	uint8_t cmd;                        /* command byte of the running request */
-	uint16_t status;                    /* server status flags last seen */
+	char addr[64];      /* peer, for logs */
+	uint8_t salt[20];   /* the scramble we sent */
+	bool pinned;        /* session state lives on its server */
+	bool in_trans;      /* the server said SERVER_STATUS_IN_TRANS */
+	bool infile;        /* streaming a LOCAL INFILE to the server */
+	size_t cmd_left;    /* bytes of the current command still to forward */
+	bool cmd_continued; /* the last command packet was 0xffffff long */
+	uint8_t cmd;        /* command byte of the running request */
+	uint16_t status;    /* server status flags last seen */
 	uint64_t connected_ns;
 	uint64_t enqueued_ns;
 	uint64_t bytes_in, bytes_out;
-	struct gw_client *next;             /* in the worker's list of its state */
+	struct gw_client *next; /* in the worker's list of its state */
 	struct gw_client *prev;
 };
 
 struct gw_worker {
 	int id;
 	pthread_t thread;
-	struct event_base *base;            /* owned */
+	struct event_base *base; /* owned */
 	int listen_fd;
-	struct event *accept_ev;            /* owned */
-	struct event *accept_retry_ev;      /* owned: re-arms accept after EMFILE */
-	int notify_fd;                      /* eventfd: messages waiting */
-	struct event *notify_ev;            /* owned */
-	struct event *tick_ev;              /* owned: janitor, every 100 ms */
+	struct event *accept_ev;       /* owned */
+	struct event *accept_retry_ev; /* owned: re-arms accept after EMFILE */
+	int notify_fd;                 /* eventfd: messages waiting */
+	struct event *notify_ev;       /* owned */
+	struct event *tick_ev;         /* owned: janitor, every 100 ms */
 	pthread_mutex_t inbox_lock;
-	struct gw_msg *inbox;               /* owned list, LIFO; reversed on drain */
-	struct gw_client *clients;          /* every live client of this worker */
-	struct gw_client *closed;           /* parked, freed after the loop turn */
-	struct gw_server *closed_servers;   /* parked servers, freed after the loop turn */
+	struct gw_msg *inbox;             /* owned list, LIFO; reversed on drain */
+	struct gw_client *clients;        /* every live client of this worker */
+	struct gw_client *closed;         /* parked, freed after the loop turn */
+	struct gw_server *closed_servers; /* parked servers, freed after the loop turn */
 	uint32_t nclients;
 	uint64_t next_client_id;
 };
@@ -287,33 +287,33 @@ struct gw_worker {
 struct gw_config {
 	char listen_host[256];
 	uint16_t listen_port;
-	char backend_name[GW_NAME_MAX + 1];  /* its row in the rules store */
+	char backend_name[GW_NAME_MAX + 1]; /* its row in the rules store */
 	char backend_host[256];
 	uint16_t backend_port;
 	uint32_t pool_size;
 	uint32_t threads;
 	uint32_t handshake_timeout_ms;
-	char server_version[64];            /* what clients see in the greeting */
-	bool no_replay;                     /* testing only: no variable replay, no pins */
-	uint32_t max_clients;               /* client connections at once; then ERR 1040 */
+	char server_version[64]; /* what clients see in the greeting */
+	bool no_replay;          /* testing only: no variable replay, no pins */
+	uint32_t max_clients;    /* client connections at once; then ERR 1040 */
 };
 
 /* The process-wide gateway. */
 struct gw {
 	struct gw_config cfg;
-	struct gw_worker *workers;          /* owned array of cfg.threads */
+	struct gw_worker *workers; /* owned array of cfg.threads */
 	pthread_mutex_t sched_lock;
-	struct qos *qos;                    /* owned; under sched_lock */
-	struct gw_server *servers;          /* owned array of pool_cap slots; at most
-					     * cfg.pool_size of them live (under sched_lock) */
+	struct qos *qos;           /* owned; under sched_lock */
+	struct gw_server *servers; /* owned array of pool_cap slots; at most
+	                            * cfg.pool_size of them live (under sched_lock) */
 	uint32_t pool_cap;
-	uint32_t pool_hwm;                  /* slots [0, pool_hwm) were ever used */
-	struct gw_server *idle;             /* idle list (under sched_lock) */
+	uint32_t pool_hwm;      /* slots [0, pool_hwm) were ever used */
+	struct gw_server *idle; /* idle list (under sched_lock) */
 	uint32_t nidle;
-	uint32_t nlive;                     /* servers not CLOSED */
-	struct gw_account *accounts;        /* list, under sched_lock */
-	uint64_t down_until_ns;             /* after a connect failure: fail fast until then */
-	char backend_error[256];            /* last connect/login error, "" when fine */
+	uint32_t nlive;              /* servers not CLOSED */
+	struct gw_account *accounts; /* list, under sched_lock */
+	uint64_t down_until_ns;      /* after a connect failure: fail fast until then */
+	char backend_error[256];     /* last connect/login error, "" when fine */
 	uint64_t connect_failures;
 	atomic_uint_fast64_t clients_now;
 	atomic_bool stopping;

@@ -29,8 +29,8 @@
 
 struct reg_entry {
 	uint32_t id;
-	const void *key;             /* the client's address: compared, never dereferenced */
-	struct gw_account *account;  /* accounts live forever */
+	const void *key;            /* the client's address: compared, never dereferenced */
+	struct gw_account *account; /* accounts live forever */
 	struct gw_worker *worker;
 	struct reg_entry *next;
 };
@@ -84,7 +84,7 @@ void gw_killmap_remove(struct gw_client *c)
 }
 
 enum gw_kill_result gw_kill_prepare(struct gw_client *c, uint32_t id, bool query_only,
-				    uint32_t *backend_tid, struct gw_worker **target_worker)
+                                    uint32_t *backend_tid, struct gw_worker **target_worker)
 {
 	const void *key = NULL;
 	struct gw_account *acct = NULL;

@@ -16,8 +16,8 @@
 
 enum gw_log_level gw_log_level = GW_LOG_INFO;
 
-static int log_fd = STDERR_FILENO;  /* written with one write() per line */
-static const char *log_path;        /* borrowed from argv; NULL = stderr */
+static int log_fd = STDERR_FILENO; /* written with one write() per line */
+static const char *log_path;       /* borrowed from argv; NULL = stderr */
 
 bool gw_log_open(const char *path, char *err, size_t errlen)
 {
@@ -80,7 +80,7 @@ void gw_log_write(enum gw_log_level lvl, const char *fmt, ...)
 	gmtime_r(&tv.tv_sec, &tm);
 	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 	k = snprintf(line + n, sizeof(line) - n, ".%03ldZ %s ", (long)tv.tv_usec / 1000,
-		     level_names[lvl]);
+	             level_names[lvl]);
 	if (k > 0)
 		n += (size_t)k;
 	va_start(ap, fmt);

@@ -23,12 +23,13 @@ bool gw_log_parse_level(const char *s, enum gw_log_level *out);
 bool gw_log_open(const char *path, char *err, size_t errlen);
 /* Reopen the log file (SIGHUP, after logrotate moved it). */
 void gw_log_reopen(void);
-void gw_log_write(enum gw_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void gw_log_write(enum gw_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
-#define gw_log_at(lvl, ...)                          \
-	do {                                         \
-		if ((lvl) <= gw_log_level)           \
-			gw_log_write((lvl), __VA_ARGS__); \
+#define gw_log_at(lvl, ...)                                                                        \
+	do {                                                                                       \
+		if ((lvl) <= gw_log_level)                                                         \
+			gw_log_write((lvl), __VA_ARGS__);                                          \
 	} while (0)
 #define gw_log_error(...) gw_log_at(GW_LOG_ERROR, __VA_ARGS__)
 #define gw_log_warn(...)  gw_log_at(GW_LOG_WARN, __VA_ARGS__)

@@ -33,36 +33,36 @@ struct options {
 	uint32_t pool_size;
 	uint32_t threads;
 	uint32_t max_clients;
-	bool backend_given;  /* --backend was on the command line */
-	bool pool_given;     /* --pool-size was */
+	bool backend_given; /* --backend was on the command line */
+	bool pool_given;    /* --pool-size was */
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: sluice [options]                 run the gateway\n"
-		"       sluice [--db FILE] account add NAME [rules]   (password on stdin)\n"
-		"       sluice [--db FILE] account set NAME [rules] [--password]\n"
-		"       sluice [--db FILE] account list\n"
-		"       sluice [--db FILE] account delete NAME\n"
-		"\n"
-		"options:\n"
-		"  --listen HOST:PORT    client port (default 127.0.0.1:3307)\n"
-		"  --backend HOST:PORT   MySQL/MariaDB server (default 127.0.0.1:3306)\n"
-		"  --pool-size N         backend connections, shared by all accounts (default 128)\n"
-		"  --db FILE             rules store, SQLite (default sluice.db)\n"
-		"  --admin HOST:PORT     admin API (default 127.0.0.1:8307; 'off' to disable)\n"
-		"  --admin-token TOKEN   bearer token for the admin API (or SLUICE_ADMIN_TOKEN)\n"
-		"  --threads N           event-loop threads (default: number of CPUs)\n"
-		"  --log-level L         error, warn, info, debug or noise (default info)\n"
-		"  --log-file FILE       log there instead of stderr (SIGHUP reopens it)\n"
-		"  --max-clients N       client connections at once, then ERR 1040\n"
-		"                        (default: what the open-files limit leaves)\n"
-		"  --help, --version\n"
-		"  --unsafe-no-replay    testing only: no session replay and no pinning\n"
-		"\n"
-		"rules: --weight W --reservation R --max-qps Q --max-connections C\n"
-		"       --max-queue Q --queue-timeout-ms T\n");
+	fprintf(
+	    f, "usage: sluice [options]                 run the gateway\n"
+	       "       sluice [--db FILE] account add NAME [rules]   (password on stdin)\n"
+	       "       sluice [--db FILE] account set NAME [rules] [--password]\n"
+	       "       sluice [--db FILE] account list\n"
+	       "       sluice [--db FILE] account delete NAME\n"
+	       "\n"
+	       "options:\n"
+	       "  --listen HOST:PORT    client port (default 127.0.0.1:3307)\n"
+	       "  --backend HOST:PORT   MySQL/MariaDB server (default 127.0.0.1:3306)\n"
+	       "  --pool-size N         backend connections, shared by all accounts (default 128)\n"
+	       "  --db FILE             rules store, SQLite (default sluice.db)\n"
+	       "  --admin HOST:PORT     admin API (default 127.0.0.1:8307; 'off' to disable)\n"
+	       "  --admin-token TOKEN   bearer token for the admin API (or SLUICE_ADMIN_TOKEN)\n"
+	       "  --threads N           event-loop threads (default: number of CPUs)\n"
+	       "  --log-level L         error, warn, info, debug or noise (default info)\n"
+	       "  --log-file FILE       log there instead of stderr (SIGHUP reopens it)\n"
+	       "  --max-clients N       client connections at once, then ERR 1040\n"
+	       "                        (default: what the open-files limit leaves)\n"
+	       "  --help, --version\n"
+	       "  --unsafe-no-replay    testing only: no session replay and no pinning\n"
+	       "\n"
+	       "rules: --weight W --reservation R --max-qps Q --max-connections C\n"
+	       "       --max-queue Q --queue-timeout-ms T\n");
 }
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -173,7 +173,7 @@ static int account_cmd(const char *dbpath, uint32_t pool_size, int argc, char **
 			memset(pw, 0, sizeof(pw));
 		}
 		if (add ? !store_account_add(st, &a, pool_size, err, sizeof(err))
-			: !store_account_update(st, &a, pool_size, err, sizeof(err)))
+		        : !store_account_update(st, &a, pool_size, err, sizeof(err)))
 			die("account %s %s: %s", verb, a.name, err);
 		printf("account %s %s\n", a.name, add ? "added" : "updated");
 	} else if (strcmp(verb, "delete") == 0 && argc == 2) {
@@ -227,7 +227,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	atomic_store(&gw.stopping, true);
 	gw_stop_accepting();
 	gw_log_info("signal %d: no new clients; draining running queries (at most 10 s), "
-		    "then stopping", (int)sig);
+	            "then stopping",
+	            (int)sig);
 	drain_deadline = gw_now_ns() + 10000000000ull;
 	drain_ev = event_new(main_base, -1, EV_PERSIST, on_drain_tick, NULL);
 	event_add(drain_ev, &t);
@@ -266,8 +267,8 @@ static void seed_backend(struct store *st, const struct options *o)
 				k = i;
 		}
 		b = list[k];
-		if (o->backend_given && (strcmp(b.host, gw.cfg.backend_host) != 0 ||
-					 b.port != gw.cfg.backend_port)) {
+		if (o->backend_given &&
+		    (strcmp(b.host, gw.cfg.backend_host) != 0 || b.port != gw.cfg.backend_port)) {
 			gw_strlcpy(b.host, gw.cfg.backend_host, sizeof(b.host));
 			b.port = gw.cfg.backend_port;
 			changed = true;
@@ -297,7 +298,7 @@ static void probe_backend_version(void)
 		return;
 	if (connect(fd, (struct sockaddr *)&gw.backend_sa, gw.backend_salen) < 0) {
 		gw_log_warn("backend %s:%u not reachable yet: %s", gw.cfg.backend_host,
-			    gw.cfg.backend_port, strerror(errno));
+		            gw.cfg.backend_port, strerror(errno));
 		close(fd);
 		return;
 	}
@@ -313,11 +314,12 @@ static void probe_backend_version(void)
 			break;
 	}
 	close(fd);
-	if (got >= 4 && got >= 4 + wire_u24(buf) && wire_parse_handshake(buf + 4, wire_u24(buf), &h)) {
+	if (got >= 4 && got >= 4 + wire_u24(buf) &&
+	    wire_parse_handshake(buf + 4, wire_u24(buf), &h)) {
 		snprintf(gw.cfg.server_version, sizeof(gw.cfg.server_version), "%.40s-sluice",
-			 h.server_version);
+		         h.server_version);
 		gw_log_info("backend %s:%u is %s", gw.cfg.backend_host, gw.cfg.backend_port,
-			    h.server_version);
+		            h.server_version);
 	}
 }
 
@@ -340,11 +342,11 @@ static void raise_fd_limit(uint32_t max_clients)
 	gw.cfg.max_clients = max_clients ? max_clients : (uint32_t)(room > 1 ? room : 1);
 	if (max_clients > room)
 		gw_log_warn("--max-clients %u is more than the open-files limit leaves (%llu)",
-			    max_clients, (unsigned long long)room);
+		            max_clients, (unsigned long long)room);
 	gw_log_info("file descriptors: %llu; %llu for sluice itself and %u backend connections; "
-		    "max clients %u", (unsigned long long)rl.rlim_cur,
-		    (unsigned long long)(own - gw.cfg.pool_size), gw.cfg.pool_size,
-		    gw.cfg.max_clients);
+	            "max clients %u",
+	            (unsigned long long)rl.rlim_cur, (unsigned long long)(own - gw.cfg.pool_size),
+	            gw.cfg.pool_size, gw.cfg.max_clients);
 }
 
 static int run_gateway(const struct options *o)
@@ -369,10 +371,10 @@ static int run_gateway(const struct options *o)
 	evthread_use_pthreads();
 	gw.started_ns = gw_now_ns();
 	if (!gw_parse_hostport(o->listen, gw.cfg.listen_host, sizeof(gw.cfg.listen_host),
-			       &gw.cfg.listen_port))
+	                       &gw.cfg.listen_port))
 		die("--listen: expected HOST:PORT, got '%s'", o->listen);
 	if (!gw_parse_hostport(o->backend, gw.cfg.backend_host, sizeof(gw.cfg.backend_host),
-			       &gw.cfg.backend_port))
+	                       &gw.cfg.backend_port))
 		die("--backend: expected HOST:PORT, got '%s'", o->backend);
 	gw.cfg.pool_size = o->pool_size;
 	gw.cfg.threads = o->threads;
@@ -408,9 +410,9 @@ static int run_gateway(const struct options *o)
 	}
 	pthread_sigmask(SIG_UNBLOCK, &stop_sigs, NULL);
 	gw_log_info("sluice %s listening on %s:%u, backend %s:%u, pool %u, %u threads%s%s",
-		    PACKAGE_VERSION, gw.cfg.listen_host, gw.cfg.listen_port, gw.cfg.backend_host,
-		    gw.cfg.backend_port, gw.cfg.pool_size, gw.cfg.threads,
-		    admin_on ? ", admin on " : "", admin_on ? o->admin : "");
+	            PACKAGE_VERSION, gw.cfg.listen_host, gw.cfg.listen_port, gw.cfg.backend_host,
+	            gw.cfg.backend_port, gw.cfg.pool_size, gw.cfg.threads,
+	            admin_on ? ", admin on " : "", admin_on ? o->admin : "");
 	event_base_dispatch(main_base);
 	gw_log_info("stopping");
 	if (admin_on)
@@ -470,7 +472,8 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			if (!gw_parse_u32(optarg, 1, 10000, &o.pool_size))
-				die("--pool-size: a whole number from 1 to 10000, got '%s'", optarg);
+				die("--pool-size: a whole number from 1 to 10000, got '%s'",
+				    optarg);
 			o.pool_given = true;
 			break;
 		case 'd':
@@ -488,7 +491,8 @@ int main(int argc, char **argv)
 			break;
 		case 'L':
 			if (!gw_log_parse_level(optarg, &gw_log_level))
-				die("--log-level: error, warn, info, debug or noise, got '%s'", optarg);
+				die("--log-level: error, warn, info, debug or noise, got '%s'",
+				    optarg);
 			break;
 		case 'h':
 			usage(stdout);

@@ -23,8 +23,8 @@
 #include "gateway/log.h"
 #include "gateway/util.h"
 
-#define BACKOFF_NS  (500u * 1000000u) /* after a failed connect, fail fast this long */
-#define GW_POOL_CAP 10000u            /* the store's largest pool size */
+#define BACKOFF_NS            (500u * 1000000u)    /* after a failed connect, fail fast this long */
+#define GW_POOL_CAP           10000u               /* the store's largest pool size */
 #define GW_CONNECT_TIMEOUT_NS (5000ull * 1000000u) /* connect + login must finish by then */
 
 static const char *const server_state_names[] = { GW_SERVER_STATES(GW_X_NAME) };
@@ -49,7 +49,7 @@ static enum gw_server_state server_state(const struct gw_server *s)
 static void server_set_state(struct gw_server *s, enum gw_server_state st)
 {
 	gw_log_noise("S-%u %s -> %s", s->id, gw_server_state_name(s->state),
-		     gw_server_state_name(st));
+	             gw_server_state_name(st));
 	__atomic_store_n(&s->state, st, __ATOMIC_RELEASE);
 }
 
@@ -115,8 +115,8 @@ static struct gw_server *choose_server_locked(const struct gw_client *c)
 				return s;
 			if (!match)
 				match = s;
-		} else if (!same_class || (same_class->worker != c->worker &&
-					   s->worker == c->worker)) {
+		} else if (!same_class ||
+		           (same_class->worker != c->worker && s->worker == c->worker)) {
 			same_class = s;
 		}
 	}
@@ -429,8 +429,7 @@ static void server_connect(struct gw_server *s, struct gw_client *c)
 	event_assign(s->wev, w->base, fd, EV_WRITE | EV_PERSIST, server_on_write, s);
 	event_priority_set(s->ev, GW_PRIO_HIGH);
 	event_priority_set(s->wev, GW_PRIO_HIGH);
-	if (connect(fd, (struct sockaddr *)&sa, salen) < 0 &&
-	    errno != EINPROGRESS) {
+	if (connect(fd, (struct sockaddr *)&sa, salen) < 0 && errno != EINPROGRESS) {
 		server_connect_failed(s, strerror(errno));
 		return;
 	}
@@ -451,12 +450,12 @@ static void server_login(struct gw_server *s, const uint8_t *p, uint32_t len)
 	memcpy(s->salt, h.scramble, sizeof(s->salt));
 	s->backend_conn_id = h.conn_id;
 	memset(&r, 0, sizeof(r));
-	r.caps = (CLIENT_LONG_PASSWORD | CLIENT_LONG_FLAG | CLIENT_PROTOCOL_41 |
-		  CLIENT_TRANSACTIONS | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH |
-		  CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | CLIENT_SESSION_TRACK | CLIENT_LOCAL_FILES |
-		  CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS |
-		  (c->caps & CLIENT_MULTI_STATEMENTS) | s->caps_class) &
-		 h.caps;
+	r.caps =
+	    (CLIENT_LONG_PASSWORD | CLIENT_LONG_FLAG | CLIENT_PROTOCOL_41 | CLIENT_TRANSACTIONS |
+	     CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH | CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA |
+	     CLIENT_SESSION_TRACK | CLIENT_LOCAL_FILES | CLIENT_MULTI_RESULTS |
+	     CLIENT_PS_MULTI_RESULTS | (c->caps & CLIENT_MULTI_STATEMENTS) | s->caps_class) &
+	    h.caps;
 	if (c->db[0])
 		r.caps |= CLIENT_CONNECT_WITH_DB;
 	r.max_packet = 1u << 30;
@@ -484,7 +483,7 @@ static void server_login(struct gw_server *s, const uint8_t *p, uint32_t len)
 
 /* AuthSwitchRequest from the backend (login or COM_CHANGE_USER): answer natively. */
 static bool server_auth_switch(struct gw_server *s, const uint8_t *p, uint32_t len, uint8_t seq,
-			       const struct gw_account *a)
+                               const struct gw_account *a)
 {
 	struct wire_cur cur = wire_cur_init(p + 1, len - 1);
 	const char *plugin;
@@ -498,8 +497,10 @@ static bool server_auth_switch(struct gw_server *s, const uint8_t *p, uint32_t l
 	    !wire_get_bytes(&cur, 20, &salt)) {
 		char why[160];
 
-		snprintf(why, sizeof(why), "backend asks for auth plugin '%.60s'; sluice speaks "
-			 "mysql_native_password only", plen ? plugin : "?");
+		snprintf(why, sizeof(why),
+		         "backend asks for auth plugin '%.60s'; sluice speaks "
+		         "mysql_native_password only",
+		         plen ? plugin : "?");
 		server_close(s, why);
 		return false;
 	}
@@ -567,7 +568,7 @@ static void server_prepare(struct gw_server *s, struct gw_client *c)
 	}
 	wire_buf_init(&b);
 	if (gw_session_build_set(&b, gw.cfg.no_replay ? &s->vars : &c->vars, &s->vars,
-				 !s->tracking)) {
+	                         !s->tracking)) {
 		s->prep = GW_PREP_SET;
 		server_set_state(s, GW_SV_PREPARE);
 		server_send_wbuf(s, &b);
@@ -583,9 +584,9 @@ void gw_server_run(struct gw_server *s, struct gw_client *c)
 {
 	if (s->fd >= 0 && s->caps_class != (c->caps & GW_CAPS_CLASS_MASK)) {
 		/* Opened for clients with other capabilities: reopen for this one. */
-		gw_log_debug("S-%u reopened for C-%llu: capability class 0x%08x, was 0x%08x",
-			     s->id, (unsigned long long)c->id, c->caps & GW_CAPS_CLASS_MASK,
-			     s->caps_class);
+		gw_log_debug("S-%u reopened for C-%llu: capability class 0x%08x, was 0x%08x", s->id,
+		             (unsigned long long)c->id, c->caps & GW_CAPS_CLASS_MASK,
+		             s->caps_class);
 		event_del(s->ev);
 		event_del(s->wev);
 		close(s->fd);
@@ -603,7 +604,7 @@ void gw_server_run(struct gw_server *s, struct gw_client *c)
 
 /* Pass an ERR from the backend to the client as the answer to its command. */
 static void server_relay_err(struct gw_server *s, struct gw_client *c, const uint8_t *p,
-			     uint32_t len)
+                             uint32_t len)
 {
 	struct wire_err e;
 	char msg[400];
@@ -620,8 +621,7 @@ static void server_relay_err(struct gw_server *s, struct gw_client *c, const uin
 }
 
 /* One whole packet during LOGIN or PREPARE. */
-static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_t len,
-				  uint8_t seq)
+static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_t len, uint8_t seq)
 {
 	struct gw_client *c = s->client;
 
@@ -755,8 +755,7 @@ static void server_on_ok(struct gw_server *s, const uint8_t *pkt, size_t end)
 			}
 		}
 	}
-	if (!c || (c->caps & CLIENT_SESSION_TRACK) || s->state != GW_SV_ACTIVE ||
-	    s->infile_refused)
+	if (!c || (c->caps & CLIENT_SESSION_TRACK) || s->state != GW_SV_ACTIVE || s->infile_refused)
 		return; /* (a refused LOCAL INFILE's OK is replaced whole, below) */
 	/* The client expects the pre-tracking OK: info as plain text, no state block. */
 	if (n <= 5 + lenenc_size(ok.affected_rows) + lenenc_size(ok.last_insert_id))
@@ -765,7 +764,7 @@ static void server_on_ok(struct gw_server *s, const uint8_t *pkt, size_t end)
 	gw_ok_strip_tracking(&b, pkt[3], p, n, s->caps);
 	if (!b.failed) {
 		gw_client_forward2(c, s->in.data + s->in.start,
-				   (size_t)(pkt - s->in.data) - s->in.start, b.data, b.len);
+		                   (size_t)(pkt - s->in.data) - s->in.start, b.data, b.len);
 		s->in.start = (size_t)(pkt - s->in.data) + WIRE_HDR_LEN + n;
 	}
 	wire_buf_free(&b);
@@ -778,7 +777,7 @@ static void server_on_ok(struct gw_server *s, const uint8_t *pkt, size_t end)
  * gives such a client.
  */
 static void server_refuse_infile(struct gw_server *s, size_t pkt, size_t end,
-				 enum wire_resp_step step)
+                                 enum wire_resp_step step)
 {
 	struct gw_client *c = s->client;
 	uint8_t *d = s->in.data;
@@ -801,11 +800,11 @@ static void server_refuse_infile(struct gw_server *s, size_t pkt, size_t end,
 	}
 	s->infile_refused = false;
 	wire_build_err(&b, s->infile_seq, 1148, "42000",
-		       "The used command is not allowed with this MariaDB version (the client "
-		       "did not enable LOCAL INFILE)");
+	               "The used command is not allowed with this MariaDB version (the client "
+	               "did not enable LOCAL INFILE)");
 	if (!b.failed)
 		gw_client_forward2(c, d + s->in.start, pkt > s->in.start ? pkt - s->in.start : 0,
-				   b.data, b.len);
+		                   b.data, b.len);
 	wire_buf_free(&b);
 	s->in.start = end;
 	s->scan = 0;
@@ -996,8 +995,8 @@ bool gw_pool_quiet(void)
 
 		/* A pinned client between statements holds its server but runs nothing. */
 		quiet = st == GW_SV_CLOSED || st == GW_SV_IDLE ||
-			(st == GW_SV_ACTIVE && __atomic_load_n(&gw.servers[i].resp.state,
-							       __ATOMIC_RELAXED) == WRS_DONE);
+		        (st == GW_SV_ACTIVE &&
+		         __atomic_load_n(&gw.servers[i].resp.state, __ATOMIC_RELAXED) == WRS_DONE);
 	}
 	pthread_mutex_unlock(&gw.sched_lock);
 	return quiet;

@@ -39,8 +39,7 @@ void gw_vars_free(struct gw_vars *vs)
 	memset(vs, 0, sizeof(*vs));
 }
 
-bool gw_vars_set(struct gw_vars *vs, const char *name, size_t nlen, const char *value,
-		 size_t vlen)
+bool gw_vars_set(struct gw_vars *vs, const char *name, size_t nlen, const char *value, size_t vlen)
 {
 	uint32_t lo = 0, hi = vs->n;
 	char *mem;
@@ -98,7 +97,7 @@ bool gw_vars_copy(struct gw_vars *dst, const struct gw_vars *src)
 	gw_vars_clear(dst);
 	for (uint32_t i = 0; i < src->n; i++) {
 		if (!gw_vars_set(dst, src->v[i].name, strlen(src->v[i].name), src->v[i].value,
-				 strlen(src->v[i].value)))
+		                 strlen(src->v[i].value)))
 			return false;
 	}
 	return true;
@@ -126,7 +125,7 @@ static const char *vars_get(const struct gw_vars *vs, const char *name)
 }
 
 bool gw_session_parse(const uint8_t *state, size_t len, struct gw_vars *vs,
-		      struct gw_session_change *out)
+                      struct gw_session_change *out)
 {
 	struct wire_cur c = wire_cur_init(state, len);
 
@@ -150,8 +149,8 @@ bool gw_session_parse(const uint8_t *state, size_t len, struct gw_vars *vs,
 				out->nvars++;
 				if (alen >= 13 && memcmp(a, "session_track", 13) == 0)
 					continue;
-				if (vs && !gw_vars_set(vs, (const char *)a, alen, (const char *)b,
-						       blen))
+				if (vs &&
+				    !gw_vars_set(vs, (const char *)a, alen, (const char *)b, blen))
 					out->overflow = true;
 			}
 			break;
@@ -214,7 +213,7 @@ static void put_name(struct wire_buf *b, const char *name, bool *first)
 }
 
 bool gw_session_build_set(struct wire_buf *b, const struct gw_vars *want,
-			  const struct gw_vars *have, bool tracking)
+                          const struct gw_vars *have, bool tracking)
 {
 	size_t off;
 	bool first = true;
@@ -256,7 +255,7 @@ bool gw_session_build_set(struct wire_buf *b, const struct gw_vars *want,
 }
 
 void gw_ok_strip_tracking(struct wire_buf *b, uint8_t seq, const uint8_t *p, size_t n,
-			  uint32_t server_caps)
+                          uint32_t server_caps)
 {
 	struct wire_ok ok;
 	size_t off;

@@ -17,8 +17,8 @@
 #define GW_VAR_VALUE_MAX 2048 /* longest value we replay */
 
 struct gw_var {
-	char *name;   /* owned; name and value share one allocation */
-	char *value;  /* points into the same allocation */
+	char *name;  /* owned; name and value share one allocation */
+	char *value; /* points into the same allocation */
 };
 
 /* A set of session variables, sorted by name. */
@@ -26,42 +26,41 @@ struct gw_vars {
 	struct gw_var *v; /* owned array */
 	uint32_t n;
 	uint32_t cap;
-	uint64_t hash;    /* of the whole set; equal sets have equal hashes */
+	uint64_t hash; /* of the whole set; equal sets have equal hashes */
 };
 
 void gw_vars_free(struct gw_vars *vs);
 void gw_vars_clear(struct gw_vars *vs);
 /* Set name=value (replacing). false when out of memory or over the limits. */
-bool gw_vars_set(struct gw_vars *vs, const char *name, size_t nlen, const char *value,
-		 size_t vlen);
+bool gw_vars_set(struct gw_vars *vs, const char *name, size_t nlen, const char *value, size_t vlen);
 bool gw_vars_copy(struct gw_vars *dst, const struct gw_vars *src);
 bool gw_vars_equal(const struct gw_vars *a, const struct gw_vars *b);
 
 /* What one OK packet's session-state block said. */
 struct gw_session_change {
-	bool schema;                 /* a new current schema */
+	bool schema; /* a new current schema */
 	char db[193];
-	uint32_t nvars;              /* system variables reported */
-	bool state_changed;          /* SESSION_TRACK_STATE_CHANGE said 1 */
-	bool overflow;               /* a variable could not be recorded */
+	uint32_t nvars;     /* system variables reported */
+	bool state_changed; /* SESSION_TRACK_STATE_CHANGE said 1 */
+	bool overflow;      /* a variable could not be recorded */
 };
 
 /* Parse the session-state block of an OK packet, recording variables into vs (which
  * may be NULL). false when the block is malformed. Variables sluice manages itself
  * (session_track_*) are not recorded. */
 bool gw_session_parse(const uint8_t *state, size_t len, struct gw_vars *vs,
-		      struct gw_session_change *out);
+                      struct gw_session_change *out);
 
 /* Build "SET SESSION a=..., b=DEFAULT" as a COM_QUERY packet (sequence 0) that turns a
  * connection whose variables are `have` into one whose variables are `want`; with
  * `tracking` it also switches on the session tracking sluice relies on. Returns false
  * (and builds nothing) when there is nothing to do. */
 bool gw_session_build_set(struct wire_buf *b, const struct gw_vars *want,
-			  const struct gw_vars *have, bool tracking);
+                          const struct gw_vars *have, bool tracking);
 
 /* Rewrite an OK packet (payload p[0..n), sequence seq) for a client that did not ask for
  * CLIENT_SESSION_TRACK: info becomes a plain string, the state block goes. */
 void gw_ok_strip_tracking(struct wire_buf *b, uint8_t seq, const uint8_t *p, size_t n,
-			  uint32_t server_caps);
+                          uint32_t server_caps);
 
 #endif

@@ -81,7 +81,7 @@ unsigned sql_scan(const uint8_t *q, size_t n)
 			}
 			i++;
 		} else if (ch == '#' || (ch == '-' && i + 2 < n && q[i + 1] == '-' &&
-					 (q[i + 2] == ' ' || q[i + 2] == '\t'))) {
+		                         (q[i + 2] == ' ' || q[i + 2] == '\t'))) {
 			while (i < n && q[i] != '\n')
 				i++;
 		} else if (ch == '/' && i + 1 < n && q[i + 1] == '*') {
@@ -102,8 +102,8 @@ unsigned sql_scan(const uint8_t *q, size_t n)
 					i++;
 				continue;
 			}
-			if (i + 1 < n && (is_ident(q[i + 1]) || q[i + 1] == '`' || q[i + 1] == '\'' ||
-					  q[i + 1] == '"'))
+			if (i + 1 < n && (is_ident(q[i + 1]) || q[i + 1] == '`' ||
+			                  q[i + 1] == '\'' || q[i + 1] == '"'))
 				flags |= SQL_USER_VAR;
 			i++;
 		} else if (is_ident(ch) && !isdigit(ch)) {
@@ -161,4 +161,3 @@ bool sql_kill_parse(const uint8_t *q, size_t n, bool *query_only, uint32_t *id)
 	*id = (uint32_t)v;
 	return true;
 }
-

@@ -11,19 +11,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SQL_USER_VAR       0x01u /* @name (not @@): user variables live on the server */
-#define SQL_LOCK           0x02u /* LOCK TABLES, GET_LOCK(), FLUSH ... WITH READ LOCK */
-#define SQL_FOUND_ROWS     0x04u /* SQL_CALC_FOUND_ROWS / FOUND_ROWS() */
-#define SQL_TEMPORARY      0x08u /* CREATE TEMPORARY TABLE */
-#define SQL_PREPARE        0x10u /* PREPARE / EXECUTE / DEALLOCATE (SQL level) */
-#define SQL_XA             0x20u /* XA START ... : the transaction must stay */
-#define SQL_LAST_INSERT_ID 0x40u /* LAST_INSERT_ID() */
-#define SQL_HANDLER        0x80u /* HANDLER ... OPEN */
+#define SQL_USER_VAR       0x01u  /* @name (not @@): user variables live on the server */
+#define SQL_LOCK           0x02u  /* LOCK TABLES, GET_LOCK(), FLUSH ... WITH READ LOCK */
+#define SQL_FOUND_ROWS     0x04u  /* SQL_CALC_FOUND_ROWS / FOUND_ROWS() */
+#define SQL_TEMPORARY      0x08u  /* CREATE TEMPORARY TABLE */
+#define SQL_PREPARE        0x10u  /* PREPARE / EXECUTE / DEALLOCATE (SQL level) */
+#define SQL_XA             0x20u  /* XA START ... : the transaction must stay */
+#define SQL_LAST_INSERT_ID 0x40u  /* LAST_INSERT_ID() */
+#define SQL_HANDLER        0x80u  /* HANDLER ... OPEN */
 #define SQL_CONNECTION_ID  0x100u /* CONNECTION_ID(): answered or mapped by sluice */
 #define SQL_KILL           0x200u /* KILL: client ids are sluice's, not the backend's */
 
-#define SQL_PINS (SQL_USER_VAR | SQL_LOCK | SQL_FOUND_ROWS | SQL_TEMPORARY | SQL_PREPARE | \
-		  SQL_XA | SQL_LAST_INSERT_ID | SQL_HANDLER)
+#define SQL_PINS                                                                                   \
+	(SQL_USER_VAR | SQL_LOCK | SQL_FOUND_ROWS | SQL_TEMPORARY | SQL_PREPARE | SQL_XA |         \
+	 SQL_LAST_INSERT_ID | SQL_HANDLER)
 
 /* Flags for the statement(s) in q[0..n). */
 unsigned sql_scan(const uint8_t *q, size_t n);

@@ -53,8 +53,8 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 				if (now - last_emfile_log > 1000000000u) {
 					last_emfile_log = now;
 					gw_log_warn("accept: out of file descriptors (%s); "
-						    "raise ulimit -n or lower --max-clients",
-						    strerror(errno));
+					            "raise ulimit -n or lower --max-clients",
+					            strerror(errno));
 				}
 			}
 			return;
@@ -122,8 +122,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 		pthread_mutex_lock(&gw.sched_lock);
 		while ((r = qos_expired(gw.qos, now)) != NULL) {
-			struct gw_client *c = (struct gw_client *)((char *)r -
-								   offsetof(struct gw_client, req));
+			struct gw_client *c =
+			    (struct gw_client *)((char *)r - offsetof(struct gw_client, req));
 			struct gw_msg *m = &c->msg;
 
 			c->req_queued = false;
@@ -170,8 +170,8 @@ static int listen_socket(char *err, size_t errlen)
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
 	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
-		snprintf(err, errlen, "--listen %s:%u: %s", gw.cfg.listen_host,
-			 gw.cfg.listen_port, strerror(errno));
+		snprintf(err, errlen, "--listen %s:%u: %s", gw.cfg.listen_host, gw.cfg.listen_port,
+		         strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		fd = -1;

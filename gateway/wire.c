@@ -324,8 +324,8 @@ bool wire_parse_handshake(const uint8_t *p, size_t n, struct wire_handshake *h)
 	memset(h, 0, sizeof(*h));
 	if (!wire_get_u8(&c, &h->protocol) || h->protocol != 10)
 		return false;
-	if (!wire_get_cstr(&c, &s, &slen) || !copy_field(h->server_version,
-							  sizeof(h->server_version), s, slen))
+	if (!wire_get_cstr(&c, &s, &slen) ||
+	    !copy_field(h->server_version, sizeof(h->server_version), s, slen))
 		return false;
 	if (!wire_get_u32(&c, &h->conn_id) || !wire_get_bytes(&c, 8, &part1) ||
 	    !wire_get_bytes(&c, 1, &filler) || !wire_get_u16(&c, &caps_lo))
@@ -457,8 +457,7 @@ bool wire_parse_handshake_resp(const uint8_t *p, size_t n, struct wire_handshake
 	return true;
 }
 
-void wire_build_handshake_resp(struct wire_buf *b, uint8_t seq,
-			       const struct wire_handshake_resp *r)
+void wire_build_handshake_resp(struct wire_buf *b, uint8_t seq, const struct wire_handshake_resp *r)
 {
 	static const uint8_t zeros[23];
 	size_t off = wire_packet_begin(b, seq);
@@ -524,7 +523,7 @@ bool wire_parse_change_user(const uint8_t *p, size_t n, uint32_t caps, struct wi
 }
 
 void wire_build_change_user(struct wire_buf *b, uint8_t seq, uint32_t caps,
-			    const struct wire_change_user *cu)
+                            const struct wire_change_user *cu)
 {
 	size_t off = wire_packet_begin(b, seq);
 
@@ -577,7 +576,7 @@ bool wire_parse_ok(const uint8_t *p, size_t n, uint32_t caps, struct wire_ok *ok
 }
 
 void wire_build_ok(struct wire_buf *b, uint8_t seq, uint32_t caps, uint64_t affected,
-		   uint64_t insert_id, uint16_t status, uint16_t warnings)
+                   uint64_t insert_id, uint16_t status, uint16_t warnings)
 {
 	size_t off = wire_packet_begin(b, seq);
 
@@ -638,7 +637,7 @@ bool wire_parse_err(const uint8_t *p, size_t n, struct wire_err *e)
 }
 
 void wire_build_err(struct wire_buf *b, uint8_t seq, uint16_t code, const char *sqlstate,
-		    const char *fmt, ...)
+                    const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;

@@ -91,12 +91,12 @@ enum wire_cmd {
 };
 
 /* Session-state change types inside an OK packet (CLIENT_SESSION_TRACK). */
-#define SESSION_TRACK_SYSTEM_VARIABLES 0x00
-#define SESSION_TRACK_SCHEMA           0x01
-#define SESSION_TRACK_STATE_CHANGE     0x02
-#define SESSION_TRACK_GTIDS            0x03
+#define SESSION_TRACK_SYSTEM_VARIABLES            0x00
+#define SESSION_TRACK_SCHEMA                      0x01
+#define SESSION_TRACK_STATE_CHANGE                0x02
+#define SESSION_TRACK_GTIDS                       0x03
 #define SESSION_TRACK_TRANSACTION_CHARACTERISTICS 0x04
-#define SESSION_TRACK_TRANSACTION_STATE 0x05
+#define SESSION_TRACK_TRANSACTION_STATE           0x05
 
 static inline uint32_t wire_u24(const uint8_t *p)
 {
@@ -152,7 +152,7 @@ struct wire_buf {
 	uint8_t *data; /* owned */
 	size_t len;
 	size_t cap;
-	bool failed;   /* an allocation failed; everything after is dropped */
+	bool failed; /* an allocation failed; everything after is dropped */
 };
 
 void wire_buf_init(struct wire_buf *b);
@@ -178,10 +178,10 @@ uint8_t wire_packet_end(struct wire_buf *b, size_t off);
 /* ---- handshake ---- */
 
 struct wire_handshake {
-	uint8_t protocol;          /* 10 */
+	uint8_t protocol; /* 10 */
 	char server_version[64];
 	uint32_t conn_id;
-	uint8_t scramble[20];      /* the 20-byte salt */
+	uint8_t scramble[20]; /* the 20-byte salt */
 	uint32_t caps;
 	uint8_t charset;
 	uint16_t status;
@@ -195,19 +195,19 @@ struct wire_handshake_resp {
 	uint32_t caps;
 	uint32_t max_packet;
 	uint8_t charset;
-	bool is_ssl_request;       /* a 32-byte SSLRequest: the client wants TLS */
+	bool is_ssl_request; /* a 32-byte SSLRequest: the client wants TLS */
 	char user[81];
 	uint8_t auth[256];
 	size_t auth_len;
 	char db[193];
 	char auth_plugin[64];
-	const uint8_t *attrs;      /* borrowed: connect attributes, raw (lenenc pairs) */
+	const uint8_t *attrs; /* borrowed: connect attributes, raw (lenenc pairs) */
 	size_t attrs_len;
 };
 
 bool wire_parse_handshake_resp(const uint8_t *p, size_t n, struct wire_handshake_resp *r);
 void wire_build_handshake_resp(struct wire_buf *b, uint8_t seq,
-			       const struct wire_handshake_resp *r);
+                               const struct wire_handshake_resp *r);
 
 /* COM_CHANGE_USER payload (after the command byte is included in p). */
 struct wire_change_user {
@@ -221,7 +221,7 @@ struct wire_change_user {
 
 bool wire_parse_change_user(const uint8_t *p, size_t n, uint32_t caps, struct wire_change_user *cu);
 void wire_build_change_user(struct wire_buf *b, uint8_t seq, uint32_t caps,
-			    const struct wire_change_user *cu);
+                            const struct wire_change_user *cu);
 
 /* ---- OK / ERR / EOF ---- */
 
@@ -230,16 +230,16 @@ struct wire_ok {
 	uint64_t last_insert_id;
 	uint16_t status;
 	uint16_t warnings;
-	const uint8_t *info;        /* borrowed */
+	const uint8_t *info; /* borrowed */
 	size_t info_len;
-	const uint8_t *state;       /* borrowed: session-state changes, when tracked */
+	const uint8_t *state; /* borrowed: session-state changes, when tracked */
 	size_t state_len;
 };
 
 /* An OK packet (header 0x00, or 0xfe ending a result set under CLIENT_DEPRECATE_EOF). */
 bool wire_parse_ok(const uint8_t *p, size_t n, uint32_t caps, struct wire_ok *ok);
 void wire_build_ok(struct wire_buf *b, uint8_t seq, uint32_t caps, uint64_t affected,
-		   uint64_t insert_id, uint16_t status, uint16_t warnings);
+                   uint64_t insert_id, uint16_t status, uint16_t warnings);
 bool wire_parse_eof(const uint8_t *p, size_t n, uint16_t *warnings, uint16_t *status);
 void wire_build_eof(struct wire_buf *b, uint8_t seq, uint16_t warnings, uint16_t status);
 
@@ -252,7 +252,7 @@ struct wire_err {
 
 bool wire_parse_err(const uint8_t *p, size_t n, struct wire_err *e);
 void wire_build_err(struct wire_buf *b, uint8_t seq, uint16_t code, const char *sqlstate,
-		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Is this payload an EOF packet (0xfe, short) under the given capabilities? */
 static inline bool wire_is_eof(const uint8_t *p, size_t n, uint32_t caps)
@@ -266,53 +266,53 @@ static inline bool wire_is_eof(const uint8_t *p, size_t n, uint32_t caps)
 
 /* What a command's response looks like, so the tracker knows where it ends. */
 enum wire_resp_kind {
-	WIRE_RESP_NONE = 0,     /* no response at all (COM_QUIT, STMT_CLOSE, SEND_LONG_DATA) */
-	WIRE_RESP_OK,           /* one OK or ERR (INIT_DB, PING, RESET_CONNECTION, STMT_RESET,
-				 * SET_OPTION, and the like) */
-	WIRE_RESP_QUERY,        /* text protocol results (COM_QUERY) */
-	WIRE_RESP_EXECUTE,      /* binary results (COM_STMT_EXECUTE) */
-	WIRE_RESP_FETCH,        /* rows until EOF (COM_STMT_FETCH) */
-	WIRE_RESP_FIELD_LIST,   /* column definitions until EOF (COM_FIELD_LIST) */
-	WIRE_RESP_PREPARE,      /* COM_STMT_PREPARE */
-	WIRE_RESP_ONE_PACKET,   /* any single packet (COM_STATISTICS) */
+	WIRE_RESP_NONE = 0,   /* no response at all (COM_QUIT, STMT_CLOSE, SEND_LONG_DATA) */
+	WIRE_RESP_OK,         /* one OK or ERR (INIT_DB, PING, RESET_CONNECTION, STMT_RESET,
+	                       * SET_OPTION, and the like) */
+	WIRE_RESP_QUERY,      /* text protocol results (COM_QUERY) */
+	WIRE_RESP_EXECUTE,    /* binary results (COM_STMT_EXECUTE) */
+	WIRE_RESP_FETCH,      /* rows until EOF (COM_STMT_FETCH) */
+	WIRE_RESP_FIELD_LIST, /* column definitions until EOF (COM_FIELD_LIST) */
+	WIRE_RESP_PREPARE,    /* COM_STMT_PREPARE */
+	WIRE_RESP_ONE_PACKET, /* any single packet (COM_STATISTICS) */
 };
 
 enum wire_resp_state {
-	WRS_FIRST = 0,     /* waiting for the first packet */
-	WRS_COLDEFS,       /* column definitions to go */
-	WRS_COLDEFS_EOF,   /* the EOF after column definitions */
-	WRS_ROWS,          /* rows until EOF/OK or ERR */
-	WRS_PREP_PARAMS,   /* prepare: parameter definitions */
+	WRS_FIRST = 0,   /* waiting for the first packet */
+	WRS_COLDEFS,     /* column definitions to go */
+	WRS_COLDEFS_EOF, /* the EOF after column definitions */
+	WRS_ROWS,        /* rows until EOF/OK or ERR */
+	WRS_PREP_PARAMS, /* prepare: parameter definitions */
 	WRS_PREP_PARAMS_EOF,
 	WRS_PREP_COLS,
 	WRS_PREP_COLS_EOF,
-	WRS_INFILE,        /* the server asked for a LOCAL INFILE; the client sends it */
+	WRS_INFILE, /* the server asked for a LOCAL INFILE; the client sends it */
 	WRS_DONE,
 };
 
 struct wire_resp {
 	enum wire_resp_kind kind;
 	enum wire_resp_state state;
-	uint32_t caps;           /* capabilities in force on the connection */
-	uint64_t left;           /* column/param definitions still to come */
-	uint32_t prep_cols;      /* prepare: columns after the parameters */
-	uint16_t status;         /* status flags of the last OK/EOF */
-	bool has_status;         /* status was set by a final OK/EOF of this response */
+	uint32_t caps;      /* capabilities in force on the connection */
+	uint64_t left;      /* column/param definitions still to come */
+	uint32_t prep_cols; /* prepare: columns after the parameters */
+	uint16_t status;    /* status flags of the last OK/EOF */
+	bool has_status;    /* status was set by a final OK/EOF of this response */
 	uint16_t warnings;
-	bool is_err;             /* the response ended with ERR */
+	bool is_err; /* the response ended with ERR */
 	uint16_t err_code;
-	uint32_t stmt_id;        /* prepare: the statement id the server chose */
-	uint64_t affected_rows;  /* from the final OK */
+	uint32_t stmt_id;       /* prepare: the statement id the server chose */
+	uint64_t affected_rows; /* from the final OK */
 	uint64_t last_insert_id;
-	bool state_changed;      /* a final OK carried SERVER_SESSION_STATE_CHANGED */
-	bool ok_seen;            /* the packet just fed was an OK; the caller clears it */
+	bool state_changed; /* a final OK carried SERVER_SESSION_STATE_CHANGED */
+	bool ok_seen;       /* the packet just fed was an OK; the caller clears it */
 };
 
 enum wire_resp_step {
-	WIRE_STEP_MORE = 0,  /* the response goes on */
-	WIRE_STEP_DONE,      /* this packet ended the response */
-	WIRE_STEP_INFILE,    /* the server wants the client's LOCAL INFILE data now */
-	WIRE_STEP_BAD,       /* not a valid response: the connection is out of sync */
+	WIRE_STEP_MORE = 0, /* the response goes on */
+	WIRE_STEP_DONE,     /* this packet ended the response */
+	WIRE_STEP_INFILE,   /* the server wants the client's LOCAL INFILE data now */
+	WIRE_STEP_BAD,      /* not a valid response: the connection is out of sync */
 };
 
 void wire_resp_init(struct wire_resp *r, enum wire_resp_kind kind, uint32_t caps);

@@ -50,25 +50,25 @@ struct qos_req {
 	uint64_t enqueued_ns;        /* set by qos_enqueue() */
 	uint64_t started_ns;         /* set by qos_pick() */
 	/* private to qos: */
-	struct qos_req *q_next;      /* FIFO link inside the account queue */
+	struct qos_req *q_next; /* FIFO link inside the account queue */
 	struct qos_req *q_prev;
-	uint64_t vstart;             /* virtual start tag */
-	uint32_t state;              /* queued / running / idle */
+	uint64_t vstart; /* virtual start tag */
+	uint32_t state;  /* queued / running / idle */
 };
 
 enum qos_verdict {
-	QOS_OK = 0,       /* queued */
-	QOS_QUEUE_FULL,   /* the account already has max_queue requests queued */
+	QOS_OK = 0,     /* queued */
+	QOS_QUEUE_FULL, /* the account already has max_queue requests queued */
 };
 
 /* Per-account numbers for the stats; a snapshot. */
 struct qos_account_stats {
-	uint32_t queued;          /* requests waiting now */
-	uint32_t running;         /* requests on a backend now (picked, not completed) */
-	uint64_t service_ns;      /* total backend time charged so far */
-	uint64_t picked_total;    /* requests that left the queue to run */
-	uint64_t expired_total;   /* requests that timed out in the queue */
-	uint64_t refused_total;   /* requests refused because the queue was full */
+	uint32_t queued;        /* requests waiting now */
+	uint32_t running;       /* requests on a backend now (picked, not completed) */
+	uint64_t service_ns;    /* total backend time charged so far */
+	uint64_t picked_total;  /* requests that left the queue to run */
+	uint64_t expired_total; /* requests that timed out in the queue */
+	uint64_t refused_total; /* requests refused because the queue was full */
 };
 
 /* A scheduler for a pool of `slots` backend connections. NULL on allocation failure. */

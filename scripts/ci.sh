@@ -36,6 +36,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+step "format check (clang-format 14)"
+scripts/format.sh --check
+
 step "autoreconf"
 autoreconf -fi
 

@@ -52,10 +52,10 @@ struct relay_half {
 };
 
 struct relay_pair {
-	struct relay_end end[2];     /* RELAY_CLIENT and RELAY_SERVER */
-	struct relay_half half[2];   /* half[s] carries bytes read from end[s] */
-	bool connecting;             /* the server end's connect() is in progress */
-	bool dead;                   /* closed in this batch; freed after it */
+	struct relay_end end[2];      /* RELAY_CLIENT and RELAY_SERVER */
+	struct relay_half half[2];    /* half[s] carries bytes read from end[s] */
+	bool connecting;              /* the server end's connect() is in progress */
+	bool dead;                    /* closed in this batch; freed after it */
 	struct relay_pair *next_dead; /* link in the dead list while dead */
 };
 
@@ -102,8 +102,8 @@ static bool pair_update(struct relay_pair *p)
 {
 	for (int s = 0; s < 2; s++) {
 		struct relay_end *e = &p->end[s];
-		const struct relay_half *out = &p->half[s];      /* read from e */
-		const struct relay_half *in = &p->half[1 - s];   /* written to e */
+		const struct relay_half *out = &p->half[s];    /* read from e */
+		const struct relay_half *in = &p->half[1 - s]; /* written to e */
 		uint32_t mask = 0;
 
 		if (s == RELAY_SERVER && p->connecting) {
@@ -217,8 +217,9 @@ static void on_accept(int lfd)
 				perror("relay: accept");
 			return;
 		}
-		int sfd = socket(target->ai_family, target->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-				 target->ai_protocol);
+		int sfd =
+		    socket(target->ai_family, target->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		           target->ai_protocol);
 		struct relay_pair *p = calloc(1, sizeof(*p));
 		if (sfd < 0 || p == NULL) {
 			perror("relay: socket");
@@ -250,8 +251,9 @@ static void on_accept(int lfd)
 
 static int listen_on(const char *host, const char *port)
 {
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE };
+	struct addrinfo hints = { .ai_family = AF_UNSPEC,
+		                  .ai_socktype = SOCK_STREAM,
+		                  .ai_flags = AI_PASSIVE };
 	struct addrinfo *ai;
 	int rc = getaddrinfo(host, port, &hints, &ai);
 	if (rc != 0) {
@@ -300,7 +302,7 @@ int main(int argc, char **argv)
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &lev) < 0)
 		die("relay: epoll_ctl");
 	fprintf(stderr, "relay: %s:%s -> %s\n", argc == 4 ? argv[3] : "127.0.0.1", argv[1],
-		argv[2]);
+	        argv[2]);
 
 	struct epoll_event evs[RELAY_EVENTS];
 	for (;;) {

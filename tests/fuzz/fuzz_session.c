@@ -75,11 +75,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			/* what we wrap, we unwrap to the same bytes */
 			if (gw_z_wrap(plain.data + plain.start, plain.end - plain.start, &again,
-				      &s1) &&
+			              &s1) &&
 			    gw_z_unwrap(&again, &back, &s2) == GW_Z_OK &&
 			    (back.end - back.start != plain.end - plain.start ||
 			     memcmp(back.data + back.start, plain.data + plain.start,
-				    plain.end - plain.start) != 0))
+			            plain.end - plain.start) != 0))
 				abort();
 			gw_buf_free(&again);
 			gw_buf_free(&back);

@@ -90,8 +90,10 @@ static void test_change_user(void)
 	   "CURRENT_USER() is %s after COM_CHANGE_USER (got %s)", user2, buf);
 	rc = mysql_change_user(m, user2, "wrong-password", db);
 	err = mysql_errno(m);
-	ok(rc != 0 && err == 1045, "COM_CHANGE_USER with a wrong password is refused with 1045 "
-	   "(got %u)", err);
+	ok(rc != 0 && err == 1045,
+	   "COM_CHANGE_USER with a wrong password is refused with 1045 "
+	   "(got %u)",
+	   err);
 	mysql_close(m);
 }
 
@@ -154,12 +156,17 @@ static void test_prepared(void)
 		pb[1].buffer_length = sizeof(blob);
 		mysql_stmt_bind_param(st, pb);
 		rc2 = mysql_stmt_execute(st);
-		ok(rc1 == 0 && rc2 == 0, "COM_STMT_EXECUTE with a NULL and a 100 kB blob parameter: %s",
+		ok(rc1 == 0 && rc2 == 0,
+		   "COM_STMT_EXECUTE with a NULL and a 100 kB blob parameter: %s",
 		   mysql_stmt_error(st));
 	}
 	mysql_stmt_close(st);
-	ok(strcmp(scalar(m, "SELECT CONCAT(v IS NULL, ':', (SELECT LENGTH(v) FROM ps_t WHERE id = 12)) "
-			  "FROM ps_t WHERE id = 11", buf, sizeof(buf)), "1:102400") == 0,
+	ok(strcmp(
+	       scalar(m,
+	              "SELECT CONCAT(v IS NULL, ':', (SELECT LENGTH(v) FROM ps_t WHERE id = 12)) "
+	              "FROM ps_t WHERE id = 11",
+	              buf, sizeof(buf)),
+	       "1:102400") == 0,
 	   "the NULL arrived as NULL and the blob whole (got '%s')", buf);
 	ok(strcmp(scalar(m, "SELECT v FROM ps_t WHERE id = 7", buf, sizeof(buf)), "long-data") == 0,
 	   "COM_STMT_SEND_LONG_DATA arrived whole (got '%s')", buf);

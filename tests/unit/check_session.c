@@ -43,7 +43,7 @@ START_TEST(test_parse_sysvars_schema_state)
 	n += put_sysvar(st + n, "time_zone", "+01:00");
 	n += put_sysvar(st + n, "autocommit", "OFF");
 	n += put_sysvar(st + n, "session_track_schema", "ON"); /* sluice's own: not recorded */
-	st[n++] = 0x01; /* schema: lenenc(lenenc "shop") */
+	st[n++] = 0x01;                                        /* schema: lenenc(lenenc "shop") */
 	st[n++] = 5;
 	n += put_lenenc(st + n, "shop");
 	st[n++] = 0x02; /* state change: lenenc(lenenc "1") */
@@ -108,7 +108,7 @@ START_TEST(test_build_set)
 	memcpy(sql, b.data + 5, b.len - 5);
 	sql[b.len - 5] = '\0';
 	ck_assert_str_eq(sql, "SET @@SESSION.autocommit=DEFAULT, @@SESSION.sql_mode='it\\'s', "
-			      "@@SESSION.wait_timeout=100");
+	                      "@@SESSION.wait_timeout=100");
 	wire_buf_free(&b);
 	/* equal sets: nothing to send; with tracking: the tracking switches only */
 	wire_buf_init(&b);
@@ -182,7 +182,7 @@ END_TEST
 struct scan_case {
 	const char *sql;
 	unsigned want; /* flags that must be set */
-	unsigned not;  /* flags that must not be */
+	unsigned not ; /* flags that must not be */
 };
 
 static const struct scan_case scan_cases[] = {
@@ -214,7 +214,7 @@ START_TEST(test_sql_scan)
 	unsigned got = sql_scan((const uint8_t *)c->sql, strlen(c->sql));
 
 	ck_assert_msg((got & c->want) == c->want, "%s: flags 0x%x lack 0x%x", c->sql, got, c->want);
-	ck_assert_msg((got & c->not) == 0, "%s: flags 0x%x have 0x%x", c->sql, got, c->not);
+	ck_assert_msg((got & c->not ) == 0, "%s: flags 0x%x have 0x%x", c->sql, got, c->not );
 }
 END_TEST
 
