@@ -44,8 +44,16 @@ bool gw_vars_set(struct gw_vars *vs, const char *name, size_t nlen, const char *
 	uint32_t lo = 0, hi = vs->n;
 	char *mem;
 
-	if (nlen == 0 || nlen > 64 || vlen > GW_VAR_VALUE_MAX)
+	if (nlen == 0 || nlen > 64 || vlen > GW_VAR_VALUE_MAX || memchr(value, 0, vlen))
 		return false;
+	/* System variable names only: they are written into SET statements as they are. */
+	for (size_t i = 0; i < nlen; i++) {
+		char ch = name[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_'))
+			return false;
+	}
 	mem = malloc(nlen + vlen + 2);
 	if (!mem)
 		return false;
