@@ -4,6 +4,7 @@
 # work directory (printed at the end); copy each into tests/fuzz/corpus/.
 #
 # Usage: scripts/fuzz.sh [SECONDS] [extra libFuzzer flags...]
+#        FUZZ_SEED=1 FUZZ_RUNS="wire=N session=N admin=N" scripts/fuzz.sh   (repeatable)
 set -eu
 
 secs=${1:-60}
@@ -31,8 +32,16 @@ for t in wire:corpus session:corpus-session admin:corpus-admin; do
 	dir=${t#*:}
 	mkdir -p "$work/$dir"
 	cp "$top/tests/fuzz/$dir"/* "$work/$dir/" 2>/dev/null || true
-	echo "fuzz.sh: fuzz_$name for ${secs}s"
-	./tests/fuzz/fuzz_"$name" -max_total_time="$secs" -print_final_stats=1 \
+	# FUZZ_RUNS="wire=N session=N admin=N" (with FUZZ_SEED) makes a run repeatable:
+	# the same inputs on every machine, as CI wants; else it runs for $secs.
+	runs=$(printf '%s\n' ${FUZZ_RUNS:-} | sed -n "s/^$name=//p")
+	if [ -n "$runs" ]; then
+		echo "fuzz.sh: fuzz_$name for $runs runs (at most ${secs}s)${FUZZ_SEED:+, seed $FUZZ_SEED}"
+	else
+		echo "fuzz.sh: fuzz_$name for ${secs}s"
+	fi
+	./tests/fuzz/fuzz_"$name" ${runs:+-runs="$runs"} -max_total_time="$secs" \
+		${FUZZ_SEED:+-seed="$FUZZ_SEED"} -print_final_stats=1 \
 		-artifact_prefix="$work/crashes/$name-" "$@" "$work/$dir" 2>"$work/$name.log" ||
 		status=$?
 	grep -E "stat::number_of_executed_units|stat::peak_rss_mb|ERROR|SUMMARY" \
@@ -45,5 +54,5 @@ if [ -n "$(ls -A "$work/crashes")" ]; then
 	echo "fuzz.sh: reproduce with $work/build/tests/fuzz/fuzz_<target> <file>" >&2
 	exit 1
 fi
-echo "fuzz.sh: no crash in ${secs}s per target (work dir $work)"
+echo "fuzz.sh: no crash (work dir $work)"
 exit $status
