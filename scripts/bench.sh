@@ -35,7 +35,7 @@ sluice=$(cd "$(dirname "$sluice")" && pwd)/$(basename "$sluice")
 command -v sysbench >/dev/null || { echo "bench: sysbench is not installed" >&2; exit 2; }
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-work=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
+work=$(mktemp -d --suffix=.sluice-bench)
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 log() {

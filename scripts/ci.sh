@@ -51,7 +51,7 @@ step "make -j$jobs"
 make -C build-ci -j"$jobs"
 
 step "sandbox MariaDB"
-sandbox=$(mktemp -d "${TMPDIR:-/tmp}/sluice-ci-mariadb.XXXXXX")
+sandbox=$(mktemp -d --suffix=.sluice-ci-mariadb)
 eval "$(scripts/mariadb-sandbox.sh start "$sandbox")"
 export MARIADB_HOST MARIADB_PORT MARIADB_SOCKET
 

@@ -10,7 +10,7 @@ set -eu
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 top=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d "${TMPDIR:-/tmp}/sluice-fuzz.XXXXXX")
+work=$(mktemp -d --suffix=.sluice-fuzz)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 command -v clang >/dev/null || { echo "fuzz.sh: clang not found" >&2; exit 1; }

@@ -54,7 +54,7 @@ if [ -n "${MARIADB_PORT:-}" ] && mariadb-admin --no-defaults -h "${MARIADB_HOST:
 	-P "$MARIADB_PORT" -uroot --connect-timeout=2 ping >/dev/null 2>&1; then
 	echo "run-integration: using the MariaDB on port $MARIADB_PORT" >&2
 else
-	sandbox=$(mktemp -d "${TMPDIR:-/tmp}/sluice-mariadb.XXXXXX")
+	sandbox=$(mktemp -d --suffix=.sluice-mariadb)
 	eval "$("$here/mariadb-sandbox.sh" start "$sandbox")"
 fi
 export MARIADB_HOST MARIADB_PORT MARIADB_SOCKET

@@ -12,7 +12,6 @@
 
 #include <arpa/inet.h>
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -25,6 +24,7 @@
 #include <unistd.h>
 
 #include "admin/admin.h"
+#include "tests/unit/testutil.h"
 
 #define TOKEN "s3cret-token"
 
@@ -87,8 +87,7 @@ static void open_store(void)
 {
 	char path[300], err[256];
 
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/check_admin.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	ck_assert(test_tmpdir_make(tmpdir, sizeof tmpdir, "check_admin"));
 	snprintf(path, sizeof path, "%s/rules.db", tmpdir);
 	ck_assert_msg(store_open(path, &st, err, sizeof err), "store_open: %s", err);
 	publish_calls = 0;
@@ -97,21 +96,9 @@ static void open_store(void)
 
 static void close_store(void)
 {
-	DIR *d = opendir(tmpdir);
-	struct dirent *e;
-	char p[600];
-
 	store_close(st);
 	st = NULL;
-	while (d && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-		unlink(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(tmpdir);
+	test_tmpdir_remove(tmpdir);
 }
 
 static void setup(void)

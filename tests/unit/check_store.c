@@ -8,7 +8,6 @@
 #include "config.h"
 
 #include <check.h>
-#include <dirent.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "admin/store.h"
+#include "tests/unit/testutil.h"
 
 static struct store *st; /* owned by the fixture: a migrated ":memory:" store */
 static char err[512];    /* the last error message of a store call */
@@ -72,27 +72,13 @@ static char dbpath[300];
 
 static void make_tmp(void)
 {
-	snprintf(tmpdir, sizeof tmpdir, "%s/check_store.XXXXXX",
-	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	ck_assert(test_tmpdir_make(tmpdir, sizeof tmpdir, "check_store"));
 	snprintf(dbpath, sizeof dbpath, "%s/rules.db", tmpdir);
 }
 
 static void rm_tmp(void)
 {
-	DIR *d = opendir(tmpdir);
-	struct dirent *e;
-	char p[600];
-
-	while (d && (e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-		unlink(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(tmpdir);
+	test_tmpdir_remove(tmpdir);
 }
 
 /* ---- migrations ---- */
