@@ -42,7 +42,8 @@ BASE = "http://127.0.0.1:%d/" % s.admin_port
 WIDTH, HEIGHT = 1200, 700
 # The page's colours for the first two series (admin/dashboard.c, in the order of
 # /v1/stats); the table's colour swatches sit left of x = 60, the chart's lines right of it.
-LINE_COLORS = {"#1f77b4": (0x1f, 0x77, 0xb4), "#ff7f0e": (0xff, 0x7f, 0x0e)}
+# The hues of the first two series colours of the page, #1f77b4 and #ff7f0e.
+LINE_HUES = {"#1f77b4": 205.0, "#ff7f0e": 28.0}
 
 
 # ---------------------------------------------------------------- load
@@ -147,13 +148,34 @@ def read_png(path):
     return w, h, rows
 
 
-def count_colors(rows, colors, x_from, tol=40):
-    """How many pixels right of x_from are close to each colour."""
-    n = {k: 0 for k in colors}
-    for row in rows:
+def hue(px):
+    """The hue of an (r, g, b) pixel in degrees, or None when it is close to grey (the
+    grid, the text, the white background)."""
+    r, g, b = px
+    mx, mn = max(px), min(px)
+    if mx - mn < 50:
+        return None
+    if mx == r:
+        h = 60.0 * (g - b) / (mx - mn)
+    elif mx == g:
+        h = 60.0 * (b - r) / (mx - mn) + 120
+    else:
+        h = 60.0 * (r - g) / (mx - mn) + 240
+    return h % 360
+
+
+def count_hues(rows, hues, x_from, y_to, spread=15):
+    """How many pixels right of x_from and above y_to have each hue (within spread
+    degrees). By hue rather than by exact colour: a line drawn on a scaled canvas is
+    blended with the white around it, which lightens it but keeps its hue."""
+    n = {k: 0 for k in hues}
+    for row in rows[:y_to]:
         for px in row[x_from:]:
-            for k, (r, g, b) in colors.items():
-                if abs(px[0] - r) + abs(px[1] - g) + abs(px[2] - b) <= tol:
+            h = hue(px)
+            if h is None:
+                continue
+            for k, want in hues.items():
+                if min(abs(h - want), 360 - abs(h - want)) <= spread:
                     n[k] += 1
     return n
 
@@ -196,8 +218,9 @@ ok(os.path.exists(shot) and os.path.getsize(shot) > 1000, "a screenshot was writ
 try:
     w, h, rows = read_png(shot)
     is_((w, h), (WIDTH, HEIGHT), "the screenshot is %dx%d" % (WIDTH, HEIGHT))
-    n = count_colors(rows, LINE_COLORS, 60)
-    ok(all(v >= 20 for v in n.values()),
+    # Right of the axis labels, above the table (whose colour swatches would count).
+    n = count_hues(rows, LINE_HUES, 60, 640)
+    ok(all(v >= 40 for v in n.values()),
        "the screenshot's chart shows both accounts' lines (pixels per colour: %r)" % n)
 except (ValueError, OSError, zlib.error, TypeError) as ex:
     ok(False, "the screenshot can be decoded", repr(ex))
