@@ -148,6 +148,7 @@ enum gw_prep_step {
 	GW_PREP_SET,              /* SET SESSION (tracking, variables) sent */
 	GW_PREP_SET_OPTION,       /* COM_SET_OPTION (multi-statements on/off) sent */
 };
+#define GW_PREP_MAX 4 /* COM_CHANGE_USER, COM_INIT_DB, COM_SET_OPTION, SET */
 
 /*
  * The capability bits that change what a server does for a client and that nothing but
@@ -163,19 +164,22 @@ struct gw_server {
 	uint32_t id;                /* slot index in the pool */
 	enum gw_server_state state; /* written only by gw_server_set_state() */
 	int fd;
-	struct gw_worker *worker;   /* weak: the worker whose base holds ev */
-	struct event *ev;           /* owned: persistent EV_READ on worker->base */
-	struct event *wev;          /* owned: persistent EV_WRITE, added while out
-	                             * has bytes the socket did not take */
-	struct gw_client *client;   /* weak, cleared by gw_unlink(): ASSIGNED..DRAIN */
-	struct gw_buf in;           /* response bytes not yet forwarded */
-	struct gw_buf out;          /* bytes to send to the backend */
-	size_t scan;                /* in: bytes [in.start, scan) parsed, forwardable */
-	size_t skip;                /* bytes of a streamed packet still to pass */
-	bool continued;             /* the last packet was 0xffffff long */
-	uint8_t last_seq;           /* sequence id of the last packet read */
-	struct wire_resp resp;      /* tracker for the running command */
-	enum gw_prep_step prep;     /* in PREPARE */
+	struct gw_worker *worker; /* weak: the worker whose base holds ev */
+	struct event *ev;         /* owned: persistent EV_READ on worker->base */
+	struct event *wev;        /* owned: persistent EV_WRITE, added while out
+	                           * has bytes the socket did not take */
+	struct gw_client *client; /* weak, cleared by gw_unlink(): ASSIGNED..DRAIN */
+	struct gw_buf in;         /* response bytes not yet forwarded */
+	struct gw_buf out;        /* bytes to send to the backend */
+	size_t scan;              /* in: bytes [in.start, scan) parsed, forwardable */
+	size_t skip;              /* bytes of a streamed packet still to pass */
+	bool continued;           /* the last packet was 0xffffff long */
+	uint8_t last_seq;         /* sequence id of the last packet read */
+	struct wire_resp resp;    /* tracker for the running command */
+	/* In PREPARE: the steps sent in one write, answered in order; prep_q[prep_i]
+	 * is the one whose answer comes next. */
+	enum gw_prep_step prep_q[GW_PREP_MAX];
+	uint8_t prep_n, prep_i;
 	uint8_t salt[20];           /* from the backend's handshake */
 	uint32_t caps;              /* capabilities agreed with the backend */
 	uint32_t backend_conn_id;   /* the backend's thread id */

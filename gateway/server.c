@@ -478,18 +478,18 @@ static void server_login(struct gw_server *s, const uint8_t *p, uint32_t len)
 	s->tracking = false;
 	gw_vars_clear(&s->vars);
 	server_set_state(s, GW_SV_LOGIN);
-	s->prep = GW_PREP_NONE;
+	s->prep_n = s->prep_i = 0;
 }
 
-/* AuthSwitchRequest from the backend (login or COM_CHANGE_USER): answer natively. */
+/* AuthSwitchRequest from the backend (login or COM_CHANGE_USER): the native answer goes
+ * into b. False (s closed) when the backend wants a plugin sluice does not speak. */
 static bool server_auth_switch(struct gw_server *s, const uint8_t *p, uint32_t len, uint8_t seq,
-                               const struct gw_account *a)
+                               const struct gw_account *a, struct wire_buf *b)
 {
 	struct wire_cur cur = wire_cur_init(p + 1, len - 1);
 	const char *plugin;
 	const uint8_t *salt;
 	size_t plen;
-	struct wire_buf b;
 	size_t off;
 	uint8_t answer[20];
 
@@ -505,21 +505,67 @@ static bool server_auth_switch(struct gw_server *s, const uint8_t *p, uint32_t l
 		return false;
 	}
 	memcpy(s->salt, salt, sizeof(s->salt));
-	wire_buf_init(&b);
-	off = wire_packet_begin(&b, (uint8_t)(seq + 1));
+	off = wire_packet_begin(b, (uint8_t)(seq + 1));
 	if (a->has_password) {
 		auth_native_scramble(a->stage1, s->salt, answer);
-		wire_put_bytes(&b, answer, sizeof(answer));
+		wire_put_bytes(b, answer, sizeof(answer));
 	}
-	wire_packet_end(&b, off);
-	return server_send_wbuf(s, &b);
+	wire_packet_end(b, off);
+	return true;
 }
 
-/* Bring s in line with c, or send c's command when it already is. */
+static void prep_push(struct gw_server *s, enum gw_prep_step step)
+{
+	GW_BUG_ON(s->prep_n >= GW_PREP_MAX);
+	s->prep_q[s->prep_n++] = step;
+}
+
+/*
+ * The steps after the identity that bring s's session in line with c's, into b. fresh:
+ * they follow a COM_CHANGE_USER, so they start from a new session (c's schema, no
+ * variables, no tracking).
+ */
+static void prep_build_rest(struct gw_server *s, const struct gw_client *c, struct wire_buf *b,
+                            bool fresh)
+{
+	static const struct gw_vars no_vars;
+	const struct gw_vars *have = fresh ? &no_vars : &s->vars;
+	size_t off;
+
+	if (!fresh && strcmp(s->db, c->db) != 0) {
+		off = wire_packet_begin(b, 0);
+		wire_put_u8(b, COM_INIT_DB);
+		wire_put_bytes(b, c->db, strlen(c->db));
+		wire_packet_end(b, off);
+		prep_push(s, GW_PREP_INIT_DB);
+	}
+	if ((s->caps ^ c->caps) & CLIENT_MULTI_STATEMENTS) {
+		off = wire_packet_begin(b, 0);
+		wire_put_u8(b, COM_SET_OPTION);
+		/* MYSQL_OPTION_MULTI_STATEMENTS_ON = 0, _OFF = 1 */
+		wire_put_u16(b, (c->caps & CLIENT_MULTI_STATEMENTS) ? 0 : 1);
+		wire_packet_end(b, off);
+		prep_push(s, GW_PREP_SET_OPTION);
+	}
+	if (gw_session_build_set(b, gw.cfg.no_replay ? have : &c->vars, have,
+	                         fresh || !s->tracking))
+		prep_push(s, GW_PREP_SET);
+}
+
+/*
+ * Bring s in line with c, or send c's command when it already is. The steps go out in
+ * one write and the backend answers them in order, so that bringing a connection over
+ * costs one round trip, not one per step. A COM_CHANGE_USER goes alone: MariaDB answers
+ * it with an AuthSwitchRequest (a fresh scramble for every authentication), and the
+ * rest rides with the answer to that. The command itself waits for the answers: were a
+ * step refused, the command must not have run.
+ */
 static void server_prepare(struct gw_server *s, struct gw_client *c)
 {
 	struct wire_buf b;
 
+	wire_buf_init(&b);
+	s->prep_n = s->prep_i = 0;
 	if (s->account != c->account || s->charset != c->charset || (!c->db[0] && s->db[0])) {
 		struct wire_change_user cu;
 
@@ -532,50 +578,17 @@ static void server_prepare(struct gw_server *s, struct gw_client *c)
 		gw_strlcpy(cu.db, c->db, sizeof(cu.db));
 		cu.charset = c->charset;
 		gw_strlcpy(cu.auth_plugin, AUTH_NATIVE, sizeof(cu.auth_plugin));
-		wire_buf_init(&b);
 		wire_build_change_user(&b, 0, s->caps, &cu);
-		s->prep = GW_PREP_CHANGE_USER;
-		server_set_state(s, GW_SV_PREPARE);
-		server_send_wbuf(s, &b);
-		return;
+		prep_push(s, GW_PREP_CHANGE_USER);
+	} else {
+		prep_build_rest(s, c, &b, /* fresh= */ false);
 	}
-	if (strcmp(s->db, c->db) != 0) {
-		size_t off;
-
-		wire_buf_init(&b);
-		off = wire_packet_begin(&b, 0);
-		wire_put_u8(&b, COM_INIT_DB);
-		wire_put_bytes(&b, c->db, strlen(c->db));
-		wire_packet_end(&b, off);
-		s->prep = GW_PREP_INIT_DB;
-		server_set_state(s, GW_SV_PREPARE);
-		server_send_wbuf(s, &b);
-		return;
-	}
-	if ((s->caps ^ c->caps) & CLIENT_MULTI_STATEMENTS) {
-		size_t off;
-
-		wire_buf_init(&b);
-		off = wire_packet_begin(&b, 0);
-		wire_put_u8(&b, COM_SET_OPTION);
-		/* MYSQL_OPTION_MULTI_STATEMENTS_ON = 0, _OFF = 1 */
-		wire_put_u16(&b, (c->caps & CLIENT_MULTI_STATEMENTS) ? 0 : 1);
-		wire_packet_end(&b, off);
-		s->prep = GW_PREP_SET_OPTION;
-		server_set_state(s, GW_SV_PREPARE);
-		server_send_wbuf(s, &b);
-		return;
-	}
-	wire_buf_init(&b);
-	if (gw_session_build_set(&b, gw.cfg.no_replay ? &s->vars : &c->vars, &s->vars,
-	                         !s->tracking)) {
-		s->prep = GW_PREP_SET;
+	if (s->prep_n > 0) {
 		server_set_state(s, GW_SV_PREPARE);
 		server_send_wbuf(s, &b);
 		return;
 	}
 	wire_buf_free(&b);
-	s->prep = GW_PREP_NONE;
 	server_set_state(s, GW_SV_ACTIVE);
 	gw_client_send_command(c, s);
 }
@@ -620,10 +633,21 @@ static void server_relay_err(struct gw_server *s, struct gw_client *c, const uin
 	gw_client_command_error(c, 1, e.code, e.sqlstate, msg);
 }
 
+/* One step of the PREPARE write was answered: on to the next answer, or, once all
+ * are in, to what is left (the steps held back behind a COM_CHANGE_USER) or the
+ * command. */
+static void server_prep_answered(struct gw_server *s, struct gw_client *c)
+{
+	if (++s->prep_i < s->prep_n)
+		return;
+	server_prepare(s, c);
+}
+
 /* One whole packet during LOGIN or PREPARE. */
 static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_t len, uint8_t seq)
 {
 	struct gw_client *c = s->client;
+	enum gw_prep_step step;
 
 	if (!c) {
 		server_close(s, "client gone");
@@ -637,23 +661,35 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 		server_close(s, "empty packet from backend");
 		return;
 	}
-	if (s->state == GW_SV_PREPARE && s->prep == GW_PREP_SET_OPTION &&
-	    (p[0] == 0x00 || (p[0] == 0xfe && len < 9))) {
+	step = s->state == GW_SV_PREPARE ? s->prep_q[s->prep_i] : GW_PREP_NONE;
+	if (step == GW_PREP_SET_OPTION && (p[0] == 0x00 || (p[0] == 0xfe && len < 9))) {
 		s->caps ^= CLIENT_MULTI_STATEMENTS; /* answered with EOF (or OK): done */
-		server_prepare(s, c);
+		server_prep_answered(s, c);
 		return;
 	}
 	if (p[0] == 0xfe && len > 1) {
-		server_auth_switch(s, p, len, seq, c->account);
-		if (s->prep == GW_PREP_CHANGE_USER)
-			s->prep = GW_PREP_CHANGE_USER_AUTH;
+		struct wire_buf b;
+
+		wire_buf_init(&b);
+		if (!server_auth_switch(s, p, len, seq, c->account, &b)) {
+			wire_buf_free(&b);
+			return;
+		}
+		if (step == GW_PREP_CHANGE_USER) {
+			/* The rest of the steps ride behind the answer. Should the change be
+			 * refused, they run in a session that is closed right after. */
+			s->prep_q[s->prep_i] = GW_PREP_CHANGE_USER_AUTH;
+			if (s->prep_i + 1 == s->prep_n)
+				prep_build_rest(s, c, &b, /* fresh= */ true);
+		}
+		server_send_wbuf(s, &b);
 		return;
 	}
 	if (p[0] == 0xff) {
-		/* Login, change user or init db refused: the client's command fails with
-		 * the backend's own error; the server is left in a clean state only when
-		 * COM_INIT_DB failed. */
-		bool keep = s->state == GW_SV_PREPARE && s->prep == GW_PREP_INIT_DB;
+		/* Login, change user, init db or the SET refused: the client's command
+		 * fails with the backend's own error; the server is left in a clean state
+		 * only when COM_INIT_DB failed and nothing was sent behind it. */
+		bool keep = step == GW_PREP_INIT_DB && s->prep_i + 1 == s->prep_n;
 		const uint8_t *cp;
 		uint32_t clen;
 
@@ -687,28 +723,38 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 		return;
 	}
 	/* OK: logged in, user changed, schema changed or variables set. */
-	if (s->state == GW_SV_PREPARE && s->prep == GW_PREP_SET) {
+	switch (step) {
+	case GW_PREP_SET:
 		s->tracking = true;
 		if (!gw_vars_copy(&s->vars, &c->vars)) {
 			server_close(s, "out of memory");
 			return;
 		}
-	} else if (s->state == GW_SV_PREPARE && s->prep == GW_PREP_INIT_DB) {
+		break;
+	case GW_PREP_INIT_DB:
 		gw_strlcpy(s->db, c->db, sizeof(s->db));
-	} else if (s->state == GW_SV_PREPARE) {
-		/* COM_CHANGE_USER: a fresh session */
+		break;
+	case GW_PREP_CHANGE_USER:
+	case GW_PREP_CHANGE_USER_AUTH:
+		/* A fresh session */
 		s->account = c->account;
 		s->charset = c->charset;
 		gw_strlcpy(s->db, c->db, sizeof(s->db));
 		s->tracking = false;
 		gw_vars_clear(&s->vars);
+		break;
+	case GW_PREP_SET_OPTION: /* handled above */
+	case GW_PREP_NONE:       /* the login */
+		break;
 	}
 	if (s->state == GW_SV_LOGIN) {
 		pthread_mutex_lock(&gw.sched_lock);
 		gw.backend_error[0] = '\0';
 		pthread_mutex_unlock(&gw.sched_lock);
+		server_prepare(s, c);
+		return;
 	}
-	server_prepare(s, c);
+	server_prep_answered(s, c);
 }
 
 static size_t lenenc_size(uint64_t v)

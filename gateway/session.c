@@ -170,8 +170,14 @@ bool gw_session_parse(const uint8_t *state, size_t len, struct gw_vars *vs,
 			out->schema = true;
 			break;
 		case SESSION_TRACK_STATE_CHANGE:
-			if (!wire_get_lenenc_str(&d, &a, &alen))
+			/* MariaDB sends the flag bare (02 01 '1'); MySQL's documentation has
+			 * it as a string<lenenc> inside the entry (02 02 01 '1'). Take both. */
+			if (dlen == 1) {
+				a = data;
+				alen = 1;
+			} else if (!wire_get_lenenc_str(&d, &a, &alen)) {
 				return false;
+			}
 			out->state_changed = alen == 1 && a[0] == '1';
 			break;
 		default:

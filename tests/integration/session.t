@@ -213,6 +213,68 @@ ca.close()
 c0.close()
 lib.finish(s)
 
+# ---- what pins and what does not (the pinned gauge of /v1/stats)
+# Replayable state (variables, schema, character set) must leave the client free to run
+# on any connection; state that cannot be replayed pins it.
+if lib.TEST_ADDR is None:
+    import qoslib  # noqa: E402  (the admin API helpers)
+
+    sq = lib.start_sluice([A], pool_size=2)
+    for sql, pins in (("SET time_zone = '+03:00'", False),
+                      ("SET SESSION sql_mode = 'ANSI_QUOTES'", False),
+                      ("SET autocommit = 0", False),
+                      ("SET NAMES latin1", False),
+                      ("USE `%s`" % S2, False),
+                      ("SET SESSION wait_timeout = 600, time_zone = '-02:00'", False),
+                      ("SET @mine = 1", True),
+                      ("CREATE TEMPORARY TABLE tmp_pin (v INT)", True)):
+        cp = sq.connect(A)
+        cp.cursor().execute(sql)
+        cp.cursor().execute("SELECT 1")
+        n = qoslib.stats(sq)[A.name]["pinned"]
+        is_(n, 1 if pins else 0, "%s %s" % (sql, "pins" if pins else "does not pin"))
+        cp.close()
+        lib.wait_until(lambda: qoslib.stats(sq)[A.name]["pinned"] == 0, 5)
+    lib.finish(sq)
+else:
+    lib.skip("what pins and what does not", "needs a sluice of our own")
+
+# ---- a refused preparation step: the statement behind it must not run
+# Pool of 1. X (schema S3, a time_zone of its own) and Z (schema S1, no variables) take
+# turns; S3 is dropped; X's INSERT then needs COM_INIT_DB and a SET, sent in one write.
+# The COM_INIT_DB is refused: X gets the backend's error, the INSERT has not run, and the
+# connection (whose SET ran behind the refused step) is not handed to Z half-prepared.
+if lib.TEST_ADDR is None:
+    S3 = lib.create_schema("t_sess3")
+    C = lib.Account("t_sess_c", "pw-sess-c", schemas=[S1, S3])
+    sp = lib.start_sluice([C], pool_size=1)
+    lib.root_sql("CREATE TABLE IF NOT EXISTS `%s`.marks (id INT PRIMARY KEY)" % S1)
+    lib.root_sql("DELETE FROM `%s`.marks" % S1)
+    cx = sp.connect(C, database=S3)
+    cz = sp.connect(C)
+    curx, curz = cx.cursor(), cz.cursor()
+    curx.execute("SET time_zone = '+03:00'")
+    curz.execute("SELECT @@time_zone, DATABASE()")
+    is_(curz.fetchone(), ("SYSTEM", S1), "Z on the shared connection: its own state")
+    lib.drop_schema(S3)
+    e = lib.error_of(lambda: curx.execute("INSERT INTO `%s`.marks VALUES (1)" % S1))
+    is_(e and e[0], 1049, "X's schema was dropped: the backend's ERR 1049 for its INSERT")
+    is_(lib.root_sql("SELECT COUNT(*) FROM `%s`.marks" % S1)[0][0], 0,
+        "the INSERT behind the refused COM_INIT_DB did not run")
+    curz.execute("SELECT @@time_zone, DATABASE()")
+    is_(curz.fetchone(), ("SYSTEM", S1), "Z goes on with its own state afterwards")
+    cx.close()
+    cx = sp.connect(C)
+    curx = cx.cursor()
+    curx.execute("INSERT INTO marks VALUES (2)")
+    is_(lib.root_sql("SELECT id FROM `%s`.marks" % S1), ((2,),),
+        "X, connected again, inserts")
+    cx.close()
+    cz.close()
+    lib.finish(sp)
+else:
+    lib.skip("a refused preparation step", "needs a sluice of our own")
+
 # ---- the same sessions without replay and pins must go wrong (the test can fail)
 if lib.TEST_ADDR is None:
     s2 = lib.start_sluice([A], pool_size=4, extra_args=["--unsafe-no-replay"])

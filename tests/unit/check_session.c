@@ -46,9 +46,9 @@ START_TEST(test_parse_sysvars_schema_state)
 	st[n++] = 0x01;                                        /* schema: lenenc(lenenc "shop") */
 	st[n++] = 5;
 	n += put_lenenc(st + n, "shop");
-	st[n++] = 0x02; /* state change: lenenc(lenenc "1") */
-	st[n++] = 2;
-	n += put_lenenc(st + n, "1");
+	st[n++] = 0x02; /* state change, as MariaDB 10.11 sends it: lenenc("1") */
+	st[n++] = 1;
+	st[n++] = '1';
 	ck_assert(gw_session_parse(st, n, &vs, &chg));
 	ck_assert_uint_eq(chg.nvars, 3);
 	ck_assert(chg.schema);
@@ -80,12 +80,26 @@ END_TEST
 
 START_TEST(test_state_change_alone_means_unreplayable)
 {
-	/* SET @x = 1 on MariaDB: only "state changed", no variable, no schema */
-	const uint8_t st[] = { 0x02, 0x02, 0x01, '1' };
+	/* SET @x = 1 on MariaDB 10.11, bytes as captured: only "state changed" */
+	const uint8_t st[] = { 0x02, 0x01, '1' };
+	/* the form of MySQL's documentation: the flag as a string<lenenc> of its own */
+	const uint8_t doc[] = { 0x02, 0x02, 0x01, '1' };
+	/* SET time_zone = '+03:00' on MariaDB 10.11: the variable, then "state changed" */
+	const uint8_t tz[] = { 0x00, 0x11, 0x09, 't', 'i', 'm', 'e', '_', 'z',  'o',  'n',
+		               'e',  0x06, '+',  '0', '3', ':', '0', '0', 0x02, 0x01, '1' };
+	struct gw_vars vs = { 0 };
 	struct gw_session_change chg;
 
 	ck_assert(gw_session_parse(st, sizeof(st), NULL, &chg));
 	ck_assert(chg.state_changed && chg.nvars == 0 && !chg.schema);
+	ck_assert(gw_session_parse(doc, sizeof(doc), NULL, &chg));
+	ck_assert(chg.state_changed && chg.nvars == 0 && !chg.schema);
+	ck_assert(gw_session_parse(tz, sizeof(tz), &vs, &chg));
+	ck_assert(chg.state_changed && chg.nvars == 1 && !chg.overflow);
+	ck_assert_uint_eq(vs.n, 1);
+	ck_assert_str_eq(vs.v[0].name, "time_zone");
+	ck_assert_str_eq(vs.v[0].value, "+03:00");
+	gw_vars_free(&vs);
 }
 END_TEST
 
