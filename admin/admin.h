@@ -48,7 +48,9 @@ struct adm_backend_stats {
 	uint32_t connected; /* backend connections up */
 	uint32_t busy;      /* running a request or pinned */
 	uint64_t connect_failures_total;
-	char last_error[256]; /* "" when none */
+	uint64_t account_switches_total; /* COM_CHANGE_USER sent to hand a connection over */
+	uint64_t held_hits_total;        /* statements that took a connection held for them */
+	char last_error[256];            /* "" when none */
 };
 
 struct adm_stats {

@@ -205,22 +205,28 @@ static void adm_metrics_backends(struct adm_buf *b, const struct adm_stats *s)
 		"sluice_backend_connections",
 		"sluice_backend_busy",
 		"sluice_backend_connect_failures_total",
+		"sluice_backend_account_switches_total",
+		"sluice_backend_held_hits_total",
 	};
 	static const char *const help[] = {
 		"Backend connections configured.",
 		"Backend connections up.",
 		"Backend connections running a request or pinned.",
 		"Failed attempts to connect to the backend.",
+		"Connections handed from one account to another (COM_CHANGE_USER).",
+		"Statements that took a connection held for their account (--anticipate-ms).",
 	};
 
 	for (size_t f = 0; f < sizeof name / sizeof name[0]; f++) {
-		adm_metric_head(b, name[f], f == 3 ? "counter" : "gauge", help[f]);
+		adm_metric_head(b, name[f], f >= 3 ? "counter" : "gauge", help[f]);
 		for (size_t i = 0; i < s->n_backends; i++) {
 			const struct adm_backend_stats *be = &s->backends[i];
 			uint64_t v = f == 0   ? be->pool_size
 			             : f == 1 ? be->connected
 			             : f == 2 ? be->busy
-			                      : be->connect_failures_total;
+			             : f == 3 ? be->connect_failures_total
+			             : f == 4 ? be->account_switches_total
+			                      : be->held_hits_total;
 
 			adm_metric_start(b, name[f], "backend", be->name, NULL);
 			adm_buf_printf(b, " %" PRIu64 "\n", v);

@@ -373,8 +373,11 @@ bool gw_stats_collect(void *ud, struct adm_stats *out)
 	         gw.cfg.backend_port);
 	out->backends[0].pool_size = gw.cfg.pool_size;
 	out->backends[0].connected = gw.nlive;
-	out->backends[0].busy = gw.nlive - gw.nidle;
+	out->backends[0].busy = gw.nlive - gw.nidle - gw.nheld;
 	out->backends[0].connect_failures_total = gw.connect_failures;
+	out->backends[0].account_switches_total =
+	    __atomic_load_n(&gw.account_switches, __ATOMIC_RELAXED);
+	out->backends[0].held_hits_total = gw.held_hits;
 	gw_strlcpy(out->backends[0].last_error, gw.backend_error,
 	           sizeof(out->backends[0].last_error));
 	out->n_backends = 1;

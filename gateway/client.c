@@ -1089,6 +1089,18 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 	c->req.affinity = (uint32_t)c->worker->id;
 	pthread_mutex_lock(&gw.sched_lock);
 	qos_account_get_stats(c->account->qa, &qs);
+	if (qs.queued == 0 && c->account->held) {
+		/* A server waits for this account (anticipation, server.c). */
+		struct gw_server *s = gw_server_take_held_locked(c);
+
+		if (s) {
+			pthread_mutex_unlock(&gw.sched_lock);
+			c->req_running = false;
+			client_set_state(c, GW_CL_RUNNING);
+			gw_server_run(s, c);
+			return;
+		}
+	}
 	backlogged = qs.queued >= GW_BACKLOG_DEEP;
 	v = qos_enqueue(gw.qos, &c->req, now);
 	if (v == QOS_OK) {

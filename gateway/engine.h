@@ -87,6 +87,9 @@ void gw_msgs_run(struct gw_msg *list);
 void gw_server_run(struct gw_server *s, struct gw_client *c);
 /* The client is done with s for now: back to the pool or closed. Takes sched_lock. */
 void gw_server_release(struct gw_server *s, bool reusable);
+/* Under sched_lock: the server HELD for c's account, now bound to c (its statement skips
+ * the queue and is charged all the same), or NULL. */
+struct gw_server *gw_server_take_held_locked(struct gw_client *c);
 /* The client vanished while s was running its command. */
 void gw_server_orphan(struct gw_server *s, bool reusable_after);
 /* Send bytes to the backend (buffering what does not fit). */

@@ -106,6 +106,8 @@ struct gw_account {
 	struct qos_account *qa;   /* owned reference */
 	uint32_t connections;     /* client connections now */
 	uint32_t pinned;          /* clients pinned to a server now */
+	struct gw_server *held;   /* list (hold_next) of servers HELD for this account's
+	                           * next statements (under sched_lock) */
 	uint64_t rejected_total;
 	uint64_t rejected[GW_REJECT__COUNT]; /* by reason */
 	struct gw_account_tstats *ts;        /* owned: one block per worker, written by that
@@ -131,6 +133,7 @@ enum gw_client_state { GW_CLIENT_STATES(GW_X_ENUM) GW_CL__COUNT };
 	X(GW_SV_CONNECTING) /* TCP connect in progress */                                          \
 	X(GW_SV_LOGIN)      /* handshake / auth in progress */                                     \
 	X(GW_SV_IDLE)       /* logged in, in the pool's idle list */                               \
+	X(GW_SV_HELD)       /* logged in, kept a moment for its account's next statement */        \
 	X(GW_SV_ASSIGNED)   /* given to a client, on its way to the client's worker */             \
 	X(GW_SV_PREPARE)    /* bringing identity / schema in line with the client */               \
 	X(GW_SV_ACTIVE)     /* running the client's command */                                     \
@@ -164,18 +167,21 @@ struct gw_server {
 	uint32_t id;                /* slot index in the pool */
 	enum gw_server_state state; /* written only by gw_server_set_state() */
 	int fd;
-	struct gw_worker *worker; /* weak: the worker whose base holds ev */
-	struct event *ev;         /* owned: persistent EV_READ on worker->base */
-	struct event *wev;        /* owned: persistent EV_WRITE, added while out
-	                           * has bytes the socket did not take */
-	struct gw_client *client; /* weak, cleared by gw_unlink(): ASSIGNED..DRAIN */
-	struct gw_buf in;         /* response bytes not yet forwarded */
-	struct gw_buf out;        /* bytes to send to the backend */
-	size_t scan;              /* in: bytes [in.start, scan) parsed, forwardable */
-	size_t skip;              /* bytes of a streamed packet still to pass */
-	bool continued;           /* the last packet was 0xffffff long */
-	uint8_t last_seq;         /* sequence id of the last packet read */
-	struct wire_resp resp;    /* tracker for the running command */
+	struct gw_worker *worker;    /* weak: the worker whose base holds ev */
+	struct event *ev;            /* owned: persistent EV_READ on worker->base */
+	struct event *wev;           /* owned: persistent EV_WRITE, added while out
+	                              * has bytes the socket did not take */
+	struct event *hold_ev;       /* owned: ends a HELD spell (made on first use) */
+	uint64_t held_until_ns;      /* while HELD */
+	struct gw_server *hold_next; /* in its account's held list */
+	struct gw_client *client;    /* weak, cleared by gw_unlink(): ASSIGNED..DRAIN */
+	struct gw_buf in;            /* response bytes not yet forwarded */
+	struct gw_buf out;           /* bytes to send to the backend */
+	size_t scan;                 /* in: bytes [in.start, scan) parsed, forwardable */
+	size_t skip;                 /* bytes of a streamed packet still to pass */
+	bool continued;              /* the last packet was 0xffffff long */
+	uint8_t last_seq;            /* sequence id of the last packet read */
+	struct wire_resp resp;       /* tracker for the running command */
 	/* In PREPARE: the steps sent in one write, answered in order; prep_q[prep_i]
 	 * is the one whose answer comes next. */
 	enum gw_prep_step prep_q[GW_PREP_MAX];
@@ -299,8 +305,12 @@ struct gw_config {
 	uint32_t handshake_timeout_ms;
 	char server_version[64]; /* what clients see in the greeting */
 	bool no_replay;          /* testing only: no variable replay, no pins */
+	uint32_t anticipate_us;  /* how long a light account's server is HELD; 0 = never */
 	uint32_t max_clients;    /* client connections at once; then ERR 1040 */
 };
+
+/* --anticipate-ms by default: how long a light account's server waits for it. */
+#define GW_ANTICIPATE_US 5000
 
 /* The process-wide gateway. */
 struct gw {
@@ -315,6 +325,9 @@ struct gw {
 	struct gw_server *idle; /* idle list (under sched_lock) */
 	uint32_t nidle;
 	uint32_t nlive;              /* servers not CLOSED */
+	uint32_t nheld;              /* servers HELD */
+	uint64_t account_switches;   /* COM_CHANGE_USER sent to hand a server over */
+	uint64_t held_hits;          /* statements that took a server HELD for them */
 	struct gw_account *accounts; /* list, under sched_lock */
 	uint64_t down_until_ns;      /* after a connect failure: fail fast until then */
 	char backend_error[256];     /* last connect/login error, "" when fine */

@@ -71,6 +71,8 @@ static bool fake_stats(void *ud, struct adm_stats *out)
 	snprintf(out->backends[0].addr, sizeof out->backends[0].addr, "127.0.0.1:3306");
 	out->backends[0].pool_size = 8;
 	out->backends[0].connected = 8;
+	out->backends[0].account_switches_total = 37;
+	out->backends[0].held_hits_total = 212;
 	out->clients = 11;
 	out->uptime_s = 99;
 	return true;
@@ -480,6 +482,11 @@ START_TEST(test_metrics)
 	                             "reason=\"queue_full\"} "),
 	              "%s", r.body);
 	ck_assert_msg(strstr(r.body, "sluice_backend_connections{backend=\"db1\"} 8\n"), "%s",
+	              r.body);
+	ck_assert_msg(strstr(r.body, "# TYPE sluice_backend_account_switches_total counter\n"
+	                             "sluice_backend_account_switches_total{backend=\"db1\"} 37\n"),
+	              "%s", r.body);
+	ck_assert_msg(strstr(r.body, "sluice_backend_held_hits_total{backend=\"db1\"} 212\n"), "%s",
 	              r.body);
 	ck_assert_msg(strstr(r.body, "\nsluice_clients 11\n"), "%s", r.body);
 	ck_assert_msg(r.body[r.body_len - 1] == '\n', "no final newline");
