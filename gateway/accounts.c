@@ -354,7 +354,7 @@ bool gw_stats_collect(void *ud, struct adm_stats *out)
 		o->latency_count = o->queries_total;
 		o->latency_sum_s = (double)lat_ns / 1e9;
 		o->connections = a->connections;
-		o->active = qs.running;
+		o->active = qs.running + a->held_active;
 		o->queued = qs.queued;
 		o->pinned = a->pinned;
 		o->qps = (double)q / (GW_STATS_WINDOW - 1);

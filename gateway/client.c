@@ -348,6 +348,7 @@ static void client_close(struct gw_client *c, const char *reason)
 		qos_complete(gw.qos, &c->req, cost, now);
 		c->req_running = false;
 	}
+	gw_client_held_done_locked(c);
 	if (c->account) {
 		c->account->connections--;
 		if (c->pinned)
@@ -1094,6 +1095,8 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 		struct gw_server *s = gw_server_take_held_locked(c);
 
 		if (s) {
+			c->held_run = true;
+			c->account->held_active++;
 			pthread_mutex_unlock(&gw.sched_lock);
 			c->req_running = false;
 			client_set_state(c, GW_CL_RUNNING);
@@ -1209,6 +1212,14 @@ void gw_client_infile_begin(struct gw_client *c)
 	client_process(c);
 }
 
+void gw_client_held_done_locked(struct gw_client *c)
+{
+	if (c->held_run) {
+		c->held_run = false;
+		c->account->held_active--;
+	}
+}
+
 /* The server's response to the client's command is complete. */
 void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 {
@@ -1261,6 +1272,7 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 	} else {
 		qos_charge(gw.qos, c->account->qa, cost, now);
 	}
+	gw_client_held_done_locked(c);
 
 	if (pin && !c->pinned) {
 		c->pinned = true;
@@ -1295,6 +1307,7 @@ void gw_client_server_lost(struct gw_client *c, uint8_t seq, const char *why)
 		qos_complete(gw.qos, &c->req, 0, now);
 		c->req_running = false;
 	}
+	gw_client_held_done_locked(c);
 	if (c->pinned)
 		c->account->pinned--;
 	pthread_mutex_unlock(&gw.sched_lock);

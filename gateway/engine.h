@@ -90,6 +90,8 @@ void gw_server_release(struct gw_server *s, bool reusable);
 /* Under sched_lock: the server HELD for c's account, now bound to c (its statement skips
  * the queue and is charged all the same), or NULL. */
 struct gw_server *gw_server_take_held_locked(struct gw_client *c);
+/* Under sched_lock: c's statement on a held server is over (done, failed or abandoned). */
+void gw_client_held_done_locked(struct gw_client *c);
 /* The client vanished while s was running its command. */
 void gw_server_orphan(struct gw_server *s, bool reusable_after);
 /* Send bytes to the backend (buffering what does not fit). */

@@ -108,6 +108,7 @@ struct gw_account {
 	uint32_t pinned;          /* clients pinned to a server now */
 	struct gw_server *held;   /* list (hold_next) of servers HELD for this account's
 	                           * next statements (under sched_lock) */
+	uint32_t held_active;     /* its statements running on servers taken from that list */
 	uint64_t rejected_total;
 	uint64_t rejected[GW_REJECT__COUNT]; /* by reason */
 	struct gw_account_tstats *ts;        /* owned: one block per worker, written by that
@@ -254,6 +255,8 @@ struct gw_client {
 	bool zombie;                /* closed while a message is in flight */
 	bool req_queued;            /* req is in qos (QUEUED) */
 	bool req_running;           /* req was picked: complete it */
+	bool held_run;              /* running on a server HELD for its account (skipped the
+	                             * queue): counted in account->held_active */
 	uint32_t caps;              /* negotiated with the client */
 	uint8_t charset;
 	char db[GW_DB_MAX + 1];         /* current schema */

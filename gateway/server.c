@@ -814,6 +814,7 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 			qos_complete(gw.qos, &c->req, gw_now_ns() - s->started_ns, gw_now_ns());
 			c->req_running = false;
 		}
+		gw_client_held_done_locked(c);
 		pthread_mutex_unlock(&gw.sched_lock);
 		/* Drop the command that never ran. */
 		if (gw_buf_len(&c->in) >= WIRE_HDR_LEN) {
