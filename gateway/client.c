@@ -1286,6 +1286,7 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 	if (!keep) {
 		c->server = NULL;
 		s->client = NULL;
+		s->may_hold = true; /* its account may get it back (anticipation) */
 		gw_server_release(s, /* reusable= */ true);
 	}
 	if (gw_buf_len(&c->in) > 0)

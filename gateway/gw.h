@@ -172,7 +172,10 @@ struct gw_server {
 	struct event *ev;            /* owned: persistent EV_READ on worker->base */
 	struct event *wev;           /* owned: persistent EV_WRITE, added while out
 	                              * has bytes the socket did not take */
-	struct event *hold_ev;       /* owned: ends a HELD spell (made on first use) */
+	struct event *hold_ev;       /* owned: ends a HELD spell (on the base of the worker
+	                              * that first connected it; state is re-checked under
+	                              * sched_lock, so it need not move with ev) */
+	bool may_hold;               /* the next release ends a client's statement */
 	uint64_t held_until_ns;      /* while HELD */
 	struct gw_server *hold_next; /* in its account's held list */
 	struct gw_client *client;    /* weak, cleared by gw_unlink(): ASSIGNED..DRAIN */

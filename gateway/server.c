@@ -21,6 +21,7 @@
 #include "gateway/auth.h"
 #include "gateway/engine.h"
 #include "gateway/log.h"
+#include "gateway/sqlscan.h"
 #include "gateway/util.h"
 
 #define BACKOFF_NS            (500u * 1000000u)    /* after a failed connect, fail fast this long */
@@ -292,8 +293,11 @@ static bool server_send_wbuf(struct gw_server *s, struct wire_buf *b)
  * --anticipate-ms instead of going to the next account in line (and being switched over):
  * a light tenant's next statement, typically a moment later, takes it at once, with no
  * switch. Anticipatory scheduling (Iyer and Druschel, 2001): stay idle a moment on
- * purpose to save a costly switch. Bounded: at most a quarter of the pool is held, never for an
- * account with a max_qps (a held server skips the queue, and with it the token bucket).
+ * purpose to save a costly switch. Bounded: at most a quarter of the pool is held, only
+ * after a client's own statement, only while the account is within its fair share (work
+ * that skips the queue must not take what the others are owed: a client that sends
+ * statements back to back also has an empty queue when each ends), and never for an
+ * account with a max_qps (skipping the queue would skip its token bucket).
  */
 static bool hold_wanted_locked(const struct gw_server *s)
 {
@@ -304,7 +308,7 @@ static bool hold_wanted_locked(const struct gw_server *s)
 	    gw.nheld + 1 > gw.cfg.pool_size / 4 || qos_queued_total(gw.qos) == 0)
 		return false;
 	qos_account_get_stats(a->qa, &qs);
-	return qs.queued == 0;
+	return qs.queued == 0 && qos_account_within_share(gw.qos, a->qa, gw_now_ns());
 }
 
 static void unhold_locked(struct gw_server *s)
@@ -326,11 +330,6 @@ static void server_arm_hold(struct gw_server *s, uint64_t ns)
 	struct timeval tv = { .tv_sec = (time_t)(ns / 1000000000u),
 		              .tv_usec = (suseconds_t)((ns % 1000000000u) / 1000u + 1) };
 
-	if (!s->hold_ev) {
-		s->hold_ev = event_new(s->worker->base, -1, 0, server_on_hold_end, s);
-		if (s->hold_ev)
-			event_priority_set(s->hold_ev, GW_PRIO_HIGH);
-	}
 	if (!s->hold_ev || event_add(s->hold_ev, &tv) != 0) {
 		pthread_mutex_lock(&gw.sched_lock);
 		s->held_until_ns = 0;
@@ -373,6 +372,14 @@ struct gw_server *gw_server_take_held_locked(struct gw_client *c)
 		s = s->hold_next;
 	if (!s)
 		return NULL;
+	if (!qos_account_within_share(gw.qos, c->account->qa, gw_now_ns())) {
+		/* Ahead of its share now: the server goes to whoever is next in line, c's
+		 * statement queues like any other (the caller dispatches). */
+		unhold_locked(s);
+		server_set_state(s, GW_SV_IDLE);
+		idle_push_locked(s);
+		return NULL;
+	}
 	unhold_locked(s);
 	server_set_state(s, GW_SV_ASSIGNED);
 	s->client = c;
@@ -386,6 +393,9 @@ struct gw_server *gw_server_take_held_locked(struct gw_client *c)
 void gw_server_release(struct gw_server *s, bool reusable)
 {
 	struct gw_msg *local = NULL, *remote = NULL;
+	bool may_hold = s->may_hold, hold;
+
+	s->may_hold = false;
 
 	if (!reusable || s->fd < 0 || gw_buf_len(&s->in) > 0) {
 		server_close(s, reusable ? "unexpected data" : "session state not reusable");
@@ -402,7 +412,8 @@ void gw_server_release(struct gw_server *s, bool reusable)
 		server_close(s, killed ? "a KILL was aimed at it" : "pool size reduced");
 		return;
 	}
-	if (hold_wanted_locked(s)) {
+	hold = may_hold && hold_wanted_locked(s);
+	if (hold) {
 		uint64_t ns = (uint64_t)gw.cfg.anticipate_us * 1000u;
 
 		server_set_state(s, GW_SV_HELD);
@@ -517,10 +528,12 @@ static void server_connect(struct gw_server *s, struct gw_client *c)
 	if (!s->ev) {
 		s->ev = event_new(w->base, -1, EV_READ | EV_PERSIST, server_on_read, s);
 		s->wev = event_new(w->base, -1, EV_WRITE | EV_PERSIST, server_on_write, s);
-		if (!s->ev || !s->wev) {
+		s->hold_ev = event_new(w->base, -1, 0, server_on_hold_end, s);
+		if (!s->ev || !s->wev || !s->hold_ev) {
 			server_connect_failed(s, "out of memory");
 			return;
 		}
+		event_priority_set(s->hold_ev, GW_PRIO_HIGH);
 	}
 	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
@@ -644,13 +657,6 @@ static void prep_build_rest(struct gw_server *s, const struct gw_client *c, stru
 	const struct gw_vars *have = fresh ? &no_vars : &s->vars;
 	size_t off;
 
-	if (!fresh && strcmp(s->db, c->db) != 0) {
-		off = wire_packet_begin(b, 0);
-		wire_put_u8(b, COM_INIT_DB);
-		wire_put_bytes(b, c->db, strlen(c->db));
-		wire_packet_end(b, off);
-		prep_push(s, GW_PREP_INIT_DB);
-	}
 	if ((s->caps ^ c->caps) & CLIENT_MULTI_STATEMENTS) {
 		off = wire_packet_begin(b, 0);
 		wire_put_u8(b, COM_SET_OPTION);
@@ -662,6 +668,15 @@ static void prep_build_rest(struct gw_server *s, const struct gw_client *c, stru
 	if (gw_session_build_set(b, gw.cfg.no_replay ? have : &c->vars, have,
 	                         fresh || !s->tracking))
 		prep_push(s, GW_PREP_SET);
+	/* Last, so that a refused COM_INIT_DB (a dropped schema) leaves nothing behind it and
+	 * the connection, whose earlier steps are recorded, can be kept. */
+	if (!fresh && strcmp(s->db, c->db) != 0) {
+		off = wire_packet_begin(b, 0);
+		wire_put_u8(b, COM_INIT_DB);
+		wire_put_bytes(b, c->db, strlen(c->db));
+		wire_packet_end(b, off);
+		prep_push(s, GW_PREP_INIT_DB);
+	}
 }
 
 /*
@@ -692,7 +707,8 @@ static void server_prepare(struct gw_server *s, struct gw_client *c)
 		gw_strlcpy(cu.auth_plugin, AUTH_NATIVE, sizeof(cu.auth_plugin));
 		wire_build_change_user(&b, 0, s->caps, &cu);
 		prep_push(s, GW_PREP_CHANGE_USER);
-		__atomic_fetch_add(&gw.account_switches, 1, __ATOMIC_RELAXED);
+		if (s->account != c->account)
+			__atomic_fetch_add(&gw.account_switches, 1, __ATOMIC_RELAXED);
 	} else {
 		prep_build_rest(s, c, &b, /* fresh= */ false);
 	}
@@ -907,9 +923,16 @@ static void server_on_ok(struct gw_server *s, const uint8_t *pkt, size_t end)
 				gw_session_parse(ok.state, ok.state_len, &c->vars, &cchg);
 				if (chg.schema)
 					gw_strlcpy(c->db, chg.db, sizeof(c->db));
-				/* Changed, but nothing we can replay explains it: user
-				 * variables, temporary tables, prepared statements. */
-				if ((chg.state_changed && chg.nvars == 0 && !chg.schema) ||
+				/* The variables and schema reported explain a state change
+				 * only for COM_INIT_DB and for SET / USE statements; anything
+				 * else (a procedure, say) may also have set what nothing
+				 * reports: a user variable, a temporary table. */
+				bool told =
+				    c->cmd == COM_INIT_DB ||
+				    (c->cmd == COM_QUERY && !(c->sql_flags & SQL_NOT_SET_USE));
+
+				if ((chg.state_changed &&
+				     (!told || (chg.nvars == 0 && !chg.schema))) ||
 				    chg.overflow || cchg.overflow)
 					c->pin_pending = true;
 			}

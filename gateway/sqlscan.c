@@ -7,6 +7,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -54,14 +55,27 @@ static unsigned classify(const uint8_t *w, size_t n)
 	return 0;
 }
 
+/* Is w[0..n) SET or USE (any case)? */
+static bool set_or_use(const uint8_t *w, size_t n)
+{
+	return (n == 3 && strncasecmp((const char *)w, "SET", 3) == 0) ||
+	       (n == 3 && strncasecmp((const char *)w, "USE", 3) == 0);
+}
+
 unsigned sql_scan(const uint8_t *q, size_t n)
 {
 	unsigned flags = 0;
 	size_t i = 0;
+	bool at_start = true; /* no token of the current statement seen yet */
 
 	while (i < n) {
 		uint8_t ch = q[i];
 
+		if (at_start && !isspace(ch) && ch != ';' && !is_ident(ch) && ch != '#' &&
+		    ch != '-' && ch != '/') {
+			flags |= SQL_NOT_SET_USE; /* "(SELECT ...)", a quote, '@', ... */
+			at_start = false;
+		}
 		if (ch == '\'' || ch == '"' || ch == '`') {
 			/* Quoted: skip to the closing quote; doubled quotes and \x escapes. */
 			i++;
@@ -87,7 +101,13 @@ unsigned sql_scan(const uint8_t *q, size_t n)
 		} else if (ch == '/' && i + 1 < n && q[i + 1] == '*') {
 			/* Comments, but not MariaDB's executable ones: those are read. */
 			if (i + 2 < n && (q[i + 2] == '!' || q[i + 2] == 'M')) {
+				/* skip the opening and the version: / * ! 40101 or / * M ! 100101
+				 */
 				i += 3;
+				if (q[i - 1] == 'M' && i < n && q[i] == '!')
+					i++;
+				while (i < n && isdigit(q[i]))
+					i++;
 				continue;
 			}
 			i += 2;
@@ -112,7 +132,16 @@ unsigned sql_scan(const uint8_t *q, size_t n)
 			while (i < n && is_ident(q[i]))
 				i++;
 			flags |= classify(q + start, i - start);
+			if (at_start && !set_or_use(q + start, i - start))
+				flags |= SQL_NOT_SET_USE;
+			at_start = false;
 		} else {
+			if (ch == ';')
+				at_start = true;
+			else if (at_start && !isspace(ch))
+				flags |= SQL_NOT_SET_USE; /* a statement opening with a digit */
+			if (!isspace(ch) && ch != ';')
+				at_start = false;
 			i++;
 		}
 	}

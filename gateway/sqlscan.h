@@ -21,6 +21,10 @@
 #define SQL_HANDLER        0x80u  /* HANDLER ... OPEN */
 #define SQL_CONNECTION_ID  0x100u /* CONNECTION_ID(): answered or mapped by sluice */
 #define SQL_KILL           0x200u /* KILL: client ids are sluice's, not the backend's */
+#define SQL_NOT_SET_USE                                                                            \
+	0x400u /* a statement that is neither SET nor USE: a state change                          \
+	        * it reports may hide what no variable explains (a                                 \
+	        * procedure that sets a user variable, say) */
 
 #define SQL_PINS                                                                                   \
 	(SQL_USER_VAR | SQL_LOCK | SQL_FOUND_ROWS | SQL_TEMPORARY | SQL_PREPARE | SQL_XA |         \

@@ -626,6 +626,15 @@ void qos_charge(struct qos *q, struct qos_account *a, uint64_t cost_ns, uint64_t
 	qos_place(q, a, q->now_ns);
 }
 
+bool qos_account_within_share(struct qos *q, const struct qos_account *a, uint64_t now_ns)
+{
+	uint64_t v;
+
+	qos_touch(q, now_ns);
+	v = qos_vnow(q);
+	return !qos_vbefore(v + qos_vcost(a->est_ns, a->lim.weight), a->vfin);
+}
+
 /* O(log A): the queue is doubly linked, so a request leaves from any position. */
 bool qos_cancel(struct qos *q, struct qos_req *r)
 {

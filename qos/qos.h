@@ -103,6 +103,10 @@ struct qos_req *qos_pick_affine(struct qos *q, uint64_t now_ns, uint32_t aff);
 void qos_complete(struct qos *q, struct qos_req *r, uint64_t cost_ns, uint64_t now_ns);
 /* Bill cost_ns of backend time to an account for work that did not queue (pinned). */
 void qos_charge(struct qos *q, struct qos_account *a, uint64_t cost_ns, uint64_t now_ns);
+/* Is a within its share: its start tag at most one of its average requests ahead of the
+ * virtual time? Work of such an account may run ahead of the queue (billed with
+ * qos_charge) without taking what others are owed. */
+bool qos_account_within_share(struct qos *q, const struct qos_account *a, uint64_t now_ns);
 /* Remove a queued request; false if it was not queued. */
 bool qos_cancel(struct qos *q, struct qos_req *r);
 /* Remove and return one queued request that has waited past its account's

@@ -220,6 +220,11 @@ if lib.TEST_ADDR is None:
     import qoslib  # noqa: E402  (the admin API helpers)
 
     sq = lib.start_sluice([A], pool_size=2)
+    # A procedure that sets a user variable and a system variable: its OK reports the
+    # system variable only, so the user variable must pin.
+    lib.root_sql("DROP PROCEDURE IF EXISTS `%s`.set_u" % S1)
+    lib.root_sql("CREATE PROCEDURE `%s`.set_u() BEGIN SET @u = 42; "
+                 "SET SESSION sql_mode = 'ANSI_QUOTES'; END" % S1)
     for sql, pins in (("SET time_zone = '+03:00'", False),
                       ("SET SESSION sql_mode = 'ANSI_QUOTES'", False),
                       ("SET autocommit = 0", False),
@@ -227,6 +232,7 @@ if lib.TEST_ADDR is None:
                       ("USE `%s`" % S2, False),
                       ("SET SESSION wait_timeout = 600, time_zone = '-02:00'", False),
                       ("SET @mine = 1", True),
+                      ("CALL `%s`.set_u()" % S1, True),
                       ("CREATE TEMPORARY TABLE tmp_pin (v INT)", True)):
         cp = sq.connect(A)
         cp.cursor().execute(sql)

@@ -982,6 +982,36 @@ START_TEST(test_charge_pinned)
 }
 END_TEST
 
+/* Work that skips the queue while qos_account_within_share() says yes (a connection held
+ * for a light account) gets no more than the account's weighted share: account 1 (weight
+ * 1) runs 1 ms statements "ahead of the queue" whenever allowed, next to account 0
+ * (weight 10) that keeps 4 slots busy: 1/11 of the backend time, not more. A new
+ * account starts within its share. */
+START_TEST(test_within_share_gates_queue_skipping)
+{
+	struct sim *s = sim_new(4, 2, 256, 17);
+	struct qos_limits l10 = lim_weight(10), l1 = lim_weight(1);
+	uint64_t skipped = 0, busy0;
+	double share;
+
+	sim_account(s, 0, &l10, cm(COST_FIXED, 1 * MS, 1 * MS, 0), 16);
+	sim_account(s, 1, &l1, cm(COST_FIXED, 1 * MS, 1 * MS, 0), 0);
+	sim_enqueue_n(s, 0, 16);
+	ck_assert(qos_account_within_share(s->q, s->acct[1].a, s->now));
+	while (s->completed < 40000 && sim_step(s, UINT64_MAX)) {
+		while (qos_account_within_share(s->q, s->acct[1].a, s->now)) {
+			qos_charge(s->q, s->acct[1].a, 1 * MS, s->now);
+			skipped += 1 * MS;
+		}
+	}
+	busy0 = s->acct[0].busy_ns;
+	share = (double)skipped / (double)(skipped + busy0);
+	ck_assert_msg(fabs(share - 1.0 / 11) <= 0.01, "share of the queue-skipping account %.4f",
+	              share);
+	sim_free(s);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ refcounts, stats */
 
 /* Stats follow a request through its life; an account released while its request runs is
@@ -1054,6 +1084,7 @@ static Suite *qos_suite(void)
 		{ "pick_affine", test_pick_affine },
 		{ "weight_change_live", test_weight_change_live },
 		{ "charge_pinned", test_charge_pinned },
+		{ "within_share_gates_queue_skipping", test_within_share_gates_queue_skipping },
 		{ "refcount_and_stats", test_refcount_and_stats },
 	};
 	size_t i;

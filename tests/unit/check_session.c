@@ -220,6 +220,21 @@ static const struct scan_case scan_cases[] = {
 	{ "SELECT LAST_INSERT_ID()", SQL_LAST_INSERT_ID, 0 },
 	{ "/*!40101 SET @saved = @@sql_mode */", SQL_USER_VAR, 0 },
 	{ "kill query 12", SQL_KILL, 0 },
+	/* statements that are only SET or USE: their state changes are explained */
+	{ "SET time_zone = '+01:00'", 0, SQL_NOT_SET_USE },
+	{ "  set names latin1; USE shop ;", 0, SQL_NOT_SET_USE },
+	{ "/* why */ SET SESSION sql_mode = 'ANSI'", 0, SQL_NOT_SET_USE },
+	{ "/*!40101 SET NAMES utf8 */", 0, SQL_NOT_SET_USE },
+	{ "/*M!100101 SET NAMES utf8 */", 0, SQL_NOT_SET_USE },
+	{ "-- note\nSET autocommit = 0", 0, SQL_NOT_SET_USE },
+	/* anything else may hide state no variable explains */
+	{ "CALL p()", SQL_NOT_SET_USE, 0 },
+	{ "SET time_zone = '+01:00'; CALL p()", SQL_NOT_SET_USE, 0 },
+	{ "SELECT 1", SQL_NOT_SET_USE, 0 },
+	{ "EXECUTE s", SQL_NOT_SET_USE, 0 },
+	{ "(SELECT 1)", SQL_NOT_SET_USE, 0 },
+	{ "SETX = 1", SQL_NOT_SET_USE, 0 },
+	{ "DO 1", SQL_NOT_SET_USE, 0 },
 };
 
 START_TEST(test_sql_scan)
