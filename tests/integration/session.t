@@ -247,9 +247,9 @@ else:
 
 # ---- a refused preparation step: the statement behind it must not run
 # Pool of 1. X (schema S3, a time_zone of its own) and Z (schema S1, no variables) take
-# turns; S3 is dropped; X's INSERT then needs COM_INIT_DB and a SET, sent in one write.
-# The COM_INIT_DB is refused: X gets the backend's error, the INSERT has not run, and the
-# connection (whose SET ran behind the refused step) is not handed to Z half-prepared.
+# turns; S3 is dropped; X's INSERT then needs a SET and COM_INIT_DB, sent in one write
+# (COM_INIT_DB last). The COM_INIT_DB is refused: X gets the backend's error, the INSERT
+# has not run, and Z's next statement on the same connection sees only its own state.
 if lib.TEST_ADDR is None:
     S3 = lib.create_schema("t_sess3")
     C = lib.Account("t_sess_c", "pw-sess-c", schemas=[S1, S3])
