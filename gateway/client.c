@@ -1095,8 +1095,6 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 		struct gw_server *s = gw_server_take_held_locked(c);
 
 		if (s) {
-			c->held_run = true;
-			c->account->held_active++;
 			pthread_mutex_unlock(&gw.sched_lock);
 			c->req_running = false;
 			client_set_state(c, GW_CL_RUNNING);

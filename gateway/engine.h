@@ -88,7 +88,9 @@ void gw_server_run(struct gw_server *s, struct gw_client *c);
 /* The client is done with s for now: back to the pool or closed. Takes sched_lock. */
 void gw_server_release(struct gw_server *s, bool reusable);
 /* Under sched_lock: the server HELD for c's account, now bound to c (its statement skips
- * the queue and is charged all the same), or NULL. */
+ * the queue, counts as active until gw_client_held_done_locked() and is charged all the
+ * same), or NULL; one that c's account may no longer skip the queue for goes idle, for
+ * the caller's dispatch. */
 struct gw_server *gw_server_take_held_locked(struct gw_client *c);
 /* Under sched_lock: c's statement on a held server is over (done, failed or abandoned). */
 void gw_client_held_done_locked(struct gw_client *c);

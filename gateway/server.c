@@ -322,6 +322,14 @@ static void unhold_locked(struct gw_server *s)
 	gw.nheld--;
 }
 
+/* The hold is over: s joins the idle list (the caller dispatches). */
+static void hold_end_locked(struct gw_server *s)
+{
+	unhold_locked(s);
+	server_set_state(s, GW_SV_IDLE);
+	idle_push_locked(s);
+}
+
 static void server_on_hold_end(evutil_socket_t fd, short what, void *arg);
 
 /* (Re)arm s's hold timer for ns from now; if that fails, the hold ends now. */
@@ -350,9 +358,7 @@ static void server_on_hold_end(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_lock(&gw.sched_lock);
 	if (s->state == GW_SV_HELD) {
 		if (now >= s->held_until_ns) {
-			unhold_locked(s);
-			server_set_state(s, GW_SV_IDLE);
-			idle_push_locked(s);
+			hold_end_locked(s);
 			gw_sched_dispatch_locked(now, &local, &remote);
 		} else {
 			left = s->held_until_ns - now;
@@ -374,16 +380,16 @@ struct gw_server *gw_server_take_held_locked(struct gw_client *c)
 		return NULL;
 	if (!qos_account_within_share(gw.qos, c->account->qa, gw_now_ns())) {
 		/* Ahead of its share now: the server goes to whoever is next in line, c's
-		 * statement queues like any other (the caller dispatches). */
-		unhold_locked(s);
-		server_set_state(s, GW_SV_IDLE);
-		idle_push_locked(s);
+		 * statement queues like any other. */
+		hold_end_locked(s);
 		return NULL;
 	}
 	unhold_locked(s);
 	server_set_state(s, GW_SV_ASSIGNED);
 	s->client = c;
 	c->server = s;
+	c->held_run = true;
+	c->account->held_active++;
 	gw.held_hits++;
 	return s;
 }
@@ -393,7 +399,7 @@ struct gw_server *gw_server_take_held_locked(struct gw_client *c)
 void gw_server_release(struct gw_server *s, bool reusable)
 {
 	struct gw_msg *local = NULL, *remote = NULL;
-	bool may_hold = s->may_hold, hold;
+	bool may_hold = s->may_hold;
 
 	s->may_hold = false;
 
@@ -412,8 +418,7 @@ void gw_server_release(struct gw_server *s, bool reusable)
 		server_close(s, killed ? "a KILL was aimed at it" : "pool size reduced");
 		return;
 	}
-	hold = may_hold && hold_wanted_locked(s);
-	if (hold) {
+	if (may_hold && hold_wanted_locked(s)) {
 		uint64_t ns = (uint64_t)gw.cfg.anticipate_us * 1000u;
 
 		server_set_state(s, GW_SV_HELD);

@@ -55,11 +55,21 @@ static unsigned classify(const uint8_t *w, size_t n)
 	return 0;
 }
 
-/* Is w[0..n) SET or USE (any case)? */
-static bool set_or_use(const uint8_t *w, size_t n)
+/* Does a comment (or an executable comment's opening) start at q[i]? */
+static bool comment_at(const uint8_t *q, size_t i, size_t n)
 {
-	return (n == 3 && strncasecmp((const char *)w, "SET", 3) == 0) ||
-	       (n == 3 && strncasecmp((const char *)w, "USE", 3) == 0);
+	return q[i] == '#' ||
+	       (q[i] == '-' && i + 2 < n && q[i + 1] == '-' &&
+	        (q[i + 2] == ' ' || q[i + 2] == '\t')) ||
+	       (q[i] == '/' && i + 1 < n && q[i + 1] == '*');
+}
+
+/* Does the word at q[i] read SET or USE (any case), and end there? */
+static bool set_or_use_at(const uint8_t *q, size_t i, size_t n)
+{
+	return i + 3 <= n && (i + 3 == n || !is_ident(q[i + 3])) &&
+	       (strncasecmp((const char *)q + i, "SET", 3) == 0 ||
+	        strncasecmp((const char *)q + i, "USE", 3) == 0);
 }
 
 unsigned sql_scan(const uint8_t *q, size_t n)
@@ -71,9 +81,10 @@ unsigned sql_scan(const uint8_t *q, size_t n)
 	while (i < n) {
 		uint8_t ch = q[i];
 
-		if (at_start && !isspace(ch) && ch != ';' && !is_ident(ch) && ch != '#' &&
-		    ch != '-' && ch != '/') {
-			flags |= SQL_NOT_SET_USE; /* "(SELECT ...)", a quote, '@', ... */
+		if (at_start && !isspace(ch) && ch != ';' && !comment_at(q, i, n)) {
+			/* The first token of a statement. */
+			if (!set_or_use_at(q, i, n))
+				flags |= SQL_NOT_SET_USE;
 			at_start = false;
 		}
 		if (ch == '\'' || ch == '"' || ch == '`') {
@@ -94,8 +105,7 @@ unsigned sql_scan(const uint8_t *q, size_t n)
 				i++;
 			}
 			i++;
-		} else if (ch == '#' || (ch == '-' && i + 2 < n && q[i + 1] == '-' &&
-		                         (q[i + 2] == ' ' || q[i + 2] == '\t'))) {
+		} else if (ch != '/' && comment_at(q, i, n)) {
 			while (i < n && q[i] != '\n')
 				i++;
 		} else if (ch == '/' && i + 1 < n && q[i + 1] == '*') {
@@ -132,16 +142,9 @@ unsigned sql_scan(const uint8_t *q, size_t n)
 			while (i < n && is_ident(q[i]))
 				i++;
 			flags |= classify(q + start, i - start);
-			if (at_start && !set_or_use(q + start, i - start))
-				flags |= SQL_NOT_SET_USE;
-			at_start = false;
 		} else {
 			if (ch == ';')
 				at_start = true;
-			else if (at_start && !isspace(ch))
-				flags |= SQL_NOT_SET_USE; /* a statement opening with a digit */
-			if (!isspace(ch) && ch != ';')
-				at_start = false;
 			i++;
 		}
 	}
