@@ -45,11 +45,13 @@ struct adm_backend_stats {
 	char name[STORE_NAME_MAX + 1];
 	char addr[300]; /* host:port */
 	uint32_t pool_size;
-	uint32_t connected; /* backend connections up */
-	uint32_t busy;      /* running a request or pinned */
+	uint32_t max_active; /* queued statements running at once (--max-active) */
+	uint32_t connected;  /* backend connections up */
+	uint32_t busy;       /* running a request or pinned */
 	uint64_t connect_failures_total;
 	uint64_t account_switches_total; /* COM_CHANGE_USER sent to hand a connection over */
 	uint64_t held_hits_total;        /* statements that took a connection held for them */
+	uint64_t spare_runs_total;       /* statements that took a spare one (--max-active) */
 	char last_error[256];            /* "" when none */
 };
 

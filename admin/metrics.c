@@ -202,31 +202,38 @@ static void adm_metrics_backends(struct adm_buf *b, const struct adm_stats *s)
 {
 	static const char *const name[] = {
 		"sluice_backend_pool_size",
+		"sluice_backend_max_active",
 		"sluice_backend_connections",
 		"sluice_backend_busy",
 		"sluice_backend_connect_failures_total",
 		"sluice_backend_account_switches_total",
 		"sluice_backend_held_hits_total",
+		"sluice_backend_spare_runs_total",
 	};
 	static const char *const help[] = {
 		"Backend connections configured.",
+		"Queued statements that may run at once (--max-active; the pool size by default).",
 		"Backend connections up.",
 		"Backend connections running a request or pinned.",
 		"Failed attempts to connect to the backend.",
 		"Connections handed from one account to another (COM_CHANGE_USER).",
 		"Statements that took a connection held for their account (--anticipate-ms).",
+		"Statements of accounts with nothing queued that took a spare connection above "
+		"--max-active.",
 	};
 
 	for (size_t f = 0; f < sizeof name / sizeof name[0]; f++) {
-		adm_metric_head(b, name[f], f >= 3 ? "counter" : "gauge", help[f]);
+		adm_metric_head(b, name[f], f >= 4 ? "counter" : "gauge", help[f]);
 		for (size_t i = 0; i < s->n_backends; i++) {
 			const struct adm_backend_stats *be = &s->backends[i];
 			uint64_t v = f == 0   ? be->pool_size
-			             : f == 1 ? be->connected
-			             : f == 2 ? be->busy
-			             : f == 3 ? be->connect_failures_total
-			             : f == 4 ? be->account_switches_total
-			                      : be->held_hits_total;
+			             : f == 1 ? be->max_active
+			             : f == 2 ? be->connected
+			             : f == 3 ? be->busy
+			             : f == 4 ? be->connect_failures_total
+			             : f == 5 ? be->account_switches_total
+			             : f == 6 ? be->held_hits_total
+			                      : be->spare_runs_total;
 
 			adm_metric_start(b, name[f], "backend", be->name, NULL);
 			adm_buf_printf(b, " %" PRIu64 "\n", v);

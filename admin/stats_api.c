@@ -57,12 +57,14 @@ static json_t *adm_account_stats_json(const struct adm_account_stats *a)
 /* New reference (NULL on OOM). */
 static json_t *adm_backend_stats_json(const struct adm_backend_stats *b)
 {
-	return json_pack(
-	    "{s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:s}", "name", b->name, "addr", b->addr,
-	    "pool_size", (json_int_t)b->pool_size, "connected", (json_int_t)b->connected, "busy",
-	    (json_int_t)b->busy, "connect_failures_total", adm_json_u64(b->connect_failures_total),
-	    "account_switches_total", adm_json_u64(b->account_switches_total), "held_hits_total",
-	    adm_json_u64(b->held_hits_total), "last_error", b->last_error);
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:s}", "name", b->name,
+	                 "addr", b->addr, "pool_size", (json_int_t)b->pool_size, "max_active",
+	                 (json_int_t)b->max_active, "connected", (json_int_t)b->connected, "busy",
+	                 (json_int_t)b->busy, "connect_failures_total",
+	                 adm_json_u64(b->connect_failures_total), "account_switches_total",
+	                 adm_json_u64(b->account_switches_total), "held_hits_total",
+	                 adm_json_u64(b->held_hits_total), "spare_runs_total",
+	                 adm_json_u64(b->spare_runs_total), "last_error", b->last_error);
 }
 
 void adm_stats_get(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp)

@@ -354,7 +354,7 @@ bool gw_stats_collect(void *ud, struct adm_stats *out)
 		o->latency_count = o->queries_total;
 		o->latency_sum_s = (double)lat_ns / 1e9;
 		o->connections = a->connections;
-		o->active = qs.running + a->held_active;
+		o->active = qs.running + a->unqueued_active;
 		o->queued = qs.queued;
 		o->pinned = a->pinned;
 		o->qps = (double)q / (GW_STATS_WINDOW - 1);
@@ -372,12 +372,14 @@ bool gw_stats_collect(void *ud, struct adm_stats *out)
 	snprintf(out->backends[0].addr, sizeof(out->backends[0].addr), "%s:%u", gw.cfg.backend_host,
 	         gw.cfg.backend_port);
 	out->backends[0].pool_size = gw.cfg.pool_size;
+	out->backends[0].max_active = gw_active_cap_locked();
 	out->backends[0].connected = gw.nlive;
 	out->backends[0].busy = gw.nlive - gw.nidle - gw.nheld;
 	out->backends[0].connect_failures_total = gw.connect_failures;
 	out->backends[0].account_switches_total =
 	    __atomic_load_n(&gw.account_switches, __ATOMIC_RELAXED);
 	out->backends[0].held_hits_total = gw.held_hits;
+	out->backends[0].spare_runs_total = gw.spare_runs;
 	gw_strlcpy(out->backends[0].last_error, gw.backend_error,
 	           sizeof(out->backends[0].last_error));
 	out->n_backends = 1;

@@ -348,7 +348,7 @@ static void client_close(struct gw_client *c, const char *reason)
 		qos_complete(gw.qos, &c->req, cost, now);
 		c->req_running = false;
 	}
-	gw_client_held_done_locked(c);
+	gw_client_unqueued_done_locked(c);
 	if (c->account) {
 		c->account->connections--;
 		if (c->pinned)
@@ -1090,10 +1090,13 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 	c->req.affinity = (uint32_t)c->worker->id;
 	pthread_mutex_lock(&gw.sched_lock);
 	qos_account_get_stats(c->account->qa, &qs);
-	if (qs.queued == 0 && c->account->held) {
-		/* A server waits for this account (anticipation, server.c). */
-		struct gw_server *s = gw_server_take_held_locked(c);
+	if (qs.queued == 0) {
+		/* A server held for this account (anticipation), or a spare one above
+		 * --max-active: the statement need not queue (server.c). */
+		struct gw_server *s = c->account->held ? gw_server_take_held_locked(c) : NULL;
 
+		if (!s)
+			s = gw_server_take_spare_locked(c);
 		if (s) {
 			pthread_mutex_unlock(&gw.sched_lock);
 			c->req_running = false;
@@ -1210,11 +1213,11 @@ void gw_client_infile_begin(struct gw_client *c)
 	client_process(c);
 }
 
-void gw_client_held_done_locked(struct gw_client *c)
+void gw_client_unqueued_done_locked(struct gw_client *c)
 {
-	if (c->held_run) {
-		c->held_run = false;
-		c->account->held_active--;
+	if (c->unqueued) {
+		c->unqueued = false;
+		c->account->unqueued_active--;
 	}
 }
 
@@ -1270,7 +1273,7 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 	} else {
 		qos_charge(gw.qos, c->account->qa, cost, now);
 	}
-	gw_client_held_done_locked(c);
+	gw_client_unqueued_done_locked(c);
 
 	if (pin && !c->pinned) {
 		c->pinned = true;
@@ -1306,7 +1309,7 @@ void gw_client_server_lost(struct gw_client *c, uint8_t seq, const char *why)
 		qos_complete(gw.qos, &c->req, 0, now);
 		c->req_running = false;
 	}
-	gw_client_held_done_locked(c);
+	gw_client_unqueued_done_locked(c);
 	if (c->pinned)
 		c->account->pinned--;
 	pthread_mutex_unlock(&gw.sched_lock);

@@ -88,12 +88,21 @@ void gw_server_run(struct gw_server *s, struct gw_client *c);
 /* The client is done with s for now: back to the pool or closed. Takes sched_lock. */
 void gw_server_release(struct gw_server *s, bool reusable);
 /* Under sched_lock: the server HELD for c's account, now bound to c (its statement skips
- * the queue, counts as active until gw_client_held_done_locked() and is charged all the
- * same), or NULL; one that c's account may no longer skip the queue for goes idle, for
- * the caller's dispatch. */
+ * the queue, counts as active until gw_client_unqueued_done_locked() and is charged all
+ * the same), or NULL; one that c's account may no longer skip the queue for goes idle,
+ * for the caller's dispatch. */
 struct gw_server *gw_server_take_held_locked(struct gw_client *c);
-/* Under sched_lock: c's statement on a held server is over (done, failed or abandoned). */
-void gw_client_held_done_locked(struct gw_client *c);
+/* Under sched_lock: how many picked (queued) statements may run at once: --max-active,
+ * at most the pool size. */
+uint32_t gw_active_cap_locked(void);
+/* Under sched_lock: a spare server for c's statement, bound to c and skipping the queue
+ * like a held one, or NULL. Spare: queued statements already run on --max-active
+ * servers and the pool has room above that; and c's account is sparse: nothing queued,
+ * nothing running, within its share (docs/qos.md). */
+struct gw_server *gw_server_take_spare_locked(struct gw_client *c);
+/* Under sched_lock: c's statement that skipped the queue is over (done, failed or
+ * abandoned). */
+void gw_client_unqueued_done_locked(struct gw_client *c);
 /* The client vanished while s was running its command. */
 void gw_server_orphan(struct gw_server *s, bool reusable_after);
 /* Send bytes to the backend (buffering what does not fit). */

@@ -108,7 +108,8 @@ struct gw_account {
 	uint32_t pinned;          /* clients pinned to a server now */
 	struct gw_server *held;   /* list (hold_next) of servers HELD for this account's
 	                           * next statements (under sched_lock) */
-	uint32_t held_active;     /* its statements running on servers taken from that list */
+	uint32_t unqueued_active; /* its statements running without having queued (a held
+	                           * or a spare server) */
 	uint64_t rejected_total;
 	uint64_t rejected[GW_REJECT__COUNT]; /* by reason */
 	struct gw_account_tstats *ts;        /* owned: one block per worker, written by that
@@ -258,8 +259,9 @@ struct gw_client {
 	bool zombie;                /* closed while a message is in flight */
 	bool req_queued;            /* req is in qos (QUEUED) */
 	bool req_running;           /* req was picked: complete it */
-	bool held_run;              /* running on a server HELD for its account (skipped the
-	                             * queue): counted in account->held_active */
+	bool unqueued;              /* running without having queued, on a server HELD for
+	                             * its account or a spare one above --max-active:
+	                             * counted in account->unqueued_active */
 	uint32_t caps;              /* negotiated with the client */
 	uint8_t charset;
 	char db[GW_DB_MAX + 1];         /* current schema */
@@ -312,6 +314,7 @@ struct gw_config {
 	char server_version[64]; /* what clients see in the greeting */
 	bool no_replay;          /* testing only: no variable replay, no pins */
 	uint32_t anticipate_us;  /* how long a light account's server is HELD; 0 = never */
+	uint32_t max_active;     /* queued statements running at once; 0 = pool_size */
 	uint32_t max_clients;    /* client connections at once; then ERR 1040 */
 };
 
@@ -334,6 +337,7 @@ struct gw {
 	uint32_t nheld;              /* servers HELD */
 	uint64_t account_switches;   /* COM_CHANGE_USER sent to hand a server over */
 	uint64_t held_hits;          /* statements that took a server HELD for them */
+	uint64_t spare_runs;         /* statements that took a spare server (--max-active) */
 	struct gw_account *accounts; /* list, under sched_lock */
 	uint64_t down_until_ns;      /* after a connect failure: fail fast until then */
 	char backend_error[256];     /* last connect/login error, "" when fine */

@@ -58,6 +58,9 @@ static void usage(FILE *f)
 	       "  --log-file FILE       log there instead of stderr (SIGHUP reopens it)\n"
 	       "  --max-clients N       client connections at once, then ERR 1040\n"
 	       "                        (default: what the open-files limit leaves)\n"
+	       "  --max-active N        queued statements running on the backend at once; the\n"
+	       "                        connections above N serve accounts with nothing queued\n"
+	       "                        at once (default: the pool size; docs/qos.md)\n"
 	       "  --anticipate-ms MS    hold a light account's backend connection that long\n"
 	       "                        for its next statement, saving an account switch\n"
 	       "                        (default 5; 0 = off; docs/pooling.md)\n"
@@ -457,6 +460,7 @@ int main(int argc, char **argv)
 		{ "max-clients", required_argument, NULL, 'M' },
 		{ "log-file", required_argument, NULL, 'F' },
 		{ "anticipate-ms", required_argument, NULL, 'A' },
+		{ "max-active", required_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -525,6 +529,12 @@ int main(int argc, char **argv)
 			gw.cfg.anticipate_us = ms * 1000;
 			break;
 		}
+		case 'X':
+			if (!gw_parse_u32(optarg, 0, 10000, &gw.cfg.max_active))
+				die("--max-active: a whole number from 0 (the pool size) to 10000, "
+				    "got '%s'",
+				    optarg);
+			break;
 		default:
 			usage(stderr);
 			return 2;

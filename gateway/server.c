@@ -135,6 +135,13 @@ static struct gw_server *choose_server_locked(const struct gw_client *c)
 	return same_class ? same_class : gw.idle;
 }
 
+uint32_t gw_active_cap_locked(void)
+{
+	uint32_t cap = gw.cfg.max_active;
+
+	return cap && cap < gw.cfg.pool_size ? cap : gw.cfg.pool_size;
+}
+
 void gw_sched_dispatch_locked(uint64_t now, struct gw_msg **local, struct gw_msg **remote)
 {
 	while (qos_queued_total(gw.qos) > 0) {
@@ -146,6 +153,9 @@ void gw_sched_dispatch_locked(uint64_t now, struct gw_msg **local, struct gw_msg
 
 		if (gw.nlive - gw.nidle >= gw.cfg.pool_size)
 			return; /* as many busy as the pool allows (it may just have shrunk) */
+		if (qos_running_total(gw.qos) >= gw_active_cap_locked() &&
+		    !qos_reserve_waiting(gw.qos))
+			return; /* the backend runs enough: the rest waits here, in fair order */
 		if (gw.nidle == 0) {
 			if (gw.nlive >= gw.cfg.pool_size)
 				return;
@@ -388,9 +398,40 @@ struct gw_server *gw_server_take_held_locked(struct gw_client *c)
 	server_set_state(s, GW_SV_ASSIGNED);
 	s->client = c;
 	c->server = s;
-	c->held_run = true;
-	c->account->held_active++;
+	c->unqueued = true;
+	c->account->unqueued_active++;
 	gw.held_hits++;
+	return s;
+}
+
+struct gw_server *gw_server_take_spare_locked(struct gw_client *c)
+{
+	struct gw_account *a = c->account;
+	uint64_t now = gw_now_ns();
+	struct qos_account_stats qs;
+	struct gw_server *s;
+
+	/* Only when the cap holds queued work back and the pool has a connection above it
+	 * (the pool may have shrunk below the busy ones), and for a sparse account: nothing
+	 * queued, nothing running, within its share, no token bucket to skip. */
+	if (qos_running_total(gw.qos) < gw_active_cap_locked() ||
+	    gw.nlive - gw.nidle >= gw.cfg.pool_size || now < gw.down_until_ns ||
+	    a->limits.max_qps || a->unqueued_active)
+		return NULL;
+	qos_account_get_stats(a->qa, &qs);
+	if (qs.queued || qs.running || !qos_account_within_share(gw.qos, a->qa, now))
+		return NULL;
+	s = choose_server_locked(c);
+	if (s->state == GW_SV_IDLE)
+		idle_remove_locked(s);
+	else
+		gw.nlive++; /* a CLOSED slot comes to life */
+	s->state = GW_SV_ASSIGNED;
+	s->client = c;
+	c->server = s;
+	c->unqueued = true;
+	c->account->unqueued_active++;
+	gw.spare_runs++;
 	return s;
 }
 
@@ -835,7 +876,7 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 			qos_complete(gw.qos, &c->req, gw_now_ns() - s->started_ns, gw_now_ns());
 			c->req_running = false;
 		}
-		gw_client_held_done_locked(c);
+		gw_client_unqueued_done_locked(c);
 		pthread_mutex_unlock(&gw.sched_lock);
 		/* Drop the command that never ran. */
 		if (gw_buf_len(&c->in) >= WIRE_HDR_LEN) {

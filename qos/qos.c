@@ -498,6 +498,7 @@ void qos_account_get_stats(const struct qos_account *a, struct qos_account_stats
 	out->picked_total = a->picked_total;
 	out->expired_total = a->expired_total;
 	out->refused_total = a->refused_total;
+	out->est_ns = a->est_ns;
 }
 
 /* Append to the account's FIFO; an idle account joins at the current virtual time (no
@@ -610,8 +611,9 @@ void qos_complete(struct qos *q, struct qos_req *r, uint64_t cost_ns, uint64_t n
 	qos_account_maybe_free(q, a);
 }
 
-/* Pinned work is billed like completed work. An account without queued work is first
- * brought up to the virtual time, so the bill is not absorbed by its idle time. */
+/* Pinned work, and work that skipped the queue, is billed like completed work and teaches
+ * the cost estimate the same way. An account without queued work is first brought up to
+ * the virtual time, so the bill is not absorbed by its idle time. */
 void qos_charge(struct qos *q, struct qos_account *a, uint64_t cost_ns, uint64_t now_ns)
 {
 	qos_touch(q, now_ns);
@@ -623,16 +625,23 @@ void qos_charge(struct qos *q, struct qos_account *a, uint64_t cost_ns, uint64_t
 	}
 	a->vfin += qos_vcost(cost_ns, a->lim.weight);
 	a->service_ns += cost_ns;
+	a->est_ns = qos_ewma(a->est_ns, cost_ns);
+	q->est_ns = qos_ewma(q->est_ns, cost_ns);
 	qos_place(q, a, q->now_ns);
 }
 
 bool qos_account_within_share(struct qos *q, const struct qos_account *a, uint64_t now_ns)
 {
+	uint64_t lead = QOS_SHARE_LEAD * qos_vcost(a->est_ns, a->lim.weight);
+	const struct qos_account *top;
 	uint64_t v;
 
 	qos_touch(q, now_ns);
 	v = qos_vnow(q);
-	return !qos_vbefore(v + qos_vcost(a->est_ns, a->lim.weight), a->vfin);
+	top = qos_heap_top(q, QOS_H_FAIR);
+	if (top && top != a && qos_vcost(top->est_ns, top->lim.weight) > lead)
+		lead = qos_vcost(top->est_ns, top->lim.weight);
+	return !qos_vbefore(v + lead, a->vfin);
 }
 
 /* O(log A): the queue is doubly linked, so a request leaves from any position. */
@@ -683,6 +692,16 @@ uint64_t qos_next_event_ns(const struct qos *q, uint64_t now_ns)
 }
 
 /* Requests waiting across all accounts. */
+size_t qos_running_total(const struct qos *q)
+{
+	return q->running_total;
+}
+
+bool qos_reserve_waiting(const struct qos *q)
+{
+	return q->heap[QOS_H_RESERVE].n > 0;
+}
+
 size_t qos_queued_total(const struct qos *q)
 {
 	return q->queued_total;

@@ -69,6 +69,7 @@ struct qos_account_stats {
 	uint64_t picked_total;  /* requests that left the queue to run */
 	uint64_t expired_total; /* requests that timed out in the queue */
 	uint64_t refused_total; /* requests refused because the queue was full */
+	uint64_t est_ns;        /* moving average of its request costs (what a pick charges) */
 };
 
 /* A scheduler for a pool of `slots` backend connections. NULL on allocation failure. */
@@ -103,9 +104,16 @@ struct qos_req *qos_pick_affine(struct qos *q, uint64_t now_ns, uint32_t aff);
 void qos_complete(struct qos *q, struct qos_req *r, uint64_t cost_ns, uint64_t now_ns);
 /* Bill cost_ns of backend time to an account for work that did not queue (pinned). */
 void qos_charge(struct qos *q, struct qos_account *a, uint64_t cost_ns, uint64_t now_ns);
-/* Is a within its share: its start tag at most one of its average requests ahead of the
- * virtual time? Work of such an account may run ahead of the queue (billed with
- * qos_charge) without taking what others are owed. */
+/* Is a within its share: its start tag ahead of the virtual time by at most
+ * QOS_SHARE_LEAD of its average requests, or by one average request of the account
+ * whose turn is next, whichever is more? Work of such an account may run ahead of the
+ * queue (billed with qos_charge) without taking what others are owed: the lead is
+ * bounded, so over time the account gets its weight's share and no more. A few requests,
+ * not one: the question comes right after a request was billed, and half of them cost
+ * more than the average, or while several of the account's statements end together. And
+ * the next account's request: the virtual time moves in its steps, so when its requests
+ * are long (1 s scans) a light account stays within its share between two of them. */
+#define QOS_SHARE_LEAD 4
 bool qos_account_within_share(struct qos *q, const struct qos_account *a, uint64_t now_ns);
 /* Remove a queued request; false if it was not queued. */
 bool qos_cancel(struct qos *q, struct qos_req *r);
@@ -117,5 +125,10 @@ struct qos_req *qos_expired(struct qos *q, uint64_t now_ns);
 uint64_t qos_next_event_ns(const struct qos *q, uint64_t now_ns);
 /* Requests queued across all accounts. */
 size_t qos_queued_total(const struct qos *q);
+/* Requests picked and not yet completed, across all accounts. */
+size_t qos_running_total(const struct qos *q);
+/* Is an account with queued work below its reservation? Its next request is owed a
+ * backend connection whatever else runs. */
+bool qos_reserve_waiting(const struct qos *q);
 
 #endif

@@ -371,8 +371,11 @@ class Sluice:
                                                                  self.log_tail()))
 
     def _accepts(self):
-        with socket.create_connection((self.host, self.port), timeout=1):
-            return True
+        # Both ports: the workers accept clients a moment before the admin API is up.
+        for port in (self.port, self.admin_port):
+            with socket.create_connection((self.host, port), timeout=1):
+                pass
+        return True
 
     def alive(self):
         return self.proc is None or self.proc.poll() is None

@@ -10,12 +10,15 @@
 #  c) variable cost, equal weights: SELECT SLEEP(0.05) against point selects: 50/50 within
 #     5 points.
 #  b) a noisy account (512 sysbench threads of point selects) and a quiet one (4 threads of
-#     point selects with a 5 ms think time): the quiet one's client-side p99 stays within
-#     2x of its p99 alone and its throughput within 80% of alone; the same run straight to
-#     MariaDB is shown for comparison.
+#     point selects with a 5 ms think time, tests/integration/quietload): the quiet one's
+#     client-side p99 within 2x of its p99 alone and its throughput at least 80% of alone.
+#     Run three ways: through this sluice (pool 8), through a sluice with --max-active
+#     set to the CPUs of the host MariaDB runs on (docs/qos.md: the queue then forms in
+#     sluice, where the scheduler orders it, not in MariaDB's run queue), and straight to
+#     MariaDB for comparison.
 # Shares are computed from the deltas of backend_time_ms_total in /v1/stats over the
 # measuring window (not from backend_time_share, whose 9 s window is only shown).
-# QOS_NOISY_THREADS (default 512) and QOS_PHASE_S (default 3) tune scenario (b).
+# QOS_NOISY_THREADS (default 512) and QOS_PHASE_S (default 1.5) tune scenario (b).
 import os
 import sys
 import threading
@@ -283,25 +286,26 @@ ok(qoslib.idle(s, [C1.name, C2.name]), "c) the load drains after sysbench stops"
 
 # ================================================================ b) noisy neighbour
 NOISY_THREADS = int(os.environ.get("QOS_NOISY_THREADS", "512"))
-PHASE = float(os.environ.get("QOS_PHASE_S", "3"))
-ROUNDS = 3
+PHASE = float(os.environ.get("QOS_PHASE_S", "1.5"))
+ROUNDS = 8
 diag("b) noisy: %d sysbench threads of point selects at nice 19 (on this %d-CPU box the load"
      " generator must not take the CPU that MariaDB and sluice need; real clients run"
      " elsewhere); quiet: 4 threads of point selects with a 5 ms think time (a tenant that"
-     " saturates nothing); %d rounds of %.0f s alone / %.0f s with the noisy one running"
+     " saturates nothing); %d rounds of %.1f s alone / %.1f s with the noisy one running"
      " (SIGSTOP/SIGCONT), so that drifting load on the host hits both"
      % (NOISY_THREADS, os.cpu_count() or 0, ROUNDS, PHASE, PHASE))
 
 
-def isolation(port, via_sluice):
-    """Quiet latencies alone and next to the noisy load: (alone, noisy) each as
-    (sorted latencies ms, qps); and the noisy account's qps while it ran."""
-    connect = (lambda: s.connect(QUIET)) if via_sluice else \
-        (lambda: s.connect(QUIET, host=lib.MARIADB_HOST, port=port))
-    quiet = Quiet(connect, threads=4, think=0.005)
-    noisy = load(NOISY, qoslib.POINT_SELECT, NOISY_THREADS, 600, port=port, nice=19)
+def isolation(gw):
+    """Quiet latencies alone and next to the noisy load, through gw (a lib.Sluice) or
+    straight to MariaDB (None): (alone, noisy) each as (sorted latencies ms, qps); and the
+    noisy account's qps while it ran."""
+    via_sluice = gw is not None
+    host, port = (gw.host, gw.port) if via_sluice else (lib.MARIADB_HOST, lib.MARIADB_PORT)
+    quiet = Quiet(QUIET, host, port, SCHEMA, threads=4, think=0.005)
+    noisy = Load(NOISY, qoslib.POINT_SELECT, NOISY_THREADS, 600, host, port, SCHEMA, nice=19)
     if via_sluice:
-        up = lib.wait_until(lambda: stats(s)[NOISY.name]["queued"] >= NOISY_THREADS // 4, 40,
+        up = lib.wait_until(lambda: stats(gw)[NOISY.name]["queued"] >= NOISY_THREADS // 4, 40,
                             interval=0.2)
     else:
         up = lib.wait_until(lambda: len(noisy.series) >= 2, 40, interval=0.2)
@@ -310,7 +314,7 @@ def isolation(port, via_sluice):
     for _ in range(ROUNDS):
         noisy.pause()
         if via_sluice:
-            qoslib.idle(s, [NOISY.name], 10)
+            qoslib.idle(gw, [NOISY.name], 10)
         else:
             time.sleep(0.5)
         lt, q = quiet.run(PHASE)
@@ -318,7 +322,7 @@ def isolation(port, via_sluice):
         qps["alone"].append(q)
         noisy.resume()
         if via_sluice:
-            lib.wait_until(lambda: stats(s)[NOISY.name]["queued"] > 0, 10)
+            lib.wait_until(lambda: stats(gw)[NOISY.name]["queued"] > 0, 10)
         else:
             time.sleep(0.5)
         n0 = len(noisy.series)
@@ -329,7 +333,8 @@ def isolation(port, via_sluice):
     noisy.stop()
     quiet.close()
     res = {k: (sorted(lat[k]), sum(qps[k]) / len(qps[k])) for k in lat}
-    return res, up, (max(noisy_qps) if noisy_qps else 0.0), quiet.errors
+    noisy_qps.sort()
+    return res, up, (noisy_qps[len(noisy_qps) // 2] if noisy_qps else 0.0), quiet.errors
 
 
 def describe(res):
@@ -353,36 +358,57 @@ def backend_logins():
     return int(lib.root_sql("SHOW GLOBAL STATUS LIKE 'Connections'")[0][1])
 
 
+def ratios(res):
+    """(p99 alone, p99 next to the noisy one, throughput next to it / alone)."""
+    a99 = qoslib.percentile(res["alone"][0], 0.99)
+    n99 = qoslib.percentile(res["noisy"][0], 0.99)
+    return a99, n99, res["noisy"][1] / res["alone"][1] if res["alone"][1] else 0
+
+
 logins0 = backend_logins()
-res, up, nqps, qerr = isolation(s.port, True)
+res, up, nqps, qerr = isolation(s)
 logins = backend_logins() - logins0
 ok(up, "b) the noisy account is backlogged in sluice (>= %d queued)" % (NOISY_THREADS // 4))
 ok(not qerr, "b) the quiet account saw no errors", lambda: "; ".join(qerr[:3]))
-p99_alone = qoslib.percentile(res["alone"][0], 0.99)
-p99_noisy = qoslib.percentile(res["noisy"][0], 0.99)
-thr = res["noisy"][1] / res["alone"][1] if res["alone"][1] else 0
-diag("b) through sluice: %s; noisy account ~%.0f qps; MariaDB logins during (b): %d (the"
-     " pool has %d connections)" % (describe(res), nqps, logins, POOL))
-# Known gap (issue 4, scenario b): sluice picks the quiet tenant's statements at once and,
-# with anticipation, most of them run on a connection held for the quiet account (no
-# account switch); but on this 2-core box the quiet statements still wait for the CPU
-# that MariaDB, sluice's work for the 512 noisy clients and sysbench itself share
-# (docs/performance.md has the breakdown). The two bounds are TODO points: reported,
-# passing when met, and not failing the build when the CPU is short.
-todo(p99_noisy <= 2 * p99_alone,
-     "b) quiet p99 next to %d noisy threads %.2f ms <= 2 x %.2f ms alone"
-     % (NOISY_THREADS, p99_noisy, p99_alone), "CPU contention on a 2-core box; issue 4")
-todo(thr >= 0.8, "b) quiet keeps %.0f%% of its throughput alone (>= 80%%)" % (100 * thr),
-     "CPU contention on a 2-core box; issue 4")
+p99_alone, p99_noisy, thr = ratios(res)
+diag("b) through sluice, pool %d: %s; noisy account ~%.0f qps; quiet p99 x%.1f, throughput"
+     " %.0f%%; MariaDB logins during (b): %d" % (POOL, describe(res), nqps, p99_noisy / p99_alone,
+                                                 100 * thr, logins))
 ok(p99_noisy <= 10 * p99_alone and thr >= 0.5,
    "b) the quiet tenant is not starved: p99 within 10x and at least half its throughput")
 
-dres, _, dnqps, _ = isolation(lib.MARIADB_PORT, False)
-d99a = qoslib.percentile(dres["alone"][0], 0.99)
-d99n = qoslib.percentile(dres["noisy"][0], 0.99)
+dres, _, dnqps, _ = isolation(None)
+d99a, d99n, dthr = ratios(dres)
 diag("b) straight to MariaDB (no isolation): %s; noisy ~%.0f qps; quiet p99 x%.1f, throughput"
-     " %.0f%%" % (describe(dres), dnqps, d99n / d99a if d99a else 0,
-                  100 * dres["noisy"][1] / dres["alone"][1] if dres["alone"][1] else 0))
+     " %.0f%%" % (describe(dres), dnqps, d99n / d99a if d99a else 0, 100 * dthr))
+
+# With the pool's 8 connections all running noisy statements on a 2-CPU MariaDB, the
+# quiet statement shares MariaDB's CPUs with 7 others wherever the scheduler put it
+# first. --max-active = the backend's CPUs keeps the queue in sluice, and the pool's
+# other connections serve the quiet account at once (docs/qos.md, "--max-active").
+CAP = os.cpu_count() or 2
+s2 = lib.start_sluice([NOISY, QUIET], pool_size=POOL, extra_args=["--max-active", str(CAP)])
+cres, cup, cnqps, cerr = isolation(s2)
+c99a, c99n, cthr = ratios(cres)
+spares = qoslib.api(s2, "GET", "/v1/stats")[1]["backends"][0]["spare_runs_total"]
+diag("b) through sluice, pool %d, --max-active %d: %s; noisy account ~%.0f qps; quiet p99 x%.1f,"
+     " throughput %.0f%%; %d quiet statements on spare connections"
+     % (POOL, CAP, describe(cres), cnqps, c99n / c99a, 100 * cthr, spares))
+ok(cup and not cerr, "b) --max-active %d: the noisy account is backlogged, the quiet one saw"
+   " no errors" % CAP, lambda: "; ".join(cerr[:3]))
+ok(cthr >= 0.8, "b) --max-active %d: the quiet one keeps %.0f%% of its throughput alone"
+   " (>= 80%%)" % (CAP, 100 * cthr))
+c50n, p50_noisy = (qoslib.percentile(r["noisy"][0], 0.5) for r in (cres, res))
+ok(c50n < p50_noisy, "b) --max-active %d lowers the quiet median next to the noisy one: %.2f ms"
+   " against %.2f ms" % (CAP, c50n, p50_noisy))
+# Known gap (issue 4, scenario b): the quiet p99 is at about 2x of alone here, on either
+# side of the bound from run to run: with the queue in sluice, what is left is the CPU
+# that sysbench's 512 threads, MariaDB and sluice share on this 2-core box
+# (docs/performance.md). A TODO point: reported, passing when met, not failing the build.
+todo(c99n <= 2 * c99a,
+     "b) --max-active %d: quiet p99 next to %d noisy threads %.2f ms <= 2 x %.2f ms alone"
+     % (CAP, NOISY_THREADS, c99n, c99a), "CPU shared with the load generator; issue 4")
+lib.finish(s2)
 
 lib.finish(s)
 qoslib.stop_all_loads()

@@ -3,8 +3,10 @@
 - Load: sysbench running one SQL statement in a loop on N connections (a generated Lua
   script), timestamped per-second throughput, SIGSTOP/SIGCONT to pause it, a latency
   histogram at the end.
-- Quiet: a few Python threads running point selects with a think time between them (a
-  tenant that does not saturate anything), latencies measured client-side.
+- Quiet: a few connections running point selects with a think time between them (a
+  tenant that does not saturate anything), latencies measured client-side by
+  tests/integration/quietload (C, libmariadb; what is measured is then the gateway and
+  the backend, not a Python client's CPU time on a box whose CPUs are all busy).
 - api()/stats(): the admin API of a lib.Sluice.
 - shares(): each account's share of backend time over a window, from the deltas of
   backend_time_ms_total in /v1/stats.
@@ -196,9 +198,70 @@ def stop_all_loads():
 
 # ---------------------------------------------------------------- the quiet tenant
 
+QUIETLOAD = os.path.join(os.path.dirname(os.environ.get("SLUICE_BIN", "./sluice")),
+                         "tests", "integration", "quietload")
+
+
 class Quiet:
-    """`threads` connections, each running point selects with `think` seconds between
-    them. run(seconds) returns (sorted latencies in ms, queries per second)."""
+    """`threads` connections of `account` to host:port, each running point selects with
+    `think` seconds between them (tests/integration/quietload). run(seconds) returns
+    (sorted latencies in ms, queries per second)."""
+
+    def __init__(self, account, host, port, database, threads=4, think=0.005,
+                 label="quiet"):
+        self.label = label
+        self.series = []  # (monotonic second start, queries in that second)
+        self.errors = []
+        if not os.path.exists(QUIETLOAD):
+            raise RuntimeError("%s is missing: build it with make check" % QUIETLOAD)
+        self.proc = subprocess.Popen(
+            [QUIETLOAD, host, str(port), account.name, account.password, database,
+             str(threads), str(int(think * 1e6)), str(TABLE_ROWS)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        first = self.proc.stdout.readline().strip()
+        if first != "ready":
+            self.close()
+            raise RuntimeError("quietload did not start: %r" % first)
+
+    def run(self, seconds):
+        lat = []
+        stamps = []
+        t0 = time.monotonic()
+        self.proc.stdin.write("run %.3f\n" % seconds)
+        self.proc.stdin.flush()
+        for line in self.proc.stdout:
+            f = line.split(" ", 2)
+            if f[0] == "lat":
+                lat.append(int(f[1]) / 1000.0)
+                stamps.append(int(f[2]) / 1000.0)
+            elif f[0] == "error":
+                self.errors.append(line.strip())
+            elif f[0] == "done":
+                break
+        else:
+            self.errors.append("quietload exited (%s)" % self.proc.poll())
+        buckets = {}
+        for t in stamps:
+            buckets[int(t)] = buckets.get(int(t), 0) + 1
+        for k in sorted(buckets):
+            if k < int(seconds):
+                self.series.append((t0 + k + 1, buckets[k]))
+        lat.sort()
+        return lat, len(lat) / seconds
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.flush()
+                self.proc.wait(10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+class PyQuiet:
+    """The same tenant as Quiet, in Python threads (pymysql): for comparison only."""
 
     def __init__(self, connect, threads=4, think=0.005, label="quiet"):
         self.label = label

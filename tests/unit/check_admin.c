@@ -73,6 +73,8 @@ static bool fake_stats(void *ud, struct adm_stats *out)
 	out->backends[0].connected = 8;
 	out->backends[0].account_switches_total = 37;
 	out->backends[0].held_hits_total = 212;
+	out->backends[0].max_active = 2;
+	out->backends[0].spare_runs_total = 4099;
 	out->clients = 11;
 	out->uptime_s = 99;
 	return true;
@@ -488,6 +490,12 @@ START_TEST(test_metrics)
 	              "%s", r.body);
 	ck_assert_msg(strstr(r.body, "sluice_backend_held_hits_total{backend=\"db1\"} 212\n"), "%s",
 	              r.body);
+	ck_assert_msg(strstr(r.body, "# TYPE sluice_backend_max_active gauge\n"
+	                             "sluice_backend_max_active{backend=\"db1\"} 2\n"),
+	              "%s", r.body);
+	ck_assert_msg(strstr(r.body, "# TYPE sluice_backend_spare_runs_total counter\n"
+	                             "sluice_backend_spare_runs_total{backend=\"db1\"} 4099\n"),
+	              "%s", r.body);
 	ck_assert_msg(strstr(r.body, "\nsluice_clients 11\n"), "%s", r.body);
 	ck_assert_msg(r.body[r.body_len - 1] == '\n', "no final newline");
 	resp_free(&r);

@@ -1012,6 +1012,127 @@ START_TEST(test_within_share_gates_queue_skipping)
 }
 END_TEST
 
+/* Billed work teaches the account's cost estimate like completed work does: 32 bills of
+ * 10 ms take a new account's estimate (1 ms) to within 2% of 10 ms (1/8 per sample). */
+START_TEST(test_charge_teaches_estimate)
+{
+	struct qos *q = qos_new(4);
+	struct qos_limits l = lim_weight(1);
+	struct qos_account *a = qos_account_new(q, 1, &l);
+	struct qos_account_stats st;
+
+	qos_account_get_stats(a, &st);
+	ck_assert_uint_eq(st.est_ns, 1 * MS);
+	for (int i = 0; i < 32; i++)
+		qos_charge(q, a, 10 * MS, (uint64_t)(i + 1) * MS);
+	qos_account_get_stats(a, &st);
+	ck_assert_msg(st.est_ns >= 98 * MS / 10 && st.est_ns <= 10 * MS, "estimate %.3f ms",
+	              (double)st.est_ns / MS);
+	qos_account_release(q, a);
+	qos_free(q);
+}
+END_TEST
+
+/* An account may run ahead of the virtual time by QOS_SHARE_LEAD of its average requests
+ * and no more: with the virtual time held still (account b waits, nothing is picked), a
+ * stays within its share for 4 bills of its average cost (1 ms) and not for a fifth. */
+START_TEST(test_within_share_lead)
+{
+	struct qos *q = qos_new(4);
+	struct qos_limits l = lim_weight(1);
+	struct qos_account *a = qos_account_new(q, 1, &l), *b = qos_account_new(q, 2, &l);
+	struct qos_req r;
+
+	memset(&r, 0, sizeof(r));
+	r.account = b;
+	ck_assert_int_eq(qos_enqueue(q, &r, 1), QOS_OK);
+	for (int k = 1; k <= QOS_SHARE_LEAD; k++) {
+		qos_charge(q, a, 1 * MS, 2);
+		ck_assert_msg(qos_account_within_share(q, a, 2), "%d ms ahead", k);
+	}
+	qos_charge(q, a, 1 * MS, 2);
+	ck_assert(!qos_account_within_share(q, a, 2));
+	ck_assert(qos_cancel(q, &r));
+	qos_account_release(q, a);
+	qos_account_release(q, b);
+	qos_free(q);
+}
+END_TEST
+
+/* The lead is at least one average request of the account whose turn is next: next to
+ * an account of 100 ms requests, one of 1 ms requests may run ~100 of them ahead of the
+ * virtual time, not 4. */
+START_TEST(test_within_share_lead_long_requests)
+{
+	struct qos *q = qos_new(4);
+	struct qos_limits l = lim_weight(1);
+	struct qos_account *a = qos_account_new(q, 1, &l), *b = qos_account_new(q, 2, &l);
+	struct qos_account_stats st;
+	struct qos_req r;
+	int ahead = 0;
+
+	for (int i = 0; i < 40; i++)
+		qos_charge(q, b, 100 * MS, 1); /* teaches b's estimate: ~100 ms */
+	qos_account_get_stats(b, &st);
+	memset(&r, 0, sizeof(r));
+	r.account = b;
+	ck_assert_int_eq(qos_enqueue(q, &r, 2), QOS_OK); /* b's turn is next */
+	for (int k = 0; k < 1000; k++) {
+		qos_charge(q, a, 1 * MS, 3);
+		if (!qos_account_within_share(q, a, 3))
+			break;
+		ahead++;
+	}
+	ck_assert_msg(ahead >= (int)(st.est_ns / MS) - 2 && ahead <= (int)(st.est_ns / MS),
+	              "%d requests of 1 ms ahead next to a %.1f ms estimate", ahead,
+	              (double)st.est_ns / MS);
+	ck_assert(qos_cancel(q, &r));
+	qos_account_release(q, a);
+	qos_account_release(q, b);
+	qos_free(q);
+}
+END_TEST
+
+/* qos_running_total() counts picked requests; qos_reserve_waiting() says whether an
+ * account below its reservation has queued work (the gateway lets that one past
+ * --max-active). */
+START_TEST(test_running_total_and_reserve_waiting)
+{
+	struct qos *q = qos_new(4);
+	struct qos_limits plain = lim_weight(1), res = lim_weight(1);
+	struct qos_account *a, *b;
+	struct qos_req r[3];
+
+	res.reservation = 1;
+	a = qos_account_new(q, 1, &plain);
+	b = qos_account_new(q, 2, &res);
+	memset(r, 0, sizeof(r));
+	r[0].account = a;
+	r[1].account = b;
+	r[2].account = b;
+	ck_assert_int_eq(qos_enqueue(q, &r[0], 1), QOS_OK);
+	ck_assert(!qos_reserve_waiting(q));
+	ck_assert_int_eq(qos_enqueue(q, &r[1], 2), QOS_OK);
+	ck_assert_int_eq(qos_enqueue(q, &r[2], 3), QOS_OK);
+	ck_assert(qos_reserve_waiting(q));
+	ck_assert_uint_eq(qos_running_total(q), 0);
+	ck_assert_ptr_eq(qos_pick(q, 4), &r[1]); /* the reservation first */
+	ck_assert(!qos_reserve_waiting(q));      /* b runs its one reserved request */
+	ck_assert_uint_eq(qos_running_total(q), 1);
+	ck_assert_ptr_nonnull(qos_pick(q, 5));
+	ck_assert_uint_eq(qos_running_total(q), 2);
+	qos_complete(q, &r[1], 1 * MS, 6);
+	ck_assert_uint_eq(qos_running_total(q), 1);
+	ck_assert_ptr_nonnull(qos_pick(q, 7));
+	qos_complete(q, &r[0], 1 * MS, 8);
+	qos_complete(q, &r[2], 1 * MS, 9);
+	ck_assert_uint_eq(qos_running_total(q), 0);
+	qos_account_release(q, a);
+	qos_account_release(q, b);
+	qos_free(q);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ refcounts, stats */
 
 /* Stats follow a request through its life; an account released while its request runs is
@@ -1085,6 +1206,10 @@ static Suite *qos_suite(void)
 		{ "weight_change_live", test_weight_change_live },
 		{ "charge_pinned", test_charge_pinned },
 		{ "within_share_gates_queue_skipping", test_within_share_gates_queue_skipping },
+		{ "charge_teaches_estimate", test_charge_teaches_estimate },
+		{ "within_share_lead", test_within_share_lead },
+		{ "within_share_lead_long_requests", test_within_share_lead_long_requests },
+		{ "running_total_and_reserve_waiting", test_running_total_and_reserve_waiting },
 		{ "refcount_and_stats", test_refcount_and_stats },
 	};
 	size_t i;
