@@ -323,6 +323,7 @@ static void client_close(struct gw_client *c, const char *reason)
 {
 	struct gw_server *s;
 	uint64_t now = gw_now_ns();
+	bool completed = false;
 
 	if (c->state == GW_CL_CLOSED)
 		return;
@@ -342,11 +343,17 @@ static void client_close(struct gw_client *c, const char *reason)
 		c->zombie = true;
 		s = NULL;
 	}
-	if (c->req_running && !c->zombie) {
+	if (!c->zombie && (c->req_running || c->unqueued)) {
+		/* Billed as far as it ran; the backend may still be finishing it. */
 		uint64_t cost = s && s->state == GW_SV_ACTIVE ? now - s->started_ns : 0;
 
-		qos_complete(gw.qos, &c->req, cost, now);
-		c->req_running = false;
+		if (c->req_running) {
+			qos_complete(gw.qos, &c->req, cost, now);
+			c->req_running = false;
+			completed = true;
+		} else if (cost) {
+			qos_charge(gw.qos, c->account->qa, cost, now);
+		}
 	}
 	gw_client_unqueued_done_locked(c);
 	if (c->account) {
@@ -365,6 +372,8 @@ static void client_close(struct gw_client *c, const char *reason)
 		else
 			gw_server_release(s, /* reusable= */ false);
 	}
+	if (completed)
+		gw_sched_kick();
 	event_del(c->ev);
 	event_del(c->wev);
 	close(c->fd);
@@ -1164,6 +1173,8 @@ void gw_client_on_msg(struct gw_msg *m)
 			s->client = NULL;
 			c->server = NULL;
 			gw_server_release(s, /* reusable= */ true);
+		} else {
+			gw_sched_kick();
 		}
 		c->zombie = false;
 		client_free(c);
@@ -1227,7 +1238,7 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 	const struct wire_resp *r = &s->resp;
 	uint64_t now = gw_now_ns();
 	uint64_t cost = now - s->started_ns;
-	bool pin = false, keep;
+	bool pin = false, keep, completed = false;
 
 	if (!r->is_err && r->has_status) {
 		c->status = r->status;
@@ -1270,6 +1281,7 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 	if (c->req_running) {
 		qos_complete(gw.qos, &c->req, cost, now);
 		c->req_running = false;
+		completed = true;
 	} else {
 		qos_charge(gw.qos, c->account->qa, cost, now);
 	}
@@ -1284,6 +1296,8 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 	pthread_mutex_unlock(&gw.sched_lock);
 	gw_account_record(c->account, (uint32_t)c->worker->id, now, now - c->enqueued_ns, cost);
 	client_set_state(c, GW_CL_IDLE);
+	if (keep && completed)
+		gw_sched_kick(); /* its server stays: queued work may fit under the cap */
 	if (!keep) {
 		c->server = NULL;
 		s->client = NULL;
@@ -1313,6 +1327,7 @@ void gw_client_server_lost(struct gw_client *c, uint8_t seq, const char *why)
 	if (c->pinned)
 		c->account->pinned--;
 	pthread_mutex_unlock(&gw.sched_lock);
+	gw_sched_kick(); /* server_close dispatched before this statement was done */
 	c->pinned = false;
 	c->in_trans = false;
 	c->infile = false;

@@ -80,6 +80,9 @@ bool gw_pool_quiet(void);
  * are chained on *remote and local runs on *local; deliver both after unlocking. */
 void gw_sched_dispatch_locked(uint64_t now, struct gw_msg **local, struct gw_msg **remote);
 void gw_sched_deliver(struct gw_msg *local, struct gw_msg *remote);
+/* A picked statement ended without handing its server back (pinned, failed, its client
+ * gone): under --max-active, queued work may fit now. Takes sched_lock. */
+void gw_sched_kick(void);
 /* Run a LIFO-chained list of messages for this thread's clients, oldest first. */
 void gw_msgs_run(struct gw_msg *list);
 /* Begin running client c's command on s (s bound, on any worker): moves s here,

@@ -153,14 +153,14 @@ void gw_sched_dispatch_locked(uint64_t now, struct gw_msg **local, struct gw_msg
 
 		if (gw.nlive - gw.nidle >= gw.cfg.pool_size)
 			return; /* as many busy as the pool allows (it may just have shrunk) */
-		if (qos_running_total(gw.qos) >= gw_active_cap_locked() &&
-		    !qos_reserve_waiting(gw.qos))
-			return; /* the backend runs enough: the rest waits here, in fair order */
 		if (gw.nidle == 0) {
 			if (gw.nlive >= gw.cfg.pool_size)
 				return;
 			fail = now < gw.down_until_ns;
 		}
+		if (!fail && qos_running_total(gw.qos) >= gw_active_cap_locked() &&
+		    !qos_reserve_waiting(gw.qos))
+			return; /* the backend runs enough: the rest waits here, in fair order */
 		/* Fairness picks the account; within it, a client of this thread if one
 		 * is near the head, so the free connection need not change threads. */
 		r = qos_pick_affine(gw.qos, now, gw_self_worker);
@@ -198,15 +198,34 @@ void gw_sched_dispatch_locked(uint64_t now, struct gw_msg **local, struct gw_msg
 	}
 }
 
+static void post_all(struct gw_msg *list)
+{
+	while (list) {
+		struct gw_msg *next = list->next;
+
+		list->next = NULL;
+		gw_worker_post(list);
+		list = next;
+	}
+}
+
+void gw_sched_kick(void)
+{
+	struct gw_msg *local = NULL, *remote = NULL;
+
+	pthread_mutex_lock(&gw.sched_lock);
+	if (qos_queued_total(gw.qos) > 0)
+		gw_sched_dispatch_locked(gw_now_ns(), &local, &remote);
+	pthread_mutex_unlock(&gw.sched_lock);
+	/* This thread's runs go through its inbox too: a kick comes from inside completion
+	 * and message handling, which must not recurse. */
+	post_all(remote);
+	post_all(local);
+}
+
 void gw_sched_deliver(struct gw_msg *local, struct gw_msg *remote)
 {
-	while (remote) {
-		struct gw_msg *next = remote->next;
-
-		remote->next = NULL;
-		gw_worker_post(remote);
-		remote = next;
-	}
+	post_all(remote);
 	gw_msgs_run(local); /* in pick order */
 }
 
@@ -415,7 +434,7 @@ struct gw_server *gw_server_take_spare_locked(struct gw_client *c)
 	 * (the pool may have shrunk below the busy ones), and for a sparse account: nothing
 	 * queued, nothing running, within its share, no token bucket to skip. */
 	if (qos_running_total(gw.qos) < gw_active_cap_locked() ||
-	    gw.nlive - gw.nidle >= gw.cfg.pool_size || now < gw.down_until_ns ||
+	    gw.nlive - gw.nidle >= gw.cfg.pool_size || (gw.nidle == 0 && now < gw.down_until_ns) ||
 	    a->limits.max_qps || a->unqueued_active)
 		return NULL;
 	qos_account_get_stats(a->qa, &qs);
@@ -467,8 +486,11 @@ void gw_server_release(struct gw_server *s, bool reusable)
 		s->hold_next = s->account->held;
 		s->account->held = s;
 		gw.nheld++;
+		/* The statement that ended may leave room under --max-active elsewhere. */
+		gw_sched_dispatch_locked(gw_now_ns(), &local, &remote);
 		pthread_mutex_unlock(&gw.sched_lock);
 		server_arm_hold(s, ns);
+		gw_sched_deliver(local, remote);
 		return;
 	}
 	server_set_state(s, GW_SV_IDLE);

@@ -386,7 +386,7 @@ diag("b) straight to MariaDB (no isolation): %s; noisy ~%.0f qps; quiet p99 x%.1
 # quiet statement shares MariaDB's CPUs with 7 others wherever the scheduler put it
 # first. --max-active = the backend's CPUs keeps the queue in sluice, and the pool's
 # other connections serve the quiet account at once (docs/qos.md, "--max-active").
-CAP = os.cpu_count() or 2
+CAP = max(1, min(len(os.sched_getaffinity(0)), POOL // 2))  # MariaDB runs on this host
 s2 = lib.start_sluice([NOISY, QUIET], pool_size=POOL, extra_args=["--max-active", str(CAP)])
 cres, cup, cnqps, cerr = isolation(s2)
 c99a, c99n, cthr = ratios(cres)

@@ -237,6 +237,9 @@ class Quiet:
             elif f[0] == "error":
                 self.errors.append(line.strip())
             elif f[0] == "done":
+                failed = int(f[2]) if len(f) > 2 else 0
+                if failed and not self.errors:
+                    self.errors.append("quietload: %d statements failed" % failed)
                 break
         else:
             self.errors.append("quietload exited (%s)" % self.proc.poll())

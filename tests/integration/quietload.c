@@ -8,10 +8,12 @@
  * Usage: quietload HOST PORT USER PASSWORD DB THREADS THINK_US ROWS
  * Connects, prints "ready", then obeys commands on stdin, one per line:
  *   run SECONDS   every thread runs for that long; then one line per statement,
- *                 "lat <microseconds> <milliseconds since the run began>", then
- *                 "done <statements> <errors>"
+ *                 "lat <microseconds> <milliseconds since the run began>", for each
+ *                 thread that saw failures "error <its last one>", then
+ *                 "done <statements> <failed statements>"
  *   quit          exits
- * A failed statement prints "error <message>" (and counts in done's errors).
+ * Connect, read and write time out (10, 60, 60 s): a stalled gateway fails the run, it
+ * does not hang it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -106,7 +108,8 @@ int main(int argc, char **argv)
 	char line[128];
 
 	if (argc != 9) {
-		fprintf(stderr, "usage: quietload HOST PORT USER PASSWORD DB THREADS THINK_US ROWS\n");
+		fprintf(stderr,
+		        "usage: quietload HOST PORT USER PASSWORD DB THREADS THINK_US ROWS\n");
 		return 2;
 	}
 	nthreads = (unsigned)strtoul(argv[6], NULL, 10);
@@ -121,10 +124,18 @@ int main(int argc, char **argv)
 		return 1;
 	for (unsigned i = 0; i < nthreads; i++) {
 		ws[i].seed = 7919u * (i + 1);
+		unsigned connect_s = 10, io_s = 60;
+
 		ws[i].conn = mysql_init(NULL);
+		if (ws[i].conn) {
+			mysql_options(ws[i].conn, MYSQL_OPT_CONNECT_TIMEOUT, &connect_s);
+			mysql_options(ws[i].conn, MYSQL_OPT_READ_TIMEOUT, &io_s);
+			mysql_options(ws[i].conn, MYSQL_OPT_WRITE_TIMEOUT, &io_s);
+		}
 		if (!ws[i].conn || !mysql_real_connect(ws[i].conn, argv[1], argv[3], argv[4],
 		                                       argv[5], (unsigned)atoi(argv[2]), NULL, 0)) {
-			printf("error connect: %s\n", ws[i].conn ? mysql_error(ws[i].conn) : "no memory");
+			printf("error connect: %s\n",
+			       ws[i].conn ? mysql_error(ws[i].conn) : "no memory");
 			return 1;
 		}
 	}
@@ -156,7 +167,8 @@ int main(int argc, char **argv)
 			pthread_join(ws[i].thread, NULL);
 		for (unsigned i = 0; i < nthreads; i++) {
 			for (size_t k = 0; k < ws[i].n; k++)
-				printf("lat %u %u\n", ws[i].samples[k].lat_us, ws[i].samples[k].at_ms);
+				printf("lat %u %u\n", ws[i].samples[k].lat_us,
+				       ws[i].samples[k].at_ms);
 			if (ws[i].errors)
 				printf("error %s\n", ws[i].error);
 			total += ws[i].n;
