@@ -218,8 +218,7 @@ static void adm_metrics_backends(struct adm_buf *b, const struct adm_stats *s)
 		"Failed attempts to connect to the backend.",
 		"Connections handed from one account to another (COM_CHANGE_USER).",
 		"Statements that took a connection held for their account (--anticipate-ms).",
-		"Statements of accounts with nothing queued that took a spare connection above "
-		"--max-active.",
+		"Statements of sparse accounts run on a spare connection above --max-active.",
 	};
 
 	for (size_t f = 0; f < sizeof name / sizeof name[0]; f++) {
