@@ -135,6 +135,23 @@ static struct gw_server *choose_server_locked(const struct gw_client *c)
 	return same_class ? same_class : gw.idle;
 }
 
+/* The server choose_server_locked() gives c, taken from the idle list (or a CLOSED slot
+ * brought to life) and bound to c. */
+static struct gw_server *bind_server_locked(struct gw_client *c)
+{
+	struct gw_server *s = choose_server_locked(c);
+
+	GW_BUG_ON(!s);
+	if (s->state == GW_SV_IDLE)
+		idle_remove_locked(s);
+	else
+		gw.nlive++; /* a CLOSED slot comes to life */
+	s->state = GW_SV_ASSIGNED;
+	s->client = c;
+	c->server = s;
+	return s;
+}
+
 uint32_t gw_active_cap_locked(void)
 {
 	uint32_t cap = gw.cfg.max_active;
@@ -174,15 +191,7 @@ void gw_sched_dispatch_locked(uint64_t now, struct gw_msg **local, struct gw_msg
 		m->server = NULL;
 		m->kind = GW_MSG_FAIL;
 		if (!fail) {
-			s = choose_server_locked(c);
-			GW_BUG_ON(!s);
-			if (s->state == GW_SV_IDLE)
-				idle_remove_locked(s);
-			else
-				gw.nlive++; /* a CLOSED slot comes to life */
-			s->state = GW_SV_ASSIGNED;
-			s->client = c;
-			c->server = s;
+			s = bind_server_locked(c);
 			m->kind = GW_MSG_RUN;
 			m->server = s;
 		}
@@ -440,14 +449,7 @@ struct gw_server *gw_server_take_spare_locked(struct gw_client *c)
 	qos_account_get_stats(a->qa, &qs);
 	if (qs.queued || qs.running || !qos_account_within_share(gw.qos, a->qa, now))
 		return NULL;
-	s = choose_server_locked(c);
-	if (s->state == GW_SV_IDLE)
-		idle_remove_locked(s);
-	else
-		gw.nlive++; /* a CLOSED slot comes to life */
-	s->state = GW_SV_ASSIGNED;
-	s->client = c;
-	c->server = s;
+	s = bind_server_locked(c);
 	c->unqueued = true;
 	c->account->unqueued_active++;
 	gw.spare_runs++;

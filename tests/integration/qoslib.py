@@ -26,8 +26,6 @@ import time
 import urllib.error
 import urllib.request
 
-import pymysql
-
 TABLE_ROWS = 10000
 POINT_SELECT = "SELECT c FROM sbtest1 WHERE id=%d"
 
@@ -261,66 +259,6 @@ class Quiet:
             except (OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait(5)
-
-
-class PyQuiet:
-    """The same tenant as Quiet, in Python threads (pymysql): for comparison only."""
-
-    def __init__(self, connect, threads=4, think=0.005, label="quiet"):
-        self.label = label
-        self.think = think
-        self.conns = [connect() for _ in range(threads)]
-        self.series = []  # (monotonic second start, queries in that second)
-        self.errors = []
-
-    def run(self, seconds):
-        lat = []
-        stamps = []
-        lock = threading.Lock()
-        end = time.monotonic() + seconds
-
-        def worker(conn, seed):
-            rnd = random.Random(seed)
-            mine, times = [], []
-            try:
-                with conn.cursor() as cur:
-                    while time.monotonic() < end:
-                        t = time.perf_counter()
-                        cur.execute(POINT_SELECT % rnd.randint(1, TABLE_ROWS))
-                        cur.fetchall()
-                        mine.append((time.perf_counter() - t) * 1000.0)
-                        times.append(time.monotonic())
-                        time.sleep(self.think)
-            except pymysql.err.MySQLError as e:
-                with lock:
-                    self.errors.append(repr(e))
-            with lock:
-                lat.extend(mine)
-                stamps.extend(times)
-
-        t0 = time.monotonic()
-        ts = [threading.Thread(target=worker, args=(c, i)) for i, c in enumerate(self.conns)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join(seconds + 60)
-        elapsed = max(time.monotonic() - t0, 1e-3)
-        buckets = {}
-        for t in stamps:
-            k = int(t - t0)
-            buckets[k] = buckets.get(k, 0) + 1
-        for k in sorted(buckets):
-            if k < int(elapsed):
-                self.series.append((t0 + k + 1, buckets[k]))
-        lat.sort()
-        return lat, len(lat) / elapsed
-
-    def close(self):
-        for c in self.conns:
-            try:
-                c.close()
-            except Exception:  # noqa: BLE001
-                pass
 
 
 # ---------------------------------------------------------------- admin API
