@@ -16,18 +16,18 @@
 
 #define ADM_HOST_MAX     255   /* longest host name (the store's limit) */
 #define ADM_DEFAULT_PORT 3306  /* port of a new backend that names none */
-#define ADM_POOL_MAX     10000 /* largest pool_size (the store's limit) */
+#define ADM_POOL_MAX     10000 /* largest pool_size and max_active (the store's limit) */
 
 static const char *const adm_backend_fields[] = {
-	"name", "host", "port", "pool_size", "enabled", NULL,
+	"name", "host", "port", "pool_size", "max_active", "enabled", NULL,
 };
 
 /* New reference (NULL on OOM). */
 static json_t *adm_backend_json(const struct store_backend *b)
 {
-	return json_pack("{s:s, s:s, s:I, s:I, s:b}", "name", b->name, "host", b->host, "port",
-	                 (json_int_t)b->port, "pool_size", (json_int_t)b->pool_size, "enabled",
-	                 b->enabled ? 1 : 0);
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:b}", "name", b->name, "host", b->host, "port",
+	                 (json_int_t)b->port, "pool_size", (json_int_t)b->pool_size, "max_active",
+	                 (json_int_t)b->max_active, "enabled", b->enabled ? 1 : 0);
 }
 
 /* Copy the fields present in obj (all but name) onto b. */
@@ -43,6 +43,8 @@ static bool adm_backend_apply(json_t *obj, struct store_backend *b, char *err, s
 		snprintf(b->host, sizeof b->host, "%s", host);
 	if (!adm_json_get_u32(obj, "port", 1, 65535, &port, &present, err, errlen) ||
 	    !adm_json_get_u32(obj, "pool_size", 0, ADM_POOL_MAX, &b->pool_size, &present, err,
+	                      errlen) ||
+	    !adm_json_get_u32(obj, "max_active", 0, ADM_POOL_MAX, &b->max_active, &present, err,
 	                      errlen) ||
 	    !adm_json_get_bool(obj, "enabled", &b->enabled, &present, err, errlen))
 		return false;

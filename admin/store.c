@@ -41,7 +41,7 @@
 #define ACCOUNT_COLS                                                                               \
 	"id, name, password_sha1, weight, reservation, max_qps, max_connections, max_queue, "      \
 	"queue_timeout_ms"
-#define BACKEND_COLS "id, name, host, port, pool_size, enabled"
+#define BACKEND_COLS "id, name, host, port, pool_size, enabled, max_active"
 #define NOW_SQL      "CAST(strftime('%s', 'now') AS INTEGER)"
 
 /* Every statement the store runs after the migrations, prepared once at open. The X-macro
@@ -68,10 +68,10 @@
 	  "SELECT coalesce(sum(reservation), 0) FROM accounts WHERE name <> ?1")                   \
 	X(ST_BE_LIST, "SELECT " BACKEND_COLS " FROM backends ORDER BY name")                       \
 	X(ST_BE_GET, "SELECT " BACKEND_COLS " FROM backends WHERE name = ?1")                      \
-	X(ST_BE_INSERT, "INSERT INTO backends (name, host, port, pool_size, enabled) "             \
-	                "VALUES (?1, ?2, ?3, ?4, ?5)")                                             \
+	X(ST_BE_INSERT, "INSERT INTO backends (name, host, port, pool_size, enabled, max_active) " \
+	                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                         \
 	X(ST_BE_UPDATE, "UPDATE backends SET host = ?2, port = ?3, pool_size = ?4, enabled = ?5, " \
-	                "updated_at = " NOW_SQL " WHERE name = ?1")                                \
+	                "max_active = ?6, updated_at = " NOW_SQL " WHERE name = ?1")               \
 	X(ST_BE_DELETE, "DELETE FROM backends WHERE name = ?1")                                    \
 	X(ST_SET_GET, "SELECT value FROM settings WHERE key = ?1")                                 \
 	X(ST_SET_PUT, "INSERT INTO settings (key, value) VALUES (?1, ?2) "                         \
@@ -242,6 +242,9 @@ static bool store_check_backend(struct store *s, const struct store_backend *b, 
 	if (b->pool_size > STORE_POOL_MAX)
 		return store_fail(s, STORE_INVALID, err, errlen,
 		                  "pool_size must be between 0 and %d", STORE_POOL_MAX);
+	if (b->max_active > STORE_POOL_MAX)
+		return store_fail(s, STORE_INVALID, err, errlen,
+		                  "max_active must be between 0 and %d", STORE_POOL_MAX);
 	return true;
 }
 
@@ -549,7 +552,8 @@ static bool store_row_backend(struct store *s, sqlite3_stmt *st, struct store_ba
 	    !store_col_text(s, st, 2, b->host, sizeof b->host, err, errlen) ||
 	    !store_col_u32(s, st, 3, b->name, &port, err, errlen) ||
 	    !store_col_u32(s, st, 4, b->name, &b->pool_size, err, errlen) ||
-	    !store_col_u32(s, st, 5, b->name, &enabled, err, errlen))
+	    !store_col_u32(s, st, 5, b->name, &enabled, err, errlen) ||
+	    !store_col_u32(s, st, 6, b->name, &b->max_active, err, errlen))
 		return false;
 	if (port < 1 || port > 65535)
 		return store_fail(s, STORE_DB, err, errlen,
@@ -848,6 +852,7 @@ static bool store_backend_write(struct store *s, enum store_stmt id, const struc
 	sqlite3_bind_int(st, 3, b->port);
 	sqlite3_bind_int64(st, 4, b->pool_size);
 	sqlite3_bind_int(st, 5, b->enabled ? 1 : 0);
+	sqlite3_bind_int64(st, 6, b->max_active);
 	if (!store_exec_stmt(s, st, &rc, err, errlen)) {
 		store_write_failed(s, rc, "backend", b->name, err, errlen);
 		goto fail;

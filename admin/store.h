@@ -51,7 +51,8 @@ struct store_backend {
 	char name[STORE_NAME_MAX + 1];
 	char host[256];
 	uint16_t port;
-	uint32_t pool_size; /* 0 = the --pool-size default */
+	uint32_t pool_size;  /* 0 = the --pool-size default */
+	uint32_t max_active; /* queued statements running at once; 0 = the --max-active default */
 	bool enabled;
 };
 

@@ -147,7 +147,8 @@ bool gw_resolve(const char *host, uint16_t port, struct sockaddr_storage *sa, so
 /*
  * The backend the gateway uses is the store's first enabled backend row. A new address
  * is used for new connections; a new pool size grows the pool at once, or shrinks it as
- * connections come back (running statements are never cut).
+ * connections come back (running statements are never cut); a new max_active holds back
+ * or lets out queued statements from the next pick on.
  */
 bool gw_backend_apply(struct store *st, char *err, size_t errlen)
 {
@@ -156,7 +157,7 @@ bool gw_backend_apply(struct store *st, char *err, size_t errlen)
 	socklen_t salen;
 	size_t n = 0;
 	uint32_t pool;
-	bool moved;
+	bool moved, more = false;
 
 	if (!store_backend_list(st, &list, &n, err, errlen))
 		return false;
@@ -191,8 +192,17 @@ bool gw_backend_apply(struct store *st, char *err, size_t errlen)
 		gw.cfg.pool_size = pool;
 		if (gw.qos)
 			qos_set_slots(gw.qos, pool);
+		more = true;
+	}
+	if (b->max_active != gw.cfg.max_active) {
+		gw_log_info("backend %s: max_active %u -> %u%s", b->name, gw.cfg.max_active,
+		            b->max_active, b->max_active ? "" : " (off: the pool size)");
+		gw.cfg.max_active = b->max_active;
+		more = true;
 	}
 	pthread_mutex_unlock(&gw.sched_lock);
+	if (more && gw.qos)
+		gw_sched_kick(); /* queued work may fit now */
 	if (moved)
 		gw_log_info("backend %s is now %s:%u (for new connections)", b->name, b->host,
 		            b->port);

@@ -33,8 +33,10 @@ struct options {
 	uint32_t pool_size;
 	uint32_t threads;
 	uint32_t max_clients;
-	bool backend_given; /* --backend was on the command line */
-	bool pool_given;    /* --pool-size was */
+	uint32_t max_active;
+	bool backend_given;    /* --backend was on the command line */
+	bool pool_given;       /* --pool-size was */
+	bool max_active_given; /* --max-active was */
 };
 
 static void usage(FILE *f)
@@ -60,7 +62,7 @@ static void usage(FILE *f)
 	       "                        (default: what the open-files limit leaves)\n"
 	       "  --max-active N        queued statements running on the backend at once; the\n"
 	       "                        connections above N serve accounts with nothing queued\n"
-	       "                        at once (default: the pool size; docs/qos.md)\n"
+	       "                        at once (default 0 = the pool size; docs/qos.md)\n"
 	       "  --anticipate-ms MS    hold a light account's backend connection that long\n"
 	       "                        for its next statement, saving an account switch\n"
 	       "                        (default 5; 0 = off; docs/pooling.md)\n"
@@ -241,10 +243,10 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 }
 
 /*
- * The backend row of the rules store and the command line meet here: a --backend or
- * --pool-size given on the command line is written to the store's first backend row
- * (created as "default" when there is none); otherwise the row, as the admin API left
- * it, is what runs. Either way a restart keeps what was last set.
+ * The backend row of the rules store and the command line meet here: a --backend,
+ * --pool-size or --max-active given on the command line is written to the store's
+ * backend row (created as "default" when there is none); otherwise the row, as the
+ * admin API left it, is what runs. Either way a restart keeps what was last set.
  */
 static void seed_backend(struct store *st, const struct options *o)
 {
@@ -260,10 +262,11 @@ static void seed_backend(struct store *st, const struct options *o)
 		gw_strlcpy(b.host, gw.cfg.backend_host, sizeof(b.host));
 		b.port = gw.cfg.backend_port;
 		b.pool_size = gw.cfg.pool_size;
+		b.max_active = o->max_active;
 		b.enabled = true;
 		if (!store_backend_add(st, &b, err, sizeof(err)))
 			die("%s: %s", o->db, err);
-	} else if (o->backend_given || o->pool_given) {
+	} else if (o->backend_given || o->pool_given || o->max_active_given) {
 		/* The row that runs (see gw_backend_apply): "default", else the first. */
 		size_t k = 0;
 		bool changed = false;
@@ -281,6 +284,10 @@ static void seed_backend(struct store *st, const struct options *o)
 		}
 		if (o->pool_given && b.pool_size != gw.cfg.pool_size) {
 			b.pool_size = gw.cfg.pool_size;
+			changed = true;
+		}
+		if (o->max_active_given && b.max_active != o->max_active) {
+			b.max_active = o->max_active;
 			changed = true;
 		}
 		if (changed && !store_backend_update(st, &b, err, sizeof(err)))
@@ -530,10 +537,11 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'X':
-			if (!gw_parse_u32(optarg, 0, 10000, &gw.cfg.max_active))
+			if (!gw_parse_u32(optarg, 0, 10000, &o.max_active))
 				die("--max-active: a whole number from 0 (the pool size) to 10000, "
 				    "got '%s'",
 				    optarg);
+			o.max_active_given = true;
 			break;
 		default:
 			usage(stderr);

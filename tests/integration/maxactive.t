@@ -10,7 +10,10 @@
 #  - an account with a max_qps never takes a spare connection (it would skip its token
 #    bucket): its statement waits for one of the 2 slots;
 #  - an account under its reservation runs past the cap;
-#  - without the flag max_active is the pool size; a bad value is refused at start.
+#  - without the flag max_active is the pool size; a bad value is refused at start;
+#  - max_active is the backend row's rule: PATCH /v1/backends/default changes it live
+#    (lowering holds statements back, 0 lets the waiting ones out at once), a bad value
+#    is a 400 that changes nothing, and a restart keeps it unless --max-active is given.
 import os
 import subprocess
 import sys
@@ -151,5 +154,54 @@ ok(all(t.secs is not None for t in busy), "the 6 busy statements all finished",
 waves = sorted(round(t.secs / SLEEP) for t in busy)
 diag("busy statements took %s s" % ", ".join("%.2f" % t.secs for t in busy if t.secs))
 ok(waves[-1] >= 3, "... in 3 waves of %d (%s)" % (CAP, waves))
+
+
+# ---- live: max_active is the backend row's rule, changed by PATCH, kept across a restart
+def patch_backend(body):
+    return qoslib.api(s, "PATCH", "/v1/backends/default", body)
+
+
+status, body = patch_backend({"max_active": 3})
+ok(status == 200 and body.get("max_active") == 3, "PATCH /v1/backends/default max_active 3"
+   " -> 200", lambda: "%s %s" % (status, body))
+is_(backend(s)["max_active"], 3, "/v1/stats shows max_active 3 at once")
+busy = [Timed(s, BUSY, "SELECT SLEEP(%s)" % SLEEP) for _ in range(5)]
+ok(lib.wait_until(lambda: qoslib.stats(s)[BUSY.name]["queued"] == 2, 5, interval=0.02),
+   "5 busy statements under max_active 3: 2 wait in sluice")
+seen = []
+for _ in range(5):
+    seen.append(sleeping_in_mariadb())
+    time.sleep(0.05)
+ok(max(seen) == 3, "MariaDB runs 3 of them at a time (processlist: %s)" % seen)
+t0 = time.monotonic()
+status, body = patch_backend({"max_active": 0})
+ok(status == 200 and body.get("max_active") == 0, "PATCH max_active 0 (off) -> 200")
+ok(lib.wait_until(lambda: sleeping_in_mariadb() == 5, 1, interval=0.01),
+   "the 2 waiting statements start at once: MariaDB runs all 5 after %.0f ms"
+   % (1000 * (time.monotonic() - t0)))
+is_(backend(s)["max_active"], POOL, "/v1/stats shows max_active = the pool size again")
+for t in busy:
+    t.join(30)
+ok(all(t.secs is not None and t.secs < 2 * SLEEP for t in busy),
+   "the 5 finished in one wave (%s s)" % ", ".join("%.2f" % (t.secs or -1) for t in busy))
+for bad in (-1, 10001, "2", None):
+    status, body = patch_backend({"max_active": bad})
+    ok(status == 400 and "max_active" in str(body) and backend(s)["max_active"] == POOL,
+       "PATCH max_active %r -> 400 naming the field, nothing changes" % (bad,),
+       lambda: "%s %s" % (status, body))
+
+status, body = patch_backend({"max_active": 3})
+s.stop()
+s.extra_args = ["--anticipate-ms", "0"]
+s.start()
+is_(backend(s)["max_active"], 3, "restarted without --max-active: the stored 3 runs")
+s.stop()
+s.extra_args = ["--anticipate-ms", "0", "--max-active", "0"]
+s.start()
+is_(backend(s)["max_active"], POOL, "restarted with --max-active 0: the flag is written to the"
+    " row, as --pool-size is")
+status, body = qoslib.api(s, "GET", "/v1/backends/default")
+ok(status == 200 and body.get("max_active") == 0, "GET /v1/backends/default: max_active 0",
+   lambda: "%s %s" % (status, body))
 lib.finish(s)
 lib.done_testing()

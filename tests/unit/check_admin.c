@@ -617,9 +617,17 @@ START_TEST(test_backends_crud)
 	expect(http("PATCH", "/v1/backends/db1", TOKEN, "{\"enabled\":false,\"pool_size\":16}"),
 	       200, "\"enabled\":false");
 	expect(http("GET", "/v1/backends", TOKEN, NULL), 200, "\"pool_size\":16");
+	expect(http("GET", "/v1/backends/db1", TOKEN, NULL), 200, "\"max_active\":0");
+	expect(http("PATCH", "/v1/backends/db1", TOKEN, "{\"max_active\":4}"), 200,
+	       "\"max_active\":4");
+	expect(http("PATCH", "/v1/backends/db1", TOKEN, "{\"max_active\":10001}"), 400,
+	       "max_active must be");
+	expect(http("PATCH", "/v1/backends/db1", TOKEN, "{\"max_active\":-1}"), 400,
+	       "max_active must be");
+	expect(http("GET", "/v1/backends/db1", TOKEN, NULL), 200, "\"max_active\":4");
 	expect(http("DELETE", "/v1/backends/db1", TOKEN, NULL), 204, no_needle);
 	expect(http("GET", "/v1/backends/db1", TOKEN, NULL), 404, "no such backend");
-	ck_assert_int_eq(publish_calls, 3);
+	ck_assert_int_eq(publish_calls, 4);
 }
 END_TEST
 

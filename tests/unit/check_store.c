@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "admin/schema_sql.h"
 #include "admin/store.h"
 #include "tests/unit/testutil.h"
 
@@ -87,7 +88,7 @@ START_TEST(test_migrate_memory)
 {
 	char v[32];
 
-	ck_assert_int_eq(store_schema_version(st), 1);
+	ck_assert_int_eq(store_schema_version(st), 2);
 	ck_assert_int_eq(store_generation(st), 0);
 	ck_assert_uint_eq(count_accounts(), 0);
 	ck_assert(store_setting_get(st, "generation", v, sizeof v));
@@ -109,7 +110,7 @@ START_TEST(test_migrate_file_mode_and_reopen)
 	umask(old);
 	ck_assert_int_eq(stat(dbpath, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 0777, 0600);
-	ck_assert_int_eq(store_schema_version(s2), 1);
+	ck_assert_int_eq(store_schema_version(s2), 2);
 	a.reservation = 2;
 	a.has_password = true;
 	memset(a.pw_sha1, 0xab, sizeof a.pw_sha1);
@@ -129,7 +130,7 @@ START_TEST(test_migrate_file_mode_and_reopen)
 
 	/* Reopen: same schema, data and generation; migrations are not applied twice. */
 	ck_assert_msg(store_open(dbpath, &s2, err, sizeof err), "reopen: %s", err);
-	ck_assert_int_eq(store_schema_version(s2), 1);
+	ck_assert_int_eq(store_schema_version(s2), 2);
 	ck_assert_int_eq(store_generation(s2), 2);
 	ck_assert(store_account_get(s2, "alice", &got, &found, err, sizeof err));
 	ck_assert(found);
@@ -162,6 +163,53 @@ START_TEST(test_existing_file_made_private)
 	ck_assert_msg(store_open(dbpath, &s2, err, sizeof err), "open: %s", err);
 	ck_assert_int_eq(stat(dbpath, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 0777, 0600);
+	store_close(s2);
+	rm_tmp();
+}
+END_TEST
+
+/* A database at version 1 (only 001_init.sql, as sluice before 002 left it) gains
+ * backends.max_active = 0 on its rows, and keeps everything else. */
+START_TEST(test_migrate_from_v1)
+{
+	struct store *s2;
+	struct store_backend got;
+	sqlite3 *db;
+	bool found;
+
+	ck_assert_int_ge((int)store_n_migrations, 2);
+	ck_assert_int_eq(store_migrations[0].version, 1);
+	make_tmp();
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, store_migrations[0].sql, NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db,
+	                              "INSERT INTO backends (name, host, port, pool_size) "
+	                              "VALUES ('default', '127.0.0.1', 3306, 16);"
+	                              "PRAGMA user_version = 1",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+
+	ck_assert_msg(store_open(dbpath, &s2, err, sizeof err), "open: %s", err);
+	ck_assert_int_eq(store_schema_version(s2), 2);
+	ck_assert(store_backend_get(s2, "default", &got, &found, err, sizeof err));
+	ck_assert(found);
+	ck_assert_uint_eq(got.pool_size, 16);
+	ck_assert_uint_eq(got.max_active, 0);
+	ck_assert(got.enabled);
+	got.max_active = 4;
+	ck_assert_msg(store_backend_update(s2, &got, err, sizeof err), "update: %s", err);
+	store_close(s2);
+
+	/* The column's CHECK holds for a hand edit too. */
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_ne(
+	    sqlite3_exec(db, "UPDATE backends SET max_active = 10001", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	ck_assert_msg(store_open(dbpath, &s2, err, sizeof err), "reopen: %s", err);
+	ck_assert(store_backend_get(s2, "default", &got, &found, err, sizeof err));
+	ck_assert_uint_eq(got.max_active, 4);
 	store_close(s2);
 	rm_tmp();
 }
@@ -456,12 +504,14 @@ START_TEST(test_backend_crud)
 
 	a.enabled = false;
 	a.pool_size = 32;
+	a.max_active = 3;
 	snprintf(a.host, sizeof a.host, "db2.internal");
 	ck_assert_msg(store_backend_update(st, &a, err, sizeof err), "update: %s", err);
 	ck_assert(store_backend_get(st, "db2", &got, &found, err, sizeof err));
 	ck_assert(found);
 	ck_assert(!got.enabled);
 	ck_assert_uint_eq(got.pool_size, 32);
+	ck_assert_uint_eq(got.max_active, 3);
 	ck_assert_str_eq(got.host, "db2.internal");
 
 	ck_assert(store_backend_delete(st, "db2", &found, err, sizeof err));
@@ -495,6 +545,12 @@ START_TEST(test_backend_bad_values)
 	ck_assert(!store_backend_add(st, &b, err, sizeof err));
 	ck_assert_msg(strstr(err, "pool_size must be between 0 and 10000") != NULL, "err: %s", err);
 	ck_assert_int_eq(store_last_status(st), STORE_INVALID);
+	b = backend("db", "h", 3306);
+	b.max_active = 10001;
+	ck_assert(!store_backend_add(st, &b, err, sizeof err));
+	ck_assert_msg(strstr(err, "max_active must be between 0 and 10000") != NULL, "err: %s",
+	              err);
+	ck_assert_int_eq(store_last_status(st), STORE_INVALID);
 	ck_assert(store_backend_list(st, &v, &n, err, sizeof err));
 	ck_assert_uint_eq(n, 0);
 	free(v);
@@ -514,6 +570,7 @@ static Suite *store_suite(void)
 
 	tc = tcase_create("file");
 	tcase_add_test(tc, test_migrate_file_mode_and_reopen);
+	tcase_add_test(tc, test_migrate_from_v1);
 	tcase_add_test(tc, test_existing_file_made_private);
 	tcase_add_test(tc, test_newer_schema_refused);
 	tcase_add_test(tc, test_open_bad_path);
