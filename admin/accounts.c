@@ -111,20 +111,13 @@ void adm_accounts_create(struct adm_ctx *ctx, const struct adm_req *rq, struct a
 	struct store_account a;
 	const char *name;
 	json_t *obj; /* new reference */
-	bool present;
 
-	if (!adm_json_parse_object(rq->body, rq->body_len, &obj, err, sizeof err)) {
+	if (!adm_json_parse_named(rq->body, rq->body_len, adm_account_fields, NULL, "account", &obj,
+	                          &name, err, sizeof err)) {
 		adm_reply_error(rp, ADM_HTTP_BAD_REQUEST, "%s", err);
 		return;
 	}
 	store_account_defaults(&a);
-	if (!adm_json_check_fields(obj, adm_account_fields, err, sizeof err) ||
-	    !adm_json_get_string(obj, "name", STORE_NAME_MAX, &name, &present, err, sizeof err))
-		goto bad;
-	if (!present) {
-		snprintf(err, sizeof err, "name is required");
-		goto bad;
-	}
 	snprintf(a.name, sizeof a.name, "%s", name);
 	if (!adm_account_apply(obj, &a, err, sizeof err))
 		goto bad;
@@ -164,21 +157,14 @@ void adm_accounts_patch(struct adm_ctx *ctx, const struct adm_req *rq, struct ad
 	struct store_account a;
 	const char *name;
 	json_t *obj; /* new reference */
-	bool found, present;
+	bool found;
 
-	if (!adm_json_parse_object(rq->body, rq->body_len, &obj, err, sizeof err)) {
+	if (!adm_json_parse_named(rq->body, rq->body_len, adm_account_fields, rq->arg, "account",
+	                          &obj, &name, err, sizeof err)) {
 		adm_reply_error(rp, ADM_HTTP_BAD_REQUEST, "%s", err);
 		return;
 	}
-	if (!adm_json_check_fields(obj, adm_account_fields, err, sizeof err) ||
-	    !adm_json_get_string(obj, "name", STORE_NAME_MAX, &name, &present, err, sizeof err))
-		goto bad;
-	if (present && strcmp(name, rq->arg) != 0) {
-		snprintf(err, sizeof err,
-		         "name cannot be changed; delete the account and create it again");
-		goto bad;
-	}
-	if (!store_account_get(ctx->store, rq->arg, &a, &found, err, sizeof err)) {
+	if (!store_account_get(ctx->store, name, &a, &found, err, sizeof err)) {
 		json_decref(obj);
 		adm_reply_store_error(rp, ctx->store, err);
 		return;

@@ -106,6 +106,13 @@ void adm_buf_free(struct adm_buf *b);
 bool adm_json_parse_object(const char *body, size_t len, json_t **out, char *err, size_t errlen);
 /* false + err naming the first key of obj that is not in allowed (NULL-terminated). */
 bool adm_json_check_fields(json_t *obj, const char *const *allowed, char *err, size_t errlen);
+/* The body of a POST (url_name NULL) or a PATCH (url_name: the name in its path) of a
+ * named rule, `what` being "account" or "backend": one JSON object with only allowed
+ * keys, whose "name" POST requires and PATCH may only repeat. *obj is a new reference;
+ * *name is borrowed from it, or is url_name. false + err (a 400) leaves *obj NULL. */
+bool adm_json_parse_named(const char *body, size_t len, const char *const *allowed,
+                          const char *url_name, const char *what, json_t **obj, const char **name,
+                          char *err, size_t errlen);
 /* Getters: *present says whether the key is there; absent is not an error. A present
  * value of the wrong type or out of range is, and err names the field and what it must
  * be. */

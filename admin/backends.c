@@ -81,22 +81,15 @@ void adm_backends_create(struct adm_ctx *ctx, const struct adm_req *rq, struct a
 	struct store_backend b;
 	const char *name;
 	json_t *obj; /* new reference */
-	bool present;
 
-	if (!adm_json_parse_object(rq->body, rq->body_len, &obj, err, sizeof err)) {
+	if (!adm_json_parse_named(rq->body, rq->body_len, adm_backend_fields, NULL, "backend", &obj,
+	                          &name, err, sizeof err)) {
 		adm_reply_error(rp, ADM_HTTP_BAD_REQUEST, "%s", err);
 		return;
 	}
 	memset(&b, 0, sizeof b);
 	b.port = ADM_DEFAULT_PORT;
 	b.enabled = true;
-	if (!adm_json_check_fields(obj, adm_backend_fields, err, sizeof err) ||
-	    !adm_json_get_string(obj, "name", STORE_NAME_MAX, &name, &present, err, sizeof err))
-		goto bad;
-	if (!present) {
-		snprintf(err, sizeof err, "name is required");
-		goto bad;
-	}
 	snprintf(b.name, sizeof b.name, "%s", name);
 	if (!json_object_get(obj, "host")) {
 		snprintf(err, sizeof err, "host is required");
@@ -175,21 +168,14 @@ void adm_backends_patch(struct adm_ctx *ctx, const struct adm_req *rq, struct ad
 	struct store_backend b;
 	const char *name;
 	json_t *obj; /* new reference */
-	bool found, present;
+	bool found;
 
-	if (!adm_json_parse_object(rq->body, rq->body_len, &obj, err, sizeof err)) {
+	if (!adm_json_parse_named(rq->body, rq->body_len, adm_backend_fields, rq->arg, "backend",
+	                          &obj, &name, err, sizeof err)) {
 		adm_reply_error(rp, ADM_HTTP_BAD_REQUEST, "%s", err);
 		return;
 	}
-	if (!adm_json_check_fields(obj, adm_backend_fields, err, sizeof err) ||
-	    !adm_json_get_string(obj, "name", STORE_NAME_MAX, &name, &present, err, sizeof err))
-		goto bad;
-	if (present && strcmp(name, rq->arg) != 0) {
-		snprintf(err, sizeof err,
-		         "name cannot be changed; delete the backend and create it again");
-		goto bad;
-	}
-	if (!store_backend_get(ctx->store, rq->arg, &b, &found, err, sizeof err)) {
+	if (!store_backend_get(ctx->store, name, &b, &found, err, sizeof err)) {
 		json_decref(obj);
 		adm_reply_store_error(rp, ctx->store, err);
 		return;

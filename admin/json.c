@@ -67,6 +67,36 @@ bool adm_json_check_fields(json_t *obj, const char *const *allowed, char *err, s
 	return true;
 }
 
+bool adm_json_parse_named(const char *body, size_t len, const char *const *allowed,
+                          const char *url_name, const char *what, json_t **obj, const char **name,
+                          char *err, size_t errlen)
+{
+	bool present;
+
+	if (!adm_json_parse_object(body, len, obj, err, errlen))
+		return false;
+	if (!adm_json_check_fields(*obj, allowed, err, errlen) ||
+	    !adm_json_get_string(*obj, "name", STORE_NAME_MAX, name, &present, err, errlen))
+		goto bad;
+	if (!url_name) {
+		if (present)
+			return true;
+		snprintf(err, errlen, "name is required");
+		goto bad;
+	}
+	if (present && strcmp(*name, url_name) != 0) {
+		snprintf(err, errlen, "name cannot be changed; delete the %s and create it again",
+		         what);
+		goto bad;
+	}
+	*name = url_name;
+	return true;
+bad:
+	json_decref(*obj);
+	*obj = NULL;
+	return false;
+}
+
 bool adm_json_get_u32(json_t *obj, const char *key, uint32_t min, uint32_t max, uint32_t *out,
                       bool *present, char *err, size_t errlen)
 {

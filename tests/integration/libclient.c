@@ -17,6 +17,8 @@
 static int test_no;
 static int failures;
 
+static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static void ok(int cond, const char *fmt, ...)
 {
 	va_list ap;

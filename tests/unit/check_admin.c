@@ -609,6 +609,11 @@ START_TEST(test_backends_crud)
 	expect(http("POST", "/v1/backends", TOKEN, "{\"name\":\"db1\",\"host\":\"h\"}"), 409,
 	       "already exists");
 	expect(http("POST", "/v1/backends", TOKEN, "{\"name\":\"db2\"}"), 400, "host is required");
+	expect(http("POST", "/v1/backends", TOKEN, "{\"host\":\"h\"}"), 400, "name is required");
+	expect(http("PATCH", "/v1/backends/db1", TOKEN, "{\"name\":\"db9\"}"), 400,
+	       "name cannot be changed; delete the backend");
+	expect(http("PATCH", "/v1/backends/db1", TOKEN, "{\"name\":\"db1\",\"port\":3307}"), 200,
+	       "\"port\":3307");
 	expect(http("POST", "/v1/backends", TOKEN, "{\"name\":\"db2\",\"host\":\"h\",\"port\":0}"),
 	       400, "port must be between 1 and 65535");
 	expect(
@@ -627,7 +632,7 @@ START_TEST(test_backends_crud)
 	expect(http("GET", "/v1/backends/db1", TOKEN, NULL), 200, "\"max_active\":4");
 	expect(http("DELETE", "/v1/backends/db1", TOKEN, NULL), 204, no_needle);
 	expect(http("GET", "/v1/backends/db1", TOKEN, NULL), 404, "no such backend");
-	ck_assert_int_eq(publish_calls, 4);
+	ck_assert_int_eq(publish_calls, 5);
 }
 END_TEST
 
