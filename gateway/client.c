@@ -388,7 +388,9 @@ static void client_close(struct gw_client *c, const char *reason)
 static void client_free(struct gw_client *c)
 {
 	gw_killmap_remove(c);
-	wire_buf_free(&c->kill_pkt);
+	wire_buf_free(&c->subst_pkt);
+	gw_stmts_free(&c->stmts);
+	free(c->prep_sql);
 	event_free(c->ev);
 	event_free(c->wev);
 	gw_buf_free(&c->in);
@@ -719,6 +721,7 @@ static void client_change_user(struct gw_client *c, const uint8_t *p, uint32_t l
 	}
 	client_drop_server(c);
 	gw_vars_clear(&c->vars);
+	gw_stmts_clear(&c->stmts);
 	c->last_insert_id = 0;
 	gw_strlcpy(c->db, cu.db, sizeof(c->db));
 	if (cu.charset)
@@ -861,6 +864,160 @@ static void client_answer_number(struct gw_client *c, const char *name, uint64_t
 }
 
 /* Forward the head command packet (and what follows it) to the bound server. */
+/* ---- prepared statements (stmt.h; docs/pooling.md) ---- */
+
+/* COM_STMT_PREPARE: keep its SQL for the statement's record. false: answered here. */
+static bool client_stmt_prepare_begin(struct gw_client *c, const uint8_t *p, uint32_t len)
+{
+	free(c->prep_sql);
+	c->prep_sql = NULL;
+	c->prep_sql_len = 0;
+	if (len == WIRE_MAX_PAYLOAD) {
+		client_consume(c, WIRE_HDR_LEN + len);
+		client_send_err(c, 1, 1105, "HY000",
+		                "sluice cannot prepare a statement of 16 MiB or more");
+		/* The rest of the packet follows as commands of their own: end here. */
+		client_close(c, "COM_STMT_PREPARE of 16 MiB or more");
+		return false;
+	}
+	c->prep_sql = malloc(len); /* len - 1 bytes of SQL; at least one byte */
+	if (!c->prep_sql) {
+		client_consume(c, WIRE_HDR_LEN + len);
+		client_send_err(c, 1, 1037, "HY001", "Out of memory");
+		return false;
+	}
+	memcpy(c->prep_sql, p + 1, len - 1);
+	c->prep_sql_len = len - 1;
+	return true;
+}
+
+static const char *stmt_cmd_name(uint8_t cmd)
+{
+	switch (cmd) {
+	case COM_STMT_EXECUTE:
+		return "mysqld_stmt_execute";
+	case COM_STMT_RESET:
+		return "mysqld_stmt_reset";
+	case COM_STMT_FETCH:
+		return "mysqld_stmt_fetch";
+	default:
+		return "mysqld_stmt_send_long_data";
+	}
+}
+
+/*
+ * COM_STMT_EXECUTE, _SEND_LONG_DATA, _RESET, _FETCH: the statement must be the client's.
+ * An execute's parameter types are kept (its next executes may leave them out, and may
+ * run elsewhere); one that opens a cursor pins, so that its fetches find it. A reset
+ * with nothing pinned has nothing to reset on any backend (long data and cursors pin):
+ * answered here. false: answered (or closed) here.
+ */
+static bool client_stmt_intake(struct gw_client *c, const uint8_t *p, uint32_t len)
+{
+	struct gw_stmt *st;
+	struct wire_execute e;
+	char msg[160];
+
+	if (len < 5) {
+		client_close(c, "malformed COM_STMT_* packet");
+		return false;
+	}
+	st = gw_stmts_find(&c->stmts, wire_u32(p + 1));
+	if (!st) {
+		client_consume(c, WIRE_HDR_LEN + len);
+		if (p[0] == COM_STMT_SEND_LONG_DATA)
+			return false; /* no answer; the execute will say */
+		snprintf(msg, sizeof(msg), "Unknown prepared statement handler (%u) given to %s",
+		         wire_u32(p + 1), stmt_cmd_name(p[0]));
+		client_send_err(c, 1, 1243, "HY000", msg);
+		return false;
+	}
+	if (p[0] == COM_STMT_RESET && !c->server) {
+		client_consume(c, WIRE_HDR_LEN + len);
+		client_send_ok(c, 1);
+		return false;
+	}
+	if (p[0] != COM_STMT_EXECUTE)
+		return true;
+	if (!wire_parse_execute(p, len, st->nparams, &e)) {
+		client_consume(c, WIRE_HDR_LEN + len);
+		client_send_err(c, 1, 1210, "HY000", "Incorrect arguments to mysqld_stmt_execute");
+		return false;
+	}
+	if (e.types_sent && !gw_stmt_set_types(st, p + e.types_off)) {
+		client_consume(c, WIRE_HDR_LEN + len);
+		client_send_err(c, 1, 1037, "HY001", "Out of memory");
+		return false;
+	}
+	if (e.flags & 0x07) /* a cursor: read only, for update, scrollable */
+		c->pin_pending = true;
+	return true;
+}
+
+const struct gw_stmt *gw_client_stmt_pending(struct gw_client *c)
+{
+	const uint8_t *p;
+	uint32_t len;
+	uint8_t seq;
+
+	if (c->cmd != COM_STMT_EXECUTE && c->cmd != COM_STMT_SEND_LONG_DATA &&
+	    c->cmd != COM_STMT_RESET && c->cmd != COM_STMT_FETCH)
+		return NULL;
+	if (!client_peek_packet(c, &p, &len, &seq) || len < 5)
+		return NULL;
+	return gw_stmts_find(&c->stmts, wire_u32(p + 1));
+}
+
+void gw_client_stmt_prepared(struct gw_client *c, struct gw_server *s, uint8_t *p, uint32_t n)
+{
+	struct wire_prepare_ok ok;
+	struct gw_stmt *st;
+
+	if (!wire_parse_prepare_ok(p, n, &ok) || !c->prep_sql) {
+		c->stmts.last_id = 0; /* an ERR: id -1 now names nothing */
+		return;
+	}
+	st = gw_stmts_add(&c->stmts, c->db, c->prep_sql, c->prep_sql_len, ok.nparams, ok.ncols);
+	if (!gw_sstmts_add(&s->stmts, c->db, c->prep_sql, c->prep_sql_len, ok.stmt_id) && st) {
+		gw_stmts_remove(&c->stmts, st->id);
+		st = NULL;
+	}
+	/* Without a record (out of memory, or GW_STMTS_MAX open) the client gets an id it
+	 * can only use to learn that it is unknown: 0. */
+	wire_put_u32_at(p + 1, st ? st->id : 0);
+	free(c->prep_sql);
+	c->prep_sql = NULL;
+}
+
+/*
+ * The command at the head of c's input, for s, in c->subst_pkt when it names a
+ * statement: with the backend's id on s and, for an execute that left them out, the
+ * parameter types. false when s failed (the client was told).
+ */
+static bool client_stmt_subst(struct gw_client *c, struct gw_server *s, const uint8_t *p,
+                              uint32_t len)
+{
+	const struct gw_stmt *st = gw_client_stmt_pending(c);
+	struct wire_execute e;
+	uint32_t id;
+
+	if (!st)
+		return true;
+	id = gw_sstmts_find(&s->stmts, st);
+	if (id == 0) {
+		gw_server_fail(s, "prepared statement missing on the backend connection");
+		return false;
+	}
+	wire_buf_reset(&c->subst_pkt);
+	if (p[0] == COM_STMT_EXECUTE && wire_parse_execute(p, len, st->nparams, &e))
+		/* A packet of 16 MiB goes on as it is: more would split it anew. */
+		wire_build_execute(&c->subst_pkt, 0, p, len, st->nparams, &e, id,
+		                   len < WIRE_MAX_PAYLOAD ? st->types : NULL);
+	else
+		wire_build_stmt_cmd(&c->subst_pkt, 0, p, len, id);
+	return true;
+}
+
 void gw_client_send_command(struct gw_client *c, struct gw_server *s)
 {
 	const uint8_t *payload;
@@ -870,17 +1027,20 @@ void gw_client_send_command(struct gw_client *c, struct gw_server *s)
 	if (!client_peek_packet(c, &payload, &len, &seq)) {
 		gw_bug(__FILE__, __LINE__, "command packet vanished");
 	}
+	if (!client_stmt_subst(c, s, payload, len))
+		return; /* s failed; the client got an error */
 	wire_resp_init(&s->resp, wire_cmd_resp_kind(payload[0]), s->caps);
+	s->prep_resp_first = payload[0] == COM_STMT_PREPARE;
 	s->infile_refused = false;
 	s->started_ns = gw_now_ns();
 	s->last_seq = 0;
 	client_set_state(c, GW_CL_RUNNING);
 	c->cmd_continued = len == WIRE_MAX_PAYLOAD;
-	if (c->kill_pkt.len) {
+	if (c->subst_pkt.len) {
 		/* KILL <client id> goes out as KILL QUERY <backend thread id>. */
-		bool sent = gw_server_send(s, c->kill_pkt.data, c->kill_pkt.len);
+		bool sent = gw_server_send(s, c->subst_pkt.data, c->subst_pkt.len);
 
-		wire_buf_reset(&c->kill_pkt);
+		wire_buf_reset(&c->subst_pkt);
 		if (!sent)
 			return;
 	} else if (!gw_server_send(s, c->in.data + c->in.start, WIRE_HDR_LEN + len)) {
@@ -895,7 +1055,7 @@ void gw_client_send_command(struct gw_client *c, struct gw_server *s)
 
 /*
  * KILL [QUERY|CONNECTION] <id> (see killmap.c). Returns true when the statement must go
- * on to a backend (as KILL QUERY <backend thread id>, in kill_pkt); false when it was
+ * on to a backend (as KILL QUERY <backend thread id>, in subst_pkt); false when it was
  * answered here.
  */
 static bool client_kill(struct gw_client *c, const uint8_t *p, uint32_t len)
@@ -937,11 +1097,11 @@ static bool client_kill(struct gw_client *c, const uint8_t *p, uint32_t len)
 		char sql[48];
 		int n = snprintf(sql, sizeof(sql), "KILL QUERY %u", tid);
 
-		wire_buf_reset(&c->kill_pkt);
-		off = wire_packet_begin(&c->kill_pkt, 0);
-		wire_put_u8(&c->kill_pkt, COM_QUERY);
-		wire_put_bytes(&c->kill_pkt, sql, (size_t)n);
-		wire_packet_end(&c->kill_pkt, off);
+		wire_buf_reset(&c->subst_pkt);
+		off = wire_packet_begin(&c->subst_pkt, 0);
+		wire_put_u8(&c->subst_pkt, COM_QUERY);
+		wire_put_bytes(&c->subst_pkt, sql, (size_t)n);
+		wire_packet_end(&c->subst_pkt, off);
 		c->sql_flags = 0;
 		return true;
 	}
@@ -1033,6 +1193,7 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 			client_consume(c, WIRE_HDR_LEN + len);
 			c->status = SERVER_STATUS_AUTOCOMMIT;
 			gw_vars_clear(&c->vars);
+			gw_stmts_clear(&c->stmts);
 			c->last_insert_id = 0;
 			client_send_ok(c, 1);
 			return;
@@ -1068,15 +1229,30 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 		if ((c->sql_flags & SQL_KILL) && !client_kill(c, p, len))
 			return; /* answered here */
 		break;
+	case COM_STMT_PREPARE:
+		if (!client_stmt_prepare_begin(c, p, len))
+			return; /* answered here */
+		break;
+	case COM_STMT_EXECUTE:
+	case COM_STMT_SEND_LONG_DATA:
+	case COM_STMT_RESET:
+	case COM_STMT_FETCH:
+		if (!client_stmt_intake(c, p, len))
+			return; /* answered here */
+		break;
+	case COM_STMT_CLOSE:
+		/* No answer. The backend statements stay for other clients' executes of
+		 * the same text, until their connection's cache evicts them. */
+		if (len < 5) {
+			client_close(c, "malformed COM_STMT_CLOSE");
+			return;
+		}
+		gw_stmts_remove(&c->stmts, wire_u32(p + 1));
+		client_consume(c, WIRE_HDR_LEN + len);
+		return;
 	case COM_FIELD_LIST:
 	case COM_STATISTICS:
 	case COM_SET_OPTION:
-	case COM_STMT_PREPARE:
-	case COM_STMT_EXECUTE:
-	case COM_STMT_SEND_LONG_DATA:
-	case COM_STMT_CLOSE:
-	case COM_STMT_RESET:
-	case COM_STMT_FETCH:
 		break;
 	default: {
 		char msg[96];
@@ -1090,9 +1266,17 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 	now = gw_now_ns();
 	c->enqueued_ns = now;
 	if (c->server) {
-		/* Pinned or inside a transaction: straight to its own server. */
+		/* Pinned or inside a transaction: straight to its own server, by way of a
+		 * prepare when the statement it names is not prepared there yet. */
+		const struct gw_stmt *st = gw_client_stmt_pending(c);
+
 		c->req_running = false;
-		gw_client_send_command(c, c->server);
+		if (st && !gw_sstmts_find(&c->server->stmts, st)) {
+			client_set_state(c, GW_CL_RUNNING);
+			gw_server_run(c->server, c);
+		} else {
+			gw_client_send_command(c, c->server);
+		}
 		return;
 	}
 	c->req.account = c->account->qa;
@@ -1251,12 +1435,14 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 			gw_strlcpy(c->db, c->pending_db, sizeof(c->db));
 			gw_strlcpy(s->db, c->pending_db, sizeof(s->db));
 		}
-		if (c->cmd == COM_STMT_PREPARE || c->cmd == COM_SET_OPTION || c->pin_pending ||
+		if (c->cmd == COM_SET_OPTION || c->pin_pending ||
 		    (c->cmd == COM_QUERY && (c->sql_flags & SQL_PINS)))
 			pin = true;
 		if (c->cmd == COM_RESET_CONNECTION) {
 			gw_vars_clear(&c->vars);
 			gw_vars_clear(&s->vars);
+			gw_stmts_clear(&c->stmts);
+			gw_sstmts_clear(&s->stmts);
 			s->tracking = false;
 			c->last_insert_id = 0;
 			if (c->pinned) {
@@ -1268,13 +1454,13 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 			}
 		}
 	}
-	if (gw.cfg.no_replay && !(c->cmd == COM_STMT_PREPARE || c->cmd == COM_SET_OPTION ||
-	                          c->cmd == COM_STMT_SEND_LONG_DATA || c->cmd == COM_STMT_CLOSE))
+	if (gw.cfg.no_replay && !(c->cmd == COM_SET_OPTION || c->cmd == COM_STMT_SEND_LONG_DATA ||
+	                          (c->cmd == COM_STMT_EXECUTE && c->pin_pending)))
 		pin = false; /* testing only: show what goes wrong without pins */
 	c->pin_pending = false;
 	c->sql_flags = 0;
-	if (c->cmd == COM_STMT_SEND_LONG_DATA || c->cmd == COM_STMT_CLOSE)
-		pin = true; /* statements live on that server */
+	if (c->cmd == COM_STMT_SEND_LONG_DATA)
+		pin = true; /* the data waits on that server for the execute */
 	c->db_change_pending = false;
 	keep = c->pinned || pin || c->in_trans;
 	pthread_mutex_lock(&gw.sched_lock);

@@ -66,6 +66,12 @@ bool gw_client_forward2(struct gw_client *c, const uint8_t *p1, size_t n1, const
 /* The client's pending output drained: let the server read again. */
 void gw_client_send_command(struct gw_client *c, struct gw_server *s);
 void gw_client_infile_begin(struct gw_client *c);
+/* The statement (stmt.h) that c's command at the head of its input names, when it is a
+ * COM_STMT_EXECUTE, _SEND_LONG_DATA, _RESET or _FETCH; else NULL. */
+const struct gw_stmt *gw_client_stmt_pending(struct gw_client *c);
+/* The first packet p (n bytes) of the answer to c's COM_STMT_PREPARE, running on s: on
+ * success the statement gets c's id (written into p) and s records the backend's. */
+void gw_client_stmt_prepared(struct gw_client *c, struct gw_server *s, uint8_t *p, uint32_t n);
 /* Server lost while running c's command; close_client: end the session. */
 void gw_client_server_lost(struct gw_client *c, uint8_t seq, const char *why);
 const char *gw_client_state_name(enum gw_client_state st);
@@ -106,6 +112,8 @@ struct gw_server *gw_server_take_spare_locked(struct gw_client *c);
 /* Under sched_lock: c's statement that skipped the queue is over (done, failed or
  * abandoned). */
 void gw_client_unqueued_done_locked(struct gw_client *c);
+/* Close s (the client, if any, is told its statement was lost). */
+void gw_server_fail(struct gw_server *s, const char *why);
 /* The client vanished while s was running its command. */
 void gw_server_orphan(struct gw_server *s, bool reusable_after);
 /* Send bytes to the backend (buffering what does not fit). */

@@ -26,6 +26,7 @@
 #include <event2/event.h>
 
 #include "gateway/session.h"
+#include "gateway/stmt.h"
 #include "gateway/wire.h"
 #include "qos/qos.h"
 
@@ -152,8 +153,12 @@ enum gw_prep_step {
 	GW_PREP_INIT_DB,          /* COM_INIT_DB sent */
 	GW_PREP_SET,              /* SET SESSION (tracking, variables) sent */
 	GW_PREP_SET_OPTION,       /* COM_SET_OPTION (multi-statements on/off) sent */
+	GW_PREP_STMT_DB,          /* COM_INIT_DB into or out of a statement's schema */
+	GW_PREP_STMT,             /* COM_STMT_PREPARE of the client's statement */
 };
-#define GW_PREP_MAX 4 /* COM_CHANGE_USER, COM_INIT_DB, COM_SET_OPTION, SET */
+/* COM_CHANGE_USER, COM_INIT_DB, COM_SET_OPTION, SET, and a statement's prepare with the
+ * COM_INIT_DBs around it */
+#define GW_PREP_MAX 7
 
 /*
  * The capability bits that change what a server does for a client and that nothing but
@@ -191,6 +196,12 @@ struct gw_server {
 	 * is the one whose answer comes next. */
 	enum gw_prep_step prep_q[GW_PREP_MAX];
 	uint8_t prep_n, prep_i;
+	uint32_t prep_stmt_id;      /* GW_PREP_STMT: the client's id of the statement */
+	uint32_t prep_stmt_backend; /* ... the backend's id, once its answer began */
+	uint32_t prep_stmt_left;    /* ... packets of the answer still to come */
+	struct gw_sstmts stmts;     /* statements prepared on it (stmt.h) */
+	bool prep_resp_first;       /* a client's COM_STMT_PREPARE runs: its answer's first
+	                             * packet is still to come */
 	uint8_t salt[20];           /* from the backend's handshake */
 	uint32_t caps;              /* capabilities agreed with the backend */
 	uint32_t backend_conn_id;   /* the backend's thread id */
@@ -235,19 +246,23 @@ struct gw_client {
 	uint64_t id;                /* C-<id> in logs */
 	enum gw_client_state state; /* written only by gw_client_set_state() */
 	int fd;
-	struct gw_worker *worker;   /* borrowed: owner, for life */
-	struct event *ev;           /* owned: persistent EV_READ */
-	struct event *wev;          /* owned: persistent EV_WRITE, added while out
-	                             * holds bytes the socket did not take */
-	bool read_paused;           /* ev deleted: too much unprocessed input */
-	bool low_prio;              /* ev at GW_PRIO_LOW: its account is backlogged */
-	bool compress;              /* CLIENT_COMPRESS in force (after login) */
-	struct gw_vars vars;        /* session variables the client SET */
-	uint64_t last_insert_id;    /* from the last OK that carried one */
-	unsigned sql_flags;         /* sql_scan() of the running COM_QUERY */
-	bool pin_pending;           /* pin when the running command succeeds */
-	struct wire_buf kill_pkt;   /* KILL QUERY <backend id> to send instead of
-	                             * the client's own KILL statement */
+	struct gw_worker *worker;  /* borrowed: owner, for life */
+	struct event *ev;          /* owned: persistent EV_READ */
+	struct event *wev;         /* owned: persistent EV_WRITE, added while out
+	                            * holds bytes the socket did not take */
+	bool read_paused;          /* ev deleted: too much unprocessed input */
+	bool low_prio;             /* ev at GW_PRIO_LOW: its account is backlogged */
+	bool compress;             /* CLIENT_COMPRESS in force (after login) */
+	struct gw_vars vars;       /* session variables the client SET */
+	uint64_t last_insert_id;   /* from the last OK that carried one */
+	unsigned sql_flags;        /* sql_scan() of the running COM_QUERY */
+	bool pin_pending;          /* pin when the running command succeeds */
+	struct wire_buf subst_pkt; /* what goes to the server instead of the client's
+	                            * command: KILL QUERY <backend id> for its KILL, a
+	                            * COM_STMT_* with the backend's statement id */
+	struct gw_stmts stmts;     /* its prepared statements (stmt.h) */
+	char *prep_sql;            /* owned: the SQL of its COM_STMT_PREPARE running */
+	uint32_t prep_sql_len;
 	uint8_t zseq;               /* compressed-frame sequence id, next to send */
 	struct gw_buf zraw;         /* compress: frames received, not unwrapped */
 	struct gw_buf in;           /* bytes received, not yet consumed */

@@ -36,6 +36,7 @@ static void server_close(struct gw_server *s, const char *why);
 static void server_connect_failed(struct gw_server *s, const char *what);
 static void gw_pool_shrink(struct gw_worker *w);
 static void server_stream(struct gw_server *s);
+static void server_prep_answered(struct gw_server *s, struct gw_client *c);
 
 const char *gw_server_state_name(enum gw_server_state st)
 {
@@ -551,6 +552,8 @@ static void server_close(struct gw_server *s, const char *why)
 	s->kill_hold = false;
 	s->account = NULL;
 	s->db[0] = '\0';
+	gw_sstmts_clear(&s->stmts);
+	s->prep_resp_first = false;
 	gw.nlive--;
 	gw_sched_dispatch_locked(gw_now_ns(), &local, &remote);
 	pthread_mutex_unlock(&gw.sched_lock);
@@ -562,6 +565,11 @@ static void server_close(struct gw_server *s, const char *why)
 		gw_client_server_lost(c, seq, why);
 	}
 	gw_sched_deliver(local, remote);
+}
+
+void gw_server_fail(struct gw_server *s, const char *why)
+{
+	server_close(s, why);
 }
 
 /* A connect failure: remember it, fail fast for a while, tell the client. */
@@ -749,6 +757,99 @@ static void prep_build_rest(struct gw_server *s, const struct gw_client *c, stru
 	}
 }
 
+/* The statements s's cache let go, closed on the backend (COM_STMT_CLOSE: no answer). */
+static void stmt_build_closes(struct gw_server *s, struct wire_buf *b)
+{
+	for (uint32_t i = 0; i < s->stmts.nclosing; i++) {
+		size_t off = wire_packet_begin(b, 0);
+
+		wire_put_u8(b, COM_STMT_CLOSE);
+		wire_put_u32(b, s->stmts.closing[i]);
+		wire_packet_end(b, off);
+	}
+	s->stmts.nclosing = 0;
+}
+
+static void stmt_build_init_db(struct gw_server *s, struct wire_buf *b, const char *db)
+{
+	size_t off = wire_packet_begin(b, 0);
+
+	wire_put_u8(b, COM_INIT_DB);
+	wire_put_bytes(b, db, strlen(db));
+	wire_packet_end(b, off);
+	prep_push(s, GW_PREP_STMT_DB);
+}
+
+/*
+ * The statement c's command names, prepared on s first when s does not have it: in the
+ * schema it was prepared in (COM_INIT_DB there and back when c has moved on since; a
+ * statement prepared with no schema is prepared in c's).
+ */
+static void stmt_build_prepare(struct gw_server *s, struct gw_client *c, struct wire_buf *b)
+{
+	const struct gw_stmt *st = gw_client_stmt_pending(c);
+	bool move;
+	size_t off;
+
+	if (!st || gw_sstmts_find(&s->stmts, st))
+		return;
+	move = st->db[0] && c->db[0] && strcmp(st->db, c->db) != 0;
+	if (move)
+		stmt_build_init_db(s, b, st->db);
+	off = wire_packet_begin(b, 0);
+	wire_put_u8(b, COM_STMT_PREPARE);
+	wire_put_bytes(b, st->sql, st->sql_len);
+	wire_packet_end(b, off);
+	prep_push(s, GW_PREP_STMT);
+	s->prep_stmt_id = st->id;
+	s->prep_stmt_backend = 0;
+	s->prep_stmt_left = 0;
+	if (move)
+		stmt_build_init_db(s, b, c->db);
+}
+
+/* One packet of the answer to a step of stmt_build_prepare() (never an ERR: those take
+ * the common path). */
+static void stmt_answer(struct gw_server *s, struct gw_client *c, enum gw_prep_step step,
+                        const uint8_t *p, uint32_t len)
+{
+	struct wire_prepare_ok ok;
+	const struct gw_stmt *st;
+
+	if (step == GW_PREP_STMT_DB) {
+		if (p[0] != 0x00) {
+			server_close(s, "unexpected answer to COM_INIT_DB");
+			return;
+		}
+		server_prep_answered(s, c);
+		return;
+	}
+	if (s->prep_stmt_backend == 0) {
+		bool eof = !(s->caps & CLIENT_DEPRECATE_EOF);
+
+		if (!wire_parse_prepare_ok(p, len, &ok) || ok.stmt_id == 0) {
+			server_close(s, "unexpected answer to COM_STMT_PREPARE");
+			return;
+		}
+		s->prep_stmt_backend = ok.stmt_id;
+		/* Parameter and column definitions follow, each list closed by an EOF
+		 * unless CLIENT_DEPRECATE_EOF: read them away. */
+		s->prep_stmt_left =
+		    (uint32_t)ok.nparams + ok.ncols + (eof && ok.nparams) + (eof && ok.ncols);
+	} else {
+		s->prep_stmt_left--;
+	}
+	if (s->prep_stmt_left > 0)
+		return;
+	st = gw_stmts_find(&c->stmts, s->prep_stmt_id);
+	if (!st || !gw_sstmts_add(&s->stmts, st->db, st->sql, st->sql_len, s->prep_stmt_backend)) {
+		server_close(s, "out of memory");
+		return;
+	}
+	s->prep_stmt_backend = 0;
+	server_prep_answered(s, c);
+}
+
 /*
  * Bring s in line with c, or send c's command when it already is. The steps go out in
  * one write and the backend answers them in order, so that bringing a connection over
@@ -763,6 +864,7 @@ static void server_prepare(struct gw_server *s, struct gw_client *c)
 
 	wire_buf_init(&b);
 	s->prep_n = s->prep_i = 0;
+	stmt_build_closes(s, &b);
 	if (s->account != c->account || s->charset != c->charset || (!c->db[0] && s->db[0])) {
 		struct wire_change_user cu;
 
@@ -781,12 +883,15 @@ static void server_prepare(struct gw_server *s, struct gw_client *c)
 			__atomic_fetch_add(&gw.account_switches, 1, __ATOMIC_RELAXED);
 	} else {
 		prep_build_rest(s, c, &b, /* fresh= */ false);
+		stmt_build_prepare(s, c, &b);
 	}
 	if (s->prep_n > 0) {
 		server_set_state(s, GW_SV_PREPARE);
 		server_send_wbuf(s, &b);
 		return;
 	}
+	if (b.len > 0 && !server_send_wbuf(s, &b)) /* COM_STMT_CLOSEs only */
+		return;
 	wire_buf_free(&b);
 	server_set_state(s, GW_SV_ACTIVE);
 	gw_client_send_command(c, s);
@@ -861,6 +966,10 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 		return;
 	}
 	step = s->state == GW_SV_PREPARE ? s->prep_q[s->prep_i] : GW_PREP_NONE;
+	if ((step == GW_PREP_STMT || step == GW_PREP_STMT_DB) && p[0] != 0xff) {
+		stmt_answer(s, c, step, p, len);
+		return;
+	}
 	if (step == GW_PREP_SET_OPTION && (p[0] == 0x00 || (p[0] == 0xfe && len < 9))) {
 		s->caps ^= CLIENT_MULTI_STATEMENTS; /* answered with EOF (or OK): done */
 		server_prep_answered(s, c);
@@ -892,7 +1001,8 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 		const uint8_t *cp;
 		uint32_t clen;
 
-		server_relay_err(s, c, p, len);
+		if (c->cmd != COM_STMT_SEND_LONG_DATA) /* which the client expects no answer to */
+			server_relay_err(s, c, p, len);
 		if (c->state == GW_CL_CLOSED)
 			return;
 		pthread_mutex_lock(&gw.sched_lock);
@@ -942,9 +1052,12 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 		gw_strlcpy(s->db, c->db, sizeof(s->db));
 		s->tracking = false;
 		gw_vars_clear(&s->vars);
+		gw_sstmts_clear(&s->stmts);
 		break;
 	case GW_PREP_SET_OPTION: /* handled above */
-	case GW_PREP_NONE:       /* the login */
+	case GW_PREP_STMT_DB:
+	case GW_PREP_STMT:
+	case GW_PREP_NONE: /* the login */
 		break;
 	}
 	if (s->state == GW_SV_LOGIN) {
@@ -1072,6 +1185,18 @@ static void server_refuse_infile(struct gw_server *s, size_t pkt, size_t end,
  * to the client. Rows may be passed on before they have arrived whole (skip), so a huge
  * row or result never sits in memory.
  */
+/* The first packet of the answer to a client's COM_STMT_PREPARE. A client that left
+ * (DRAIN) leaves a statement nobody will use: closed with the next write. */
+static void stmt_prepared(struct gw_server *s, uint8_t *p, uint32_t len)
+{
+	struct wire_prepare_ok ok;
+
+	if (s->client && s->state == GW_SV_ACTIVE)
+		gw_client_stmt_prepared(s->client, s, p, len);
+	else if (wire_parse_prepare_ok(p, len, &ok) && s->stmts.nclosing < GW_SSTMTS_MAX)
+		s->stmts.closing[s->stmts.nclosing++] = ok.stmt_id;
+}
+
 static void server_stream(struct gw_server *s)
 {
 	const uint8_t *d;
@@ -1111,6 +1236,12 @@ static void server_stream(struct gw_server *s)
 
 				s->last_seq = d[pos + 3];
 				s->continued = len == WIRE_MAX_PAYLOAD;
+				if (s->prep_resp_first) {
+					/* The client's statement id goes in before it is
+					 * forwarded, below. */
+					s->prep_resp_first = false;
+					stmt_prepared(s, s->in.data + pos + WIRE_HDR_LEN, len);
+				}
 				step = wire_resp_feed(&s->resp, d + pos + WIRE_HDR_LEN, len);
 				pos += WIRE_HDR_LEN + (size_t)len;
 				last_pkt = pkt;

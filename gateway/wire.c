@@ -908,3 +908,65 @@ bool wire_resp_can_stream(const struct wire_resp *r, uint8_t first, size_t n)
 		return false;
 	return !wire_is_eof(&first, n, r->caps);
 }
+
+/* ---- prepared statements ---- */
+
+bool wire_parse_prepare_ok(const uint8_t *p, size_t n, struct wire_prepare_ok *out)
+{
+	/* 0x00, id<4>, columns<2>, parameters<2>, filler<1>, warnings<2> */
+	if (n < 12 || p[0] != 0x00)
+		return false;
+	out->stmt_id = wire_u32(p + 1);
+	out->ncols = wire_u16(p + 5);
+	out->nparams = wire_u16(p + 7);
+	return true;
+}
+
+bool wire_parse_execute(const uint8_t *p, size_t n, uint16_t nparams, struct wire_execute *e)
+{
+	size_t nullmap = ((size_t)nparams + 7) / 8;
+
+	/* 0x17, id<4>, flags<1>, iterations<4>, then with parameters: the NULL bitmap,
+	 * the new-params-bound flag, the types when it is set, the values. */
+	memset(e, 0, sizeof(*e));
+	if (n < 10 || p[0] != 0x17)
+		return false;
+	e->stmt_id = wire_u32(p + 1);
+	e->flags = p[5];
+	if (nparams == 0)
+		return true;
+	e->types_off = 10 + nullmap + 1;
+	if (n < e->types_off)
+		return false;
+	e->types_sent = p[10 + nullmap] != 0;
+	return !e->types_sent || n >= e->types_off + 2u * nparams;
+}
+
+void wire_build_execute(struct wire_buf *b, uint8_t seq, const uint8_t *p, size_t n,
+                        uint16_t nparams, const struct wire_execute *e, uint32_t id,
+                        const uint8_t *types)
+{
+	size_t off = wire_packet_begin(b, seq);
+
+	wire_put_u8(b, p[0]);
+	wire_put_u32(b, id);
+	if (types && nparams > 0 && !e->types_sent) {
+		wire_put_bytes(b, p + 5, e->types_off - 1 - 5);
+		wire_put_u8(b, 1);
+		wire_put_bytes(b, types, 2u * nparams);
+		wire_put_bytes(b, p + e->types_off, n - e->types_off);
+	} else {
+		wire_put_bytes(b, p + 5, n - 5);
+	}
+	wire_packet_end(b, off);
+}
+
+void wire_build_stmt_cmd(struct wire_buf *b, uint8_t seq, const uint8_t *p, size_t n, uint32_t id)
+{
+	size_t off = wire_packet_begin(b, seq);
+
+	wire_put_u8(b, p[0]);
+	wire_put_u32(b, id);
+	wire_put_bytes(b, p + 5, n - 5);
+	wire_packet_end(b, off);
+}

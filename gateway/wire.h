@@ -113,6 +113,15 @@ static inline uint32_t wire_u32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* Overwrite 4 bytes at p with v, little-endian (a statement id in a packet). */
+static inline void wire_put_u32_at(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
 /* ---- reading: a bounded cursor whose getters fail instead of over-reading ---- */
 
 struct wire_cur {
@@ -253,6 +262,36 @@ struct wire_err {
 bool wire_parse_err(const uint8_t *p, size_t n, struct wire_err *e);
 void wire_build_err(struct wire_buf *b, uint8_t seq, uint16_t code, const char *sqlstate,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* ---- prepared statements ---- */
+
+/* The answer to COM_STMT_PREPARE: its first packet (0x00, id, columns, parameters). */
+struct wire_prepare_ok {
+	uint32_t stmt_id;
+	uint16_t ncols;
+	uint16_t nparams;
+};
+bool wire_parse_prepare_ok(const uint8_t *p, size_t n, struct wire_prepare_ok *out);
+
+/* A COM_STMT_EXECUTE payload (command byte first) of a statement with nparams
+ * parameters. false when it is shorter than nparams says it must be. */
+struct wire_execute {
+	uint32_t stmt_id;
+	uint8_t flags;    /* cursor type: 0 = no cursor */
+	bool types_sent;  /* the new-params-bound flag */
+	size_t types_off; /* where the types are, or would go (nparams > 0) */
+};
+bool wire_parse_execute(const uint8_t *p, size_t n, uint16_t nparams, struct wire_execute *e);
+/*
+ * Append to b the packet of the COM_STMT_EXECUTE payload p (n bytes, parsed as e) with
+ * statement id `id`; types (2 * nparams bytes), when not NULL and the client sent none,
+ * go in with the flag set: the backend connection may never have seen them.
+ */
+void wire_build_execute(struct wire_buf *b, uint8_t seq, const uint8_t *p, size_t n,
+                        uint16_t nparams, const struct wire_execute *e, uint32_t id,
+                        const uint8_t *types);
+/* Append the packet of p (n >= 5 bytes: a COM_STMT_* payload) with statement id `id`. */
+void wire_build_stmt_cmd(struct wire_buf *b, uint8_t seq, const uint8_t *p, size_t n, uint32_t id);
 
 /* Is this payload an EOF packet (0xfe, short) under the given capabilities? */
 static inline bool wire_is_eof(const uint8_t *p, size_t n, uint32_t caps)

@@ -1,0 +1,315 @@
+/*
+ * psclient.c - server-side prepared statements through a pool, with the real MariaDB
+ * client library (libmariadb), against a sluice of pool size 1 whose backend
+ * connection this program closes under it (KILL, as root over MariaDB's socket), so
+ * that executes must run on a connection that never saw the prepare:
+ *  - an execute after the reconnect is prepared again there and keeps the parameter
+ *    types, which libmariadb sends with the first execute only;
+ *  - a statement keeps the schema it was prepared in after COM_INIT_DB, as it does
+ *    straight to MariaDB (the same steps are run there first, for the expected answer);
+ *  - statement id -1 (mariadb_stmt_execute_direct: prepare and execute in one write);
+ *  - 8 clients with the same statement on one backend connection, interleaved;
+ *  - a closed statement's id is refused, a new one works.
+ *
+ * Usage: psclient HOST PORT USER PASSWORD DB DB2 MARIADB_PORT MARIADB_SOCKET
+ * (MARIADB_SOCKET "": root over TCP at HOST:MARIADB_PORT; MARIADB_ROOT_PASSWORD from the
+ * environment, as tests/integration/lib.py takes it).
+ * DB and DB2 each hold a table ps_w with one row: v = 'one' in DB, 'two' in DB2.
+ * Prints TAP; every check compares what came back with what was sent.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <mysql.h>
+
+static const char *host, *user, *pass, *db, *db2, *sock;
+static unsigned port, direct_port;
+static int test_no, failures;
+
+static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void ok(int cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	test_no++;
+	printf("%sok %d - ", cond ? "" : "not ", test_no);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (!cond)
+		failures++;
+}
+
+static MYSQL *open_at(unsigned at_port, const char *schema)
+{
+	MYSQL *m = mysql_init(NULL);
+	unsigned timeout = 10;
+
+	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &timeout);
+	if (!mysql_real_connect(m, host, user, pass, schema, at_port, NULL, 0)) {
+		printf("# connect to port %u failed: %s\n", at_port, mysql_error(m));
+		mysql_close(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* KILL a backend thread as root over MariaDB's socket. */
+static int kill_backend(unsigned long long tid)
+{
+	MYSQL *r = mysql_init(NULL);
+	char sql[64];
+	int rc;
+
+	const char *rootpw = getenv("MARIADB_ROOT_PASSWORD");
+
+	/* MARIADB_SOCKET "" = root over TCP, as tests/integration/lib.py does it. */
+	if (!mysql_real_connect(r, sock[0] ? NULL : host, "root", rootpw ? rootpw : "", NULL,
+	                        sock[0] ? 0 : direct_port, sock[0] ? sock : NULL, 0)) {
+		printf("# root connect failed: %s\n", mysql_error(r));
+		mysql_close(r);
+		return -1;
+	}
+	snprintf(sql, sizeof(sql), "KILL %llu", tid);
+	rc = mysql_query(r, sql);
+	if (rc)
+		printf("# %s: %s\n", sql, mysql_error(r));
+	mysql_close(r);
+	usleep(200000); /* for sluice to see the connection go */
+	return rc;
+}
+
+/* Execute st (one BIGINT parameter, or none when param is NULL) and read one row of up
+ * to two BIGINT columns. 0 on success. */
+static int exec_ints(MYSQL_STMT *st, long long *param, long long *c1, long long *c2)
+{
+	MYSQL_BIND pb, rb[2];
+	unsigned ncols = mysql_stmt_field_count(st);
+
+	if (param) {
+		memset(&pb, 0, sizeof(pb));
+		pb.buffer_type = MYSQL_TYPE_LONGLONG;
+		pb.buffer = param;
+		if (mysql_stmt_bind_param(st, &pb))
+			return -1;
+	}
+	if (mysql_stmt_execute(st))
+		return -1;
+	memset(rb, 0, sizeof(rb));
+	rb[0].buffer_type = rb[1].buffer_type = MYSQL_TYPE_LONGLONG;
+	rb[0].buffer = c1;
+	rb[1].buffer = c2;
+	if (ncols > 2 || mysql_stmt_bind_result(st, rb) || mysql_stmt_fetch(st) != 0)
+		return -1;
+	mysql_stmt_free_result(st);
+	return 0;
+}
+
+/* Bind the types once, execute, move the statement to a new backend connection,
+ * execute again with only new values: libmariadb leaves the types out. */
+static void test_reprepare(MYSQL *m)
+{
+	MYSQL_STMT *st = mysql_stmt_init(m);
+	long long param = 21, v = 0, cid1 = 0, cid2 = 0;
+	const char *sql = "SELECT CAST(? AS SIGNED) * 2, CONNECTION_ID()";
+	MYSQL_BIND rb[2];
+	int rc;
+
+	ok(mysql_stmt_prepare(st, sql, strlen(sql)) == 0, "prepare with a parameter: %s",
+	   mysql_stmt_error(st));
+	rc = exec_ints(st, &param, &v, &cid1);
+	ok(rc == 0 && v == 42, "execute with 21 -> %lld on backend thread %lld: %s", v, cid1,
+	   mysql_stmt_error(st));
+	ok(kill_backend((unsigned long long)cid1) == 0, "KILL backend thread %lld (as root)", cid1);
+	/* Only the value changes: no bind_param, so no types in the next execute. */
+	param = 50;
+	rc = mysql_stmt_execute(st);
+	if (rc) {
+		/* The KILL may land while sluice still holds the dead connection: one retry. */
+		printf("# first execute after the KILL: %s\n", mysql_stmt_error(st));
+		rc = mysql_stmt_execute(st);
+	}
+	memset(rb, 0, sizeof(rb));
+	rb[0].buffer_type = rb[1].buffer_type = MYSQL_TYPE_LONGLONG;
+	rb[0].buffer = &v;
+	rb[1].buffer = &cid2;
+	v = 0;
+	if (rc == 0)
+		rc = mysql_stmt_bind_result(st, rb) || mysql_stmt_fetch(st) != 0;
+	mysql_stmt_free_result(st);
+	ok(rc == 0 && v == 100 && cid2 != cid1 && cid2 != 0,
+	   "the same statement, value 50 without its types, on backend thread %lld: %lld: %s", cid2,
+	   v, mysql_stmt_error(st));
+	mysql_stmt_close(st);
+}
+
+/* Prepare "SELECT v FROM ps_w" in db, COM_INIT_DB db2, execute; on `at_port`. With
+ * kill, the backend connection is closed between the two. "" on failure. */
+static void schema_case(unsigned at_port, int kill, char *out, size_t outlen)
+{
+	MYSQL *m = open_at(at_port, db);
+	MYSQL_STMT *st;
+	MYSQL_BIND rb;
+	const char *sql = "SELECT v FROM ps_w";
+	char v[32] = "";
+	unsigned long vlen = 0;
+	long long cid = 0, dummy = 0;
+
+	out[0] = '\0';
+	if (!m)
+		return;
+	if (kill) {
+		MYSQL_STMT *q = mysql_stmt_init(m);
+		const char *qs = "SELECT CONNECTION_ID()";
+
+		if (mysql_stmt_prepare(q, qs, strlen(qs)) || exec_ints(q, NULL, &cid, &dummy))
+			printf("# CONNECTION_ID(): %s\n", mysql_stmt_error(q));
+		mysql_stmt_close(q);
+	}
+	st = mysql_stmt_init(m);
+	if (mysql_stmt_prepare(st, sql, strlen(sql)) || mysql_select_db(m, db2)) {
+		printf("# prepare / select_db: %s %s\n", mysql_stmt_error(st), mysql_error(m));
+		goto done;
+	}
+	if (kill && cid)
+		kill_backend((unsigned long long)cid);
+	memset(&rb, 0, sizeof(rb));
+	rb.buffer_type = MYSQL_TYPE_STRING;
+	rb.buffer = v;
+	rb.buffer_length = sizeof(v) - 1;
+	rb.length = &vlen;
+	if (mysql_stmt_execute(st) && (!kill || mysql_stmt_execute(st))) {
+		printf("# execute: %s\n", mysql_stmt_error(st));
+		goto done;
+	}
+	if (mysql_stmt_bind_result(st, &rb) || mysql_stmt_fetch(st) != 0) {
+		printf("# fetch: %s\n", mysql_stmt_error(st));
+		goto done;
+	}
+	snprintf(out, outlen, "%.*s", (int)vlen, v);
+done:
+	mysql_stmt_close(st);
+	mysql_close(m);
+}
+
+static void test_schema(void)
+{
+	char direct[32], through[32];
+
+	schema_case(direct_port, 0, direct, sizeof(direct));
+	schema_case(port, 1, through, sizeof(through));
+	ok(direct[0] && strcmp(direct, through) == 0,
+	   "prepared in %s, executed after COM_INIT_DB %s on another backend connection: '%s' "
+	   "(straight to MariaDB: '%s')",
+	   db, db2, through, direct);
+}
+
+static void test_execute_direct(MYSQL *m)
+{
+	MYSQL_STMT *st = mysql_stmt_init(m);
+	long long v = 0;
+	MYSQL_BIND rb;
+	int rc = mariadb_stmt_execute_direct(st, "SELECT 6 * 7", (size_t)-1);
+
+	memset(&rb, 0, sizeof(rb));
+	rb.buffer_type = MYSQL_TYPE_LONGLONG;
+	rb.buffer = &v;
+	if (rc == 0)
+		rc = mysql_stmt_bind_result(st, &rb) || mysql_stmt_fetch(st) != 0;
+	ok(rc == 0 && v == 42, "mariadb_stmt_execute_direct (statement id -1): %lld: %s", v,
+	   mysql_stmt_error(st));
+	mysql_stmt_close(st);
+}
+
+#define NCLIENTS 8
+
+static void test_many_clients(void)
+{
+	MYSQL *m[NCLIENTS];
+	MYSQL_STMT *st[NCLIENTS];
+	const char *sql = "SELECT CAST(? AS SIGNED) + 1000";
+	int good = 0, opened = 0;
+
+	for (int i = 0; i < NCLIENTS; i++) {
+		m[i] = open_at(port, db);
+		st[i] = m[i] ? mysql_stmt_init(m[i]) : NULL;
+		if (st[i] && mysql_stmt_prepare(st[i], sql, strlen(sql)) == 0)
+			opened++;
+	}
+	for (int round = 0; round < 5; round++) {
+		for (int i = 0; i < NCLIENTS; i++) {
+			long long p = round * 100 + i, v = 0, dummy = 0;
+
+			if (st[i] && exec_ints(st[i], &p, &v, &dummy) == 0 && v == p + 1000)
+				good++;
+		}
+	}
+	ok(opened == NCLIENTS && good == NCLIENTS * 5,
+	   "%d clients prepared the same statement; %d of %d interleaved executes right", opened,
+	   good, NCLIENTS * 5);
+	for (int i = 0; i < NCLIENTS; i++) {
+		if (st[i])
+			mysql_stmt_close(st[i]);
+		if (m[i])
+			mysql_close(m[i]);
+	}
+}
+
+/* The same text closed and prepared again, and a second statement beside it. */
+static void test_close_reprepare(MYSQL *m)
+{
+	const char *sql = "SELECT CAST(? AS SIGNED) - 1";
+	long long p = 10, v = 0, dummy = 0;
+	MYSQL_STMT *a = mysql_stmt_init(m), *b;
+	int rc;
+
+	rc = mysql_stmt_prepare(a, sql, strlen(sql)) || exec_ints(a, &p, &v, &dummy);
+	ok(rc == 0 && v == 9, "prepare and execute: %lld", v);
+	mysql_stmt_close(a); /* COM_STMT_CLOSE: no answer */
+	b = mysql_stmt_init(m);
+	p = 20;
+	v = 0;
+	rc = mysql_stmt_prepare(b, sql, strlen(sql)) || exec_ints(b, &p, &v, &dummy);
+	ok(rc == 0 && v == 19, "closed, prepared again, executed: %lld: %s", v,
+	   mysql_stmt_error(b));
+	mysql_stmt_close(b);
+}
+
+int main(int argc, char **argv)
+{
+	MYSQL *m;
+
+	if (argc != 9) {
+		fprintf(
+		    stderr,
+		    "usage: psclient HOST PORT USER PASSWORD DB DB2 MARIADB_PORT MARIADB_SOCKET\n");
+		return 2;
+	}
+	host = argv[1];
+	port = (unsigned)atoi(argv[2]);
+	user = argv[3];
+	pass = argv[4];
+	db = argv[5];
+	db2 = argv[6];
+	direct_port = (unsigned)atoi(argv[7]);
+	sock = argv[8];
+	m = open_at(port, db);
+	ok(m != NULL, "connect through sluice as %s", user);
+	if (!m)
+		return 1;
+	test_reprepare(m);
+	test_schema();
+	test_execute_direct(m);
+	test_many_clients();
+	test_close_reprepare(m);
+	mysql_close(m);
+	printf("1..%d\n", test_no);
+	return failures ? 1 : 0;
+}
