@@ -429,6 +429,47 @@ static void fuzz_builder(const uint8_t *data, size_t size)
 	wire_buf_free(&b);
 }
 
+/* Prepared statements: the input as a prepare answer and as an execute, its parameter
+ * count from the first two bytes; a rebuilt execute keeps everything after the types. */
+static void fuzz_stmt(const uint8_t *data, size_t size)
+{
+	struct wire_prepare_ok pok;
+	struct wire_execute e;
+	uint16_t nparams = size >= 2 ? (uint16_t)(wire_u16(data) % 300) : 0;
+	const uint8_t *p = size >= 2 ? data + 2 : data;
+	size_t n = size >= 2 ? size - 2 : size;
+	uint8_t types[600];
+
+	if (wire_parse_prepare_ok(data, size, &pok))
+		CHECK(size >= 12 && data[0] == 0x00);
+	if (!wire_parse_execute(p, n, nparams, &e))
+		return;
+	CHECK(n >= 10 && p[0] == 0x17);
+	CHECK(nparams == 0 || e.types_off <= n);
+	CHECK(!e.types_sent || e.types_off + 2u * nparams <= n);
+	memset(types, 0xab, sizeof(types));
+	for (int with_types = 0; with_types < 2; with_types++) {
+		struct wire_buf b;
+		size_t len;
+
+		wire_buf_init(&b);
+		wire_build_execute(&b, 0, p, n, nparams, &e, 77, with_types ? types : NULL);
+		if (!b.failed && b.len - WIRE_HDR_LEN < WIRE_MAX_PAYLOAD) {
+			len = wire_u24(b.data);
+			CHECK(wire_u32(b.data + WIRE_HDR_LEN + 1) == 77);
+			if (with_types && nparams > 0 && !e.types_sent) {
+				CHECK(len == n + 2u * nparams);
+				CHECK(memcmp(b.data + WIRE_HDR_LEN + e.types_off + 2u * nparams,
+				             p + e.types_off, n - e.types_off) == 0);
+			} else {
+				CHECK(len == n);
+				CHECK(memcmp(b.data + WIRE_HDR_LEN + 5, p + 5, n - 5) == 0);
+			}
+		}
+		wire_buf_free(&b);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fuzz_handshake(data, size);
@@ -438,5 +479,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_cursor(data, size);
 	fuzz_tracker(data, size);
 	fuzz_builder(data, size);
+	fuzz_stmt(data, size);
 	return 0;
 }

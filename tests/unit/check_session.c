@@ -4,11 +4,13 @@
  * decides pins, with hand-made packets whose bytes follow the protocol docs.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gateway/session.h"
 #include "gateway/sqlscan.h"
+#include "gateway/stmt.h"
 
 /* Append a length-encoded string (short ones only: < 251 bytes). */
 static size_t put_lenenc(uint8_t *p, const char *s)
@@ -262,6 +264,91 @@ START_TEST(test_kill_parse)
 }
 END_TEST
 
+/* ---- prepared statements (stmt.c) ---- */
+
+START_TEST(test_stmts_ids)
+{
+	struct gw_stmts t = { 0 };
+	struct gw_stmt *a, *b, *c;
+	const uint8_t types[] = { 8, 0, 253, 0 };
+
+	a = gw_stmts_add(&t, "db1", "SELECT ?", 8, 1, 1);
+	b = gw_stmts_add(&t, "db1", "SELECT ?, ?", 11, 2, 2);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_uint_eq(t.v[0].id, 1);
+	ck_assert_uint_eq(t.v[1].id, 2);
+	ck_assert_uint_eq(gw_stmts_find(&t, GW_STMT_ID_LAST)->id, 2);
+	ck_assert_str_eq(gw_stmts_find(&t, 1)->db, "db1");
+	ck_assert_int_eq(memcmp(gw_stmts_find(&t, 1)->sql, "SELECT ?", 8), 0);
+	ck_assert_ptr_null(gw_stmts_find(&t, 3));
+	ck_assert_ptr_null(gw_stmts_find(&t, 0));
+	ck_assert(gw_stmt_set_types(gw_stmts_find(&t, 2), types));
+	ck_assert_int_eq(memcmp(gw_stmts_find(&t, 2)->types, types, 4), 0);
+
+	ck_assert(gw_stmts_remove(&t, 2)); /* the last prepared: id -1 names nothing now */
+	ck_assert_ptr_null(gw_stmts_find(&t, GW_STMT_ID_LAST));
+	ck_assert(!gw_stmts_remove(&t, 2));
+	c = gw_stmts_add(&t, "", "SELECT 1", 8, 0, 1);
+	ck_assert_uint_eq(c->id, 3); /* ids are never reused */
+	ck_assert_uint_eq(gw_stmts_find(&t, 3)->ncols, 1);
+	ck_assert_uint_eq(gw_stmts_find(&t, 1)->nparams, 1);
+	/* Same text, other schema: another key. */
+	ck_assert(gw_stmts_find(&t, 1)->key != gw_stmt_key("db2", "SELECT ?", 8));
+	ck_assert(gw_stmts_find(&t, 1)->key == gw_stmt_key("db1", "SELECT ?", 8));
+
+	gw_stmts_clear(&t);
+	ck_assert_ptr_null(gw_stmts_find(&t, 1));
+	ck_assert_uint_eq(gw_stmts_add(&t, "db1", "x", 1, 0, 0)->id, 4);
+	gw_stmts_free(&t);
+}
+END_TEST
+
+START_TEST(test_sstmts_cache)
+{
+	struct gw_sstmts t = { 0 };
+	struct gw_stmts c = { 0 };
+	struct gw_stmt *q1 = gw_stmts_add(&c, "db1", "SELECT ?", 8, 1, 1);
+	struct gw_stmt *q2;
+	char sql[32];
+
+	ck_assert_uint_eq(gw_sstmts_find(&t, q1), 0);
+	ck_assert(gw_sstmts_add(&t, "db1", "SELECT ?", 8, 101));
+	ck_assert_uint_eq(gw_sstmts_find(&t, q1), 101);
+	/* The same text prepared in another schema is another statement. */
+	q2 = gw_stmts_add(&c, "db2", "SELECT ?", 8, 1, 1);
+	q1 = gw_stmts_find(&c, 1); /* the table may have moved */
+	ck_assert_uint_eq(gw_sstmts_find(&t, q2), 0);
+	/* Prepared twice here: the new id serves, the old one is closed. */
+	ck_assert(gw_sstmts_add(&t, "db1", "SELECT ?", 8, 102));
+	ck_assert_uint_eq(gw_sstmts_find(&t, q1), 102);
+	ck_assert_uint_eq(t.nclosing, 1);
+	ck_assert_uint_eq(t.closing[0], 101);
+	t.nclosing = 0;
+
+	/* Full: the least recently used goes (and is closed); q1, used last, stays. */
+	for (uint32_t i = 1; i < GW_SSTMTS_MAX; i++) {
+		int n = snprintf(sql, sizeof(sql), "SELECT %u", i);
+
+		ck_assert(gw_sstmts_add(&t, "db1", sql, (uint32_t)n, 200 + i));
+	}
+	ck_assert_uint_eq(t.n, GW_SSTMTS_MAX);
+	ck_assert_uint_eq(gw_sstmts_find(&t, q1), 102);
+	ck_assert(gw_sstmts_add(&t, "db1", "SELECT new", 10, 999));
+	ck_assert_uint_eq(t.n, GW_SSTMTS_MAX);
+	ck_assert_uint_eq(t.nclosing, 1);
+	ck_assert_uint_eq(t.closing[0], 201); /* "SELECT 1", the oldest untouched */
+	ck_assert_uint_eq(gw_sstmts_find(&t, q1), 102);
+
+	gw_sstmts_clear(&t);
+	ck_assert_uint_eq(t.n, 0);
+	ck_assert_uint_eq(t.nclosing, 0); /* a new session: nothing left to close */
+	ck_assert_uint_eq(gw_sstmts_find(&t, q1), 0);
+	gw_sstmts_free(&t);
+	gw_stmts_free(&c);
+}
+END_TEST
+
 static Suite *session_suite(void)
 {
 	Suite *s = suite_create("session");
@@ -277,6 +364,10 @@ static Suite *session_suite(void)
 	tc = tcase_create("sqlscan");
 	tcase_add_loop_test(tc, test_sql_scan, 0, sizeof(scan_cases) / sizeof(scan_cases[0]));
 	tcase_add_test(tc, test_kill_parse);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("stmts");
+	tcase_add_test(tc, test_stmts_ids);
+	tcase_add_test(tc, test_sstmts_cache);
 	suite_add_tcase(s, tc);
 	return s;
 }

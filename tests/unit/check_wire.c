@@ -1651,6 +1651,127 @@ START_TEST(test_buf_basics)
 }
 END_TEST
 
+/* ---- prepared statements ---- */
+
+START_TEST(test_prepare_ok_parse)
+{
+	const uint8_t ok[] = { 0x00, 0x07, 0, 0, 0, 0x02, 0, 0x03, 0, 0x00, 0, 0 };
+	struct wire_prepare_ok out;
+
+	ck_assert(wire_parse_prepare_ok(ok, sizeof(ok), &out));
+	ck_assert_uint_eq(out.stmt_id, 7);
+	ck_assert_uint_eq(out.ncols, 2);
+	ck_assert_uint_eq(out.nparams, 3);
+	ck_assert(!wire_parse_prepare_ok(ok, sizeof(ok) - 1, &out));
+	{
+		const uint8_t err[] = { 0xff, 0x10, 0x04, '#', '4', '2',
+			                '0',  '0',  '0',  'x', 'y', 'z' };
+
+		ck_assert(!wire_parse_prepare_ok(err, sizeof(err), &out));
+	}
+}
+END_TEST
+
+START_TEST(test_execute_parse)
+{
+	/* id 5, no cursor, 1 iteration; 3 parameters: NULL bitmap, flag 1, 3 types, values */
+	const uint8_t with_types[] = { 0x17, 5,    0,    0,    0,    0x00, 1,    0, 0, 0, 0x04,
+		                       0x01, 0x08, 0x00, 0xfd, 0x00, 0x08, 0x80, 1, 2, 3 };
+	const uint8_t no_params[] = { 0x17, 9, 0, 0, 0, 0x01, 1, 0, 0, 0 };
+	struct wire_execute e;
+
+	ck_assert(wire_parse_execute(with_types, sizeof(with_types), 3, &e));
+	ck_assert_uint_eq(e.stmt_id, 5);
+	ck_assert_uint_eq(e.flags, 0);
+	ck_assert(e.types_sent);
+	ck_assert_uint_eq(e.types_off, 12);
+	/* Cut inside the types: refused. Cut before the flag: refused. */
+	ck_assert(!wire_parse_execute(with_types, 15, 3, &e));
+	ck_assert(!wire_parse_execute(with_types, 11, 3, &e));
+	/* A statement with no parameters stops after the iteration count. */
+	ck_assert(wire_parse_execute(no_params, sizeof(no_params), 0, &e));
+	ck_assert_uint_eq(e.stmt_id, 9);
+	ck_assert_uint_eq(e.flags, 1);
+	ck_assert(!e.types_sent);
+	ck_assert(!wire_parse_execute(no_params, 9, 0, &e));
+	ck_assert(!wire_parse_execute(with_types + 1, sizeof(with_types) - 1, 3, &e));
+	/* 9 parameters: a 2-byte NULL bitmap, then the flag. */
+	{
+		const uint8_t nine[] = { 0x17, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0x00 };
+
+		ck_assert(wire_parse_execute(nine, sizeof(nine), 9, &e));
+		ck_assert(!e.types_sent);
+		ck_assert_uint_eq(e.types_off, 13);
+	}
+}
+END_TEST
+
+/* An execute that left its types out gets them, with the flag set; the values follow. */
+START_TEST(test_execute_build_injects_types)
+{
+	const uint8_t p[] = { 0x17, 5, 0, 0, 0, 0x00, 1, 0, 0, 0, 0x00, 0x00, 42, 0, 0, 0, 7 };
+	const uint8_t types[] = { 0x03, 0x00, 0x01, 0x80 };
+	const uint8_t want[] = { 0x17, 0x21, 0x43, 0,    0,    0x00, 1, 0, 0, 0, 0x00,
+		                 0x01, 0x03, 0x00, 0x01, 0x80, 42,   0, 0, 0, 7 };
+	struct wire_execute e;
+	struct wire_buf b;
+
+	ck_assert(wire_parse_execute(p, sizeof(p), 2, &e));
+	ck_assert(!e.types_sent);
+	wire_buf_init(&b);
+	wire_build_execute(&b, 0, p, sizeof(p), 2, &e, 0x4321, types);
+	ck_assert_uint_eq(b.len, WIRE_HDR_LEN + sizeof(want));
+	ck_assert_uint_eq(wire_u24(b.data), sizeof(want));
+	ck_assert_uint_eq(b.data[3], 0);
+	ck_assert_int_eq(memcmp(b.data + WIRE_HDR_LEN, want, sizeof(want)), 0);
+
+	/* Types the client sent stay as they are: only the id changes. */
+	{
+		uint8_t sent[sizeof(want)];
+
+		memcpy(sent, want, sizeof(want));
+		ck_assert(wire_parse_execute(sent, sizeof(sent), 2, &e));
+		ck_assert(e.types_sent);
+		wire_buf_reset(&b);
+		wire_build_execute(&b, 0, sent, sizeof(sent), 2, &e, 9, types);
+		ck_assert_uint_eq(wire_u24(b.data), sizeof(sent));
+		ck_assert_uint_eq(wire_u32(b.data + WIRE_HDR_LEN + 1), 9);
+		ck_assert_int_eq(memcmp(b.data + WIRE_HDR_LEN + 5, sent + 5, sizeof(sent) - 5), 0);
+	}
+	/* No types known: the packet goes as it came, with the new id. */
+	wire_buf_reset(&b);
+	ck_assert(wire_parse_execute(p, sizeof(p), 2, &e));
+	wire_build_execute(&b, 0, p, sizeof(p), 2, &e, 9, NULL);
+	ck_assert_uint_eq(wire_u24(b.data), sizeof(p));
+	ck_assert_uint_eq(wire_u32(b.data + WIRE_HDR_LEN + 1), 9);
+	ck_assert_int_eq(memcmp(b.data + WIRE_HDR_LEN + 5, p + 5, sizeof(p) - 5), 0);
+	wire_buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_stmt_cmd_build)
+{
+	const uint8_t p[] = { 0x18, 3, 0, 0, 0, 1, 0, 'a', 'b', 'c' };
+	struct wire_buf b;
+
+	wire_buf_init(&b);
+	wire_build_stmt_cmd(&b, 0, p, sizeof(p), 0x01020304);
+	ck_assert_uint_eq(wire_u24(b.data), sizeof(p));
+	ck_assert_uint_eq(b.data[WIRE_HDR_LEN], 0x18);
+	ck_assert_uint_eq(wire_u32(b.data + WIRE_HDR_LEN + 1), 0x01020304);
+	ck_assert_int_eq(memcmp(b.data + WIRE_HDR_LEN + 5, p + 5, sizeof(p) - 5), 0);
+	wire_buf_free(&b);
+	{
+		uint8_t at[6] = { 0 };
+
+		wire_put_u32_at(at + 1, 0xa0b0c0d0u);
+		ck_assert_uint_eq(wire_u32(at + 1), 0xa0b0c0d0u);
+		ck_assert_uint_eq(at[0], 0);
+		ck_assert_uint_eq(at[5], 0);
+	}
+}
+END_TEST
+
 static Suite *wire_suite(void)
 {
 	Suite *s = suite_create("wire");
@@ -1709,6 +1830,13 @@ static Suite *wire_suite(void)
 	tcase_add_test(tc, test_resp_huge_fe_row);
 	tcase_add_test(tc, test_resp_can_stream);
 	tcase_add_loop_test(tc, test_cmd_resp_kind, 0, N(cmd_kind_cases));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("stmt");
+	tcase_add_test(tc, test_prepare_ok_parse);
+	tcase_add_test(tc, test_execute_parse);
+	tcase_add_test(tc, test_execute_build_injects_types);
+	tcase_add_test(tc, test_stmt_cmd_build);
 	suite_add_tcase(s, tc);
 #undef N
 	return s;
