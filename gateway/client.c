@@ -880,6 +880,17 @@ static bool client_stmt_prepare_begin(struct gw_client *c, const uint8_t *p, uin
 		client_close(c, "COM_STMT_PREPARE of 16 MiB or more");
 		return false;
 	}
+	if (c->stmts.n >= GW_STMTS_MAX) {
+		char msg[120];
+
+		client_consume(c, WIRE_HDR_LEN + len);
+		snprintf(msg, sizeof(msg),
+		         "Can't create more than max_prepared_stmt_count statements "
+		         "(current value: %u)",
+		         GW_STMTS_MAX);
+		client_send_err(c, 1, 1461, "42000", msg);
+		return false;
+	}
 	c->prep_sql = malloc(len); /* len - 1 bytes of SQL; at least one byte */
 	if (!c->prep_sql) {
 		client_consume(c, WIRE_HDR_LEN + len);
@@ -908,9 +919,10 @@ static const char *stmt_cmd_name(uint8_t cmd)
 /*
  * COM_STMT_EXECUTE, _SEND_LONG_DATA, _RESET, _FETCH: the statement must be the client's.
  * An execute's parameter types are kept (its next executes may leave them out, and may
- * run elsewhere); one that opens a cursor pins, so that its fetches find it. A reset
- * with nothing pinned has nothing to reset on any backend (long data and cursors pin):
- * answered here. false: answered (or closed) here.
+ * run elsewhere). A statement given long data or opening a cursor keeps state in its
+ * backend statement: from then on it has one of its own, not shared with other clients
+ * (and the command pins: gw_client_response_done). A reset with nothing pinned has
+ * nothing to reset on any backend: answered here. false: answered (or closed) here.
  */
 static bool client_stmt_intake(struct gw_client *c, const uint8_t *p, uint32_t len)
 {
@@ -937,6 +949,8 @@ static bool client_stmt_intake(struct gw_client *c, const uint8_t *p, uint32_t l
 		client_send_ok(c, 1);
 		return false;
 	}
+	if (p[0] == COM_STMT_SEND_LONG_DATA)
+		gw_stmt_make_private(st, c->id); /* the data waits in its backend statement */
 	if (p[0] != COM_STMT_EXECUTE)
 		return true;
 	if (!wire_parse_execute(p, len, st->nparams, &e)) {
@@ -949,8 +963,12 @@ static bool client_stmt_intake(struct gw_client *c, const uint8_t *p, uint32_t l
 		client_send_err(c, 1, 1037, "HY001", "Out of memory");
 		return false;
 	}
-	if (e.flags & 0x07) /* a cursor: read only, for update, scrollable */
-		c->pin_pending = true;
+	if (e.flags & WIRE_CURSOR_FLAGS)
+		gw_stmt_make_private(st, c->id); /* the cursor lives in its backend statement */
+	if (len == WIRE_MAX_PAYLOAD && !e.types_sent && st->nparams > 0)
+		/* Sent as it is (client_stmt_subst): it runs with the types its backend
+		 * statement was last given, which must then be this client's. */
+		gw_stmt_make_private(st, c->id);
 	return true;
 }
 
@@ -971,16 +989,24 @@ const struct gw_stmt *gw_client_stmt_pending(struct gw_client *c)
 void gw_client_stmt_prepared(struct gw_client *c, struct gw_server *s, uint8_t *p, uint32_t n)
 {
 	struct wire_prepare_ok ok;
+	struct gw_stmt_ctx ctx;
 	struct gw_stmt *st;
 
 	if (!wire_parse_prepare_ok(p, n, &ok) || !c->prep_sql) {
 		c->stmts.last_id = 0; /* an ERR: id -1 now names nothing */
 		return;
 	}
-	st = gw_stmts_add(&c->stmts, c->db, c->prep_sql, c->prep_sql_len, ok.nparams, ok.ncols);
-	if (!gw_sstmts_add(&s->stmts, c->db, c->prep_sql, c->prep_sql_len, ok.stmt_id) && st) {
+	ctx.db = c->db;
+	ctx.vars_hash = c->vars.hash;
+	ctx.charset = c->charset;
+	st = gw_stmts_add(&c->stmts, &ctx, c->prep_sql, c->prep_sql_len, ok.nparams, ok.ncols);
+	if (!st) {
+		gw_sstmts_close_later(&s->stmts, ok.stmt_id);
+	} else if (!gw_sstmts_add(&s->stmts, st, ok.stmt_id)) { /* which closes it */
 		gw_stmts_remove(&c->stmts, st->id);
 		st = NULL;
+	} else {
+		st->sql_flags = sql_scan((const uint8_t *)c->prep_sql, c->prep_sql_len) & SQL_PINS;
 	}
 	/* Without a record (out of memory, or GW_STMTS_MAX open) the client gets an id it
 	 * can only use to learn that it is unknown: 0. */
@@ -1009,12 +1035,27 @@ static bool client_stmt_subst(struct gw_client *c, struct gw_server *s, const ui
 		return false;
 	}
 	wire_buf_reset(&c->subst_pkt);
-	if (p[0] == COM_STMT_EXECUTE && wire_parse_execute(p, len, st->nparams, &e))
-		/* A packet of 16 MiB goes on as it is: more would split it anew. */
-		wire_build_execute(&c->subst_pkt, 0, p, len, st->nparams, &e, id,
-		                   len < WIRE_MAX_PAYLOAD ? st->types : NULL);
-	else
+	if (p[0] == COM_STMT_EXECUTE && wire_parse_execute(p, len, st->nparams, &e)) {
+		/* Pinned at the end if it opens a cursor or does what a query pins for. */
+		c->pin_pending = c->pin_pending || (e.flags & WIRE_CURSOR_FLAGS);
+		c->sql_flags = st->sql_flags;
+	}
+	if (len == WIRE_MAX_PAYLOAD) {
+		/* The first of several packets: the rest follow as the client sent them, so
+		 * this one keeps its length and sequence id; only the id changes. */
+		wire_put_bytes(&c->subst_pkt, p - WIRE_HDR_LEN, WIRE_HDR_LEN + (size_t)len);
+		if (!c->subst_pkt.failed)
+			wire_put_u32_at(c->subst_pkt.data + WIRE_HDR_LEN + 1, id);
+	} else if (p[0] == COM_STMT_EXECUTE && wire_parse_execute(p, len, st->nparams, &e)) {
+		wire_build_execute(&c->subst_pkt, 0, p, len, st->nparams, &e, id, st->types);
+	} else {
 		wire_build_stmt_cmd(&c->subst_pkt, 0, p, len, id);
+	}
+	if (c->subst_pkt.failed) {
+		wire_buf_free(&c->subst_pkt);
+		gw_server_fail(s, "out of memory");
+		return false;
+	}
 	return true;
 }
 
@@ -1027,7 +1068,7 @@ void gw_client_send_command(struct gw_client *c, struct gw_server *s)
 	if (!client_peek_packet(c, &payload, &len, &seq)) {
 		gw_bug(__FILE__, __LINE__, "command packet vanished");
 	}
-	if (!client_stmt_subst(c, s, payload, len))
+	if (!client_stmt_subst(c, s, payload, len) || !gw_server_flush_closes(s))
 		return; /* s failed; the client got an error */
 	wire_resp_init(&s->resp, wire_cmd_resp_kind(payload[0]), s->caps);
 	s->prep_resp_first = payload[0] == COM_STMT_PREPARE;
@@ -1436,7 +1477,8 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 			gw_strlcpy(s->db, c->pending_db, sizeof(s->db));
 		}
 		if (c->cmd == COM_SET_OPTION || c->pin_pending ||
-		    (c->cmd == COM_QUERY && (c->sql_flags & SQL_PINS)))
+		    ((c->cmd == COM_QUERY || c->cmd == COM_STMT_EXECUTE) &&
+		     (c->sql_flags & SQL_PINS)))
 			pin = true;
 		if (c->cmd == COM_RESET_CONNECTION) {
 			gw_vars_clear(&c->vars);
@@ -1499,7 +1541,8 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 void gw_client_server_lost(struct gw_client *c, uint8_t seq, const char *why)
 {
 	char msg[300];
-	bool end_session = c->pinned || c->in_trans;
+	/* A chunk of long data lost with its server: the execute would store the rest. */
+	bool end_session = c->pinned || c->in_trans || c->cmd == COM_STMT_SEND_LONG_DATA;
 	uint64_t now = gw_now_ns();
 
 	snprintf(msg, sizeof(msg), "Lost connection to backend server during query: %s%s", why,
@@ -1519,6 +1562,14 @@ void gw_client_server_lost(struct gw_client *c, uint8_t seq, const char *why)
 	c->infile = false;
 	c->cmd_continued = false;
 	c->server = NULL;
+	if (c->state == GW_CL_IDLE) {
+		/* Between statements (a pinned or in-transaction session whose connection
+		 * was killed or timed out): nothing was asked, so nothing is answered. The
+		 * session ends as MariaDB ends one, by closing; the client's next statement
+		 * reports the lost connection. */
+		client_close(c, msg);
+		return;
+	}
 	client_send_err(c, seq, 2013, "HY000", msg);
 	if (c->state == GW_CL_CLOSED)
 		return;

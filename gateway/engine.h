@@ -114,6 +114,8 @@ struct gw_server *gw_server_take_spare_locked(struct gw_client *c);
 void gw_client_unqueued_done_locked(struct gw_client *c);
 /* Close s (the client, if any, is told its statement was lost). */
 void gw_server_fail(struct gw_server *s, const char *why);
+/* Send the COM_STMT_CLOSEs s's statement cache let go (no answers). false: s failed. */
+bool gw_server_flush_closes(struct gw_server *s);
 /* The client vanished while s was running its command. */
 void gw_server_orphan(struct gw_server *s, bool reusable_after);
 /* Send bytes to the backend (buffering what does not fit). */

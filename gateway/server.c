@@ -37,6 +37,7 @@ static void server_connect_failed(struct gw_server *s, const char *what);
 static void gw_pool_shrink(struct gw_worker *w);
 static void server_stream(struct gw_server *s);
 static void server_prep_answered(struct gw_server *s, struct gw_client *c);
+static void stmt_build_closes(struct gw_server *s, struct wire_buf *b);
 
 const char *gw_server_state_name(enum gw_server_state st)
 {
@@ -572,6 +573,17 @@ void gw_server_fail(struct gw_server *s, const char *why)
 	server_close(s, why);
 }
 
+bool gw_server_flush_closes(struct gw_server *s)
+{
+	struct wire_buf b;
+
+	if (s->stmts.nclosing == 0)
+		return true;
+	wire_buf_init(&b);
+	stmt_build_closes(s, &b);
+	return server_send_wbuf(s, &b);
+}
+
 /* A connect failure: remember it, fail fast for a while, tell the client. */
 static void server_connect_failed(struct gw_server *s, const char *what)
 {
@@ -599,6 +611,7 @@ static void server_connect(struct gw_server *s, struct gw_client *c)
 	struct sockaddr_storage sa;
 	socklen_t salen;
 
+	gw_sstmts_clear(&s->stmts); /* a new session: nothing prepared on it */
 	pthread_mutex_lock(&gw.sched_lock);
 	sa = gw.backend_sa; /* the admin API may change it */
 	salen = gw.backend_salen;
@@ -842,7 +855,7 @@ static void stmt_answer(struct gw_server *s, struct gw_client *c, enum gw_prep_s
 	if (s->prep_stmt_left > 0)
 		return;
 	st = gw_stmts_find(&c->stmts, s->prep_stmt_id);
-	if (!st || !gw_sstmts_add(&s->stmts, st->db, st->sql, st->sql_len, s->prep_stmt_backend)) {
+	if (!st || !gw_sstmts_add(&s->stmts, st, s->prep_stmt_backend)) {
 		server_close(s, "out of memory");
 		return;
 	}
@@ -1001,8 +1014,23 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 		const uint8_t *cp;
 		uint32_t clen;
 
-		if (c->cmd != COM_STMT_SEND_LONG_DATA) /* which the client expects no answer to */
-			server_relay_err(s, c, p, len);
+		if ((step == GW_PREP_STMT || step == GW_PREP_STMT_DB) &&
+		    (c->pinned || c->in_trans || c->cmd == COM_STMT_SEND_LONG_DATA)) {
+			/* The statement could not be prepared again where the session's state
+			 * (or the long data sent so far) lives: the session cannot go on. */
+			struct wire_err e;
+			char why[300];
+
+			if (wire_parse_err(p, len, &e))
+				snprintf(
+				    why, sizeof(why), "preparing the statement again failed: %.*s",
+				    (int)(e.msg_len > 200 ? 200 : e.msg_len), (const char *)e.msg);
+			else
+				snprintf(why, sizeof(why), "preparing the statement again failed");
+			server_close(s, why);
+			return;
+		}
+		server_relay_err(s, c, p, len);
 		if (c->state == GW_CL_CLOSED)
 			return;
 		pthread_mutex_lock(&gw.sched_lock);
@@ -1204,6 +1232,22 @@ static void server_stream(struct gw_server *s)
 	enum wire_resp_step step = WIRE_STEP_MORE;
 	struct gw_client *c;
 	size_t need = 0, last_pkt = 0;
+
+	if (s->state == GW_SV_ACTIVE && s->resp.state == WRS_DONE && s->client &&
+	    s->client->state == GW_CL_IDLE) {
+		/* A pinned connection between statements: nothing was asked. MariaDB says
+		 * goodbye this way (KILL, wait_timeout: an ERR, then the close). */
+		struct wire_err e;
+		char why[300] = "the backend ended the session";
+
+		if (gw_buf_len(&s->in) > WIRE_HDR_LEN &&
+		    wire_parse_err(s->in.data + s->in.start + WIRE_HDR_LEN,
+		                   gw_buf_len(&s->in) - WIRE_HDR_LEN, &e))
+			snprintf(why, sizeof(why), "the backend ended the session: %.*s",
+			         (int)(e.msg_len > 200 ? 200 : e.msg_len), (const char *)e.msg);
+		server_close(s, why);
+		return;
+	}
 
 	for (;;) {
 		d = s->in.data;

@@ -10,16 +10,17 @@
 
 #include "gateway/stmt.h"
 
-uint64_t gw_stmt_key(const char *db, const char *sql, uint32_t sql_len)
+uint64_t gw_stmt_key(const struct gw_stmt_ctx *ctx, const char *sql, uint32_t sql_len)
 {
 	uint64_t h = 14695981039346656037ull;
 
-	for (const char *p = db; *p; p++)
+	for (const char *p = ctx->db; *p; p++)
 		h = (h ^ (uint8_t)*p) * 1099511628211ull;
 	h = (h ^ 0xffu) * 1099511628211ull; /* no byte of a schema name: the separator */
 	for (uint32_t i = 0; i < sql_len; i++)
 		h = (h ^ (uint8_t)sql[i]) * 1099511628211ull;
-	return h;
+	h = (h ^ ctx->charset) * 1099511628211ull;
+	return h ^ ctx->vars_hash * 0x9e3779b97f4a7c15ull;
 }
 
 /* db and sql in one allocation: "db\0sql". */
@@ -87,8 +88,8 @@ struct gw_stmt *gw_stmts_find(struct gw_stmts *t, uint32_t id)
 	return i < t->n && t->v[i].id == id ? &t->v[i] : NULL;
 }
 
-struct gw_stmt *gw_stmts_add(struct gw_stmts *t, const char *db, const char *sql, uint32_t sql_len,
-                             uint16_t nparams, uint16_t ncols)
+struct gw_stmt *gw_stmts_add(struct gw_stmts *t, const struct gw_stmt_ctx *ctx, const char *sql,
+                             uint32_t sql_len, uint16_t nparams, uint16_t ncols)
 {
 	struct gw_stmt *st;
 
@@ -106,11 +107,13 @@ struct gw_stmt *gw_stmts_add(struct gw_stmts *t, const char *db, const char *sql
 	}
 	st = &t->v[t->n];
 	memset(st, 0, sizeof(*st));
-	st->db = dup_key(db, sql, sql_len, &st->sql);
+	st->db = dup_key(ctx->db, sql, sql_len, &st->sql);
 	if (!st->db)
 		return NULL;
 	st->sql_len = sql_len;
-	st->key = gw_stmt_key(db, sql, sql_len);
+	st->key = gw_stmt_key(ctx, sql, sql_len);
+	st->vars_hash = ctx->vars_hash;
+	st->charset = ctx->charset;
 	st->nparams = nparams;
 	st->ncols = ncols;
 	st->id = ++t->next_id;
@@ -135,6 +138,11 @@ bool gw_stmts_remove(struct gw_stmts *t, uint32_t id)
 	return true;
 }
 
+void gw_stmt_make_private(struct gw_stmt *st, uint64_t client_id)
+{
+	st->owner = client_id ? client_id : 1;
+}
+
 bool gw_stmt_set_types(struct gw_stmt *st, const uint8_t *types)
 {
 	size_t n = 2u * st->nparams;
@@ -152,7 +160,7 @@ bool gw_stmt_set_types(struct gw_stmt *st, const uint8_t *types)
 
 /* ---- a backend connection's statements ---- */
 
-static void sstmts_close_later(struct gw_sstmts *t, uint32_t backend_id)
+void gw_sstmts_close_later(struct gw_sstmts *t, uint32_t backend_id)
 {
 	/* Full: the statement stays on the backend until the connection's session ends
 	 * (at most GW_SSTMTS_MAX more per connection). */
@@ -175,14 +183,14 @@ void gw_sstmts_free(struct gw_sstmts *t)
 	memset(t, 0, sizeof(*t));
 }
 
-static struct gw_sstmt *sstmts_lookup(struct gw_sstmts *t, uint64_t key, const char *db,
-                                      const char *sql, uint32_t sql_len)
+static struct gw_sstmt *sstmts_lookup(struct gw_sstmts *t, const struct gw_stmt *st)
 {
 	for (uint32_t i = 0; i < t->n; i++) {
 		struct gw_sstmt *e = &t->v[i];
 
-		if (e->key == key && e->sql_len == sql_len && strcmp(e->db, db) == 0 &&
-		    memcmp(e->sql, sql, sql_len) == 0)
+		if (e->key == st->key && e->owner == st->owner && e->sql_len == st->sql_len &&
+		    e->vars_hash == st->vars_hash && e->charset == st->charset &&
+		    strcmp(e->db, st->db) == 0 && memcmp(e->sql, st->sql, st->sql_len) == 0)
 			return e;
 	}
 	return NULL;
@@ -190,7 +198,7 @@ static struct gw_sstmt *sstmts_lookup(struct gw_sstmts *t, uint64_t key, const c
 
 uint32_t gw_sstmts_find(struct gw_sstmts *t, const struct gw_stmt *st)
 {
-	struct gw_sstmt *e = sstmts_lookup(t, st->key, st->db, st->sql, st->sql_len);
+	struct gw_sstmt *e = sstmts_lookup(t, st);
 
 	if (!e)
 		return 0;
@@ -198,16 +206,14 @@ uint32_t gw_sstmts_find(struct gw_sstmts *t, const struct gw_stmt *st)
 	return e->backend_id;
 }
 
-bool gw_sstmts_add(struct gw_sstmts *t, const char *db, const char *sql, uint32_t sql_len,
-                   uint32_t backend_id)
+bool gw_sstmts_add(struct gw_sstmts *t, const struct gw_stmt *st, uint32_t backend_id)
 {
-	uint64_t key = gw_stmt_key(db, sql, sql_len);
-	struct gw_sstmt *e = sstmts_lookup(t, key, db, sql, sql_len);
+	struct gw_sstmt *e = sstmts_lookup(t, st);
 	char *m, *msql;
 
 	if (e) {
 		/* Prepared twice here (two clients prepared the same text): keep the new. */
-		sstmts_close_later(t, e->backend_id);
+		gw_sstmts_close_later(t, e->backend_id);
 		e->backend_id = backend_id;
 		e->used = ++t->tick;
 		return true;
@@ -215,13 +221,13 @@ bool gw_sstmts_add(struct gw_sstmts *t, const char *db, const char *sql, uint32_
 	if (!t->v) {
 		t->v = calloc(GW_SSTMTS_MAX, sizeof(*t->v));
 		if (!t->v) {
-			sstmts_close_later(t, backend_id);
+			gw_sstmts_close_later(t, backend_id);
 			return false;
 		}
 	}
-	m = dup_key(db, sql, sql_len, &msql);
+	m = dup_key(st->db, st->sql, st->sql_len, &msql);
 	if (!m) {
-		sstmts_close_later(t, backend_id);
+		gw_sstmts_close_later(t, backend_id);
 		return false;
 	}
 	if (t->n == GW_SSTMTS_MAX) {
@@ -231,15 +237,18 @@ bool gw_sstmts_add(struct gw_sstmts *t, const char *db, const char *sql, uint32_
 			if (t->v[i].used < t->v[lru].used)
 				lru = i;
 		}
-		sstmts_close_later(t, t->v[lru].backend_id);
+		gw_sstmts_close_later(t, t->v[lru].backend_id);
 		free(t->v[lru].db);
 		t->v[lru] = t->v[--t->n];
 	}
 	e = &t->v[t->n++];
-	e->key = key;
+	e->key = st->key;
+	e->vars_hash = st->vars_hash;
+	e->charset = st->charset;
+	e->owner = st->owner;
 	e->db = m;
 	e->sql = msql;
-	e->sql_len = sql_len;
+	e->sql_len = st->sql_len;
 	e->backend_id = backend_id;
 	e->used = ++t->tick;
 	return true;

@@ -1,13 +1,13 @@
 /*
  * stmt.h - server-side prepared statements through a pool. Pure: no sockets, no locks.
  *
- * A client's statements (struct gw_stmts) carry the ids sluice gave it, the SQL text and
- * the schema they were prepared in, and the parameter types its last execute sent. A
- * backend connection's statements (struct gw_sstmts) map (schema, SQL) to that
- * backend's own statement id. An execute runs on whichever connection the scheduler
- * picks: where the statement is not prepared yet, sluice prepares it first, and the
- * execute goes out with the backend's id and, when the client left them out, the
- * parameter types (docs/pooling.md, "Prepared statements").
+ * A client's statements (struct gw_stmts) carry the ids sluice gave it, the SQL text, the
+ * schema, session variables and character set they were prepared under, and the
+ * parameter types its last execute sent. A backend connection's statements (struct
+ * gw_sstmts) map those to that backend's own statement id. An execute runs on whichever
+ * connection the scheduler picks: where the statement is not prepared yet, sluice
+ * prepares it first, and the execute goes out with the backend's id and, when the
+ * client left them out, the parameter types (docs/pooling.md, "Prepared statements").
  */
 #ifndef SLUICE_STMT_H
 #define SLUICE_STMT_H
@@ -20,13 +20,26 @@
 #define GW_SSTMTS_MAX   64    /* kept on one backend connection; the least used one goes */
 #define GW_STMT_ID_LAST 0xffffffffu /* "the statement prepared last" (MariaDB 10.2+) */
 
+/* What a statement is prepared under, besides its text. */
+struct gw_stmt_ctx {
+	const char *db;
+	uint64_t vars_hash; /* gw_vars.hash of the session variables */
+	uint8_t charset;
+};
+
 struct gw_stmt {
 	uint32_t id;      /* the id the client knows */
 	uint16_t nparams; /* from the backend's answer to the prepare */
 	uint16_t ncols;
-	uint64_t key; /* hash of (db, sql) */
-	char *db;     /* owned, NUL-terminated: the schema it was prepared in */
-	char *sql;    /* owned, sql_len bytes (points into db's allocation) */
+	uint64_t key;       /* gw_stmt_key() */
+	uint64_t vars_hash; /* what it was prepared under (struct gw_stmt_ctx) */
+	uint8_t charset;
+	unsigned sql_flags; /* sql_scan() of its text: executing it pins as the query would */
+	uint64_t owner;     /* 0: shares the backend statement of its text with every client;
+	                     * else (a cursor, long data: state of its own) a backend
+	                     * statement of its own (gw_stmt_make_private) */
+	char *db;           /* owned, NUL-terminated: the schema it was prepared in */
+	char *sql;          /* sql_len bytes, in db's allocation */
 	uint32_t sql_len;
 	uint8_t *types; /* owned: 2 * nparams bytes, from the last execute that sent
 	                 * them; NULL until one did */
@@ -43,22 +56,29 @@ struct gw_stmts {
 void gw_stmts_free(struct gw_stmts *t);
 /* Forget every statement (COM_RESET_CONNECTION, COM_CHANGE_USER); ids go on growing. */
 void gw_stmts_clear(struct gw_stmts *t);
-/* The statement with this id (GW_STMT_ID_LAST: the last prepared), or NULL. */
+/* The statement with this id (GW_STMT_ID_LAST: the last prepared), or NULL. Pointers into
+ * the table are good until the next gw_stmts_add or _remove. */
 struct gw_stmt *gw_stmts_find(struct gw_stmts *t, uint32_t id);
-/* A new statement, sql prepared in db: NULL when out of memory or at GW_STMTS_MAX. */
-struct gw_stmt *gw_stmts_add(struct gw_stmts *t, const char *db, const char *sql, uint32_t sql_len,
-                             uint16_t nparams, uint16_t ncols);
+/* A new statement, sql prepared under ctx: NULL when out of memory or at GW_STMTS_MAX. */
+struct gw_stmt *gw_stmts_add(struct gw_stmts *t, const struct gw_stmt_ctx *ctx, const char *sql,
+                             uint32_t sql_len, uint16_t nparams, uint16_t ncols);
 /* COM_STMT_CLOSE: false when there is no such statement. */
 bool gw_stmts_remove(struct gw_stmts *t, uint32_t id);
 /* Keep the 2 * nparams bytes of types an execute sent; false when out of memory. */
 bool gw_stmt_set_types(struct gw_stmt *st, const uint8_t *types);
+/* From now on st needs a backend statement of its own, tagged with its client's id
+ * (unique for the gateway's life). */
+void gw_stmt_make_private(struct gw_stmt *st, uint64_t client_id);
 
-/* The key of (db, sql): 64-bit FNV-1a. */
-uint64_t gw_stmt_key(const char *db, const char *sql, uint32_t sql_len);
+/* 64-bit FNV-1a of (ctx, sql). */
+uint64_t gw_stmt_key(const struct gw_stmt_ctx *ctx, const char *sql, uint32_t sql_len);
 
 /* One statement prepared on a backend connection. */
 struct gw_sstmt {
 	uint64_t key;
+	uint64_t vars_hash;
+	uint8_t charset;
+	uint64_t owner;
 	char *db; /* owned, with the sql after it in the same allocation */
 	char *sql;
 	uint32_t sql_len;
@@ -83,10 +103,12 @@ void gw_sstmts_clear(struct gw_sstmts *t);
 /* The backend id of st on this connection (and mark it used), or 0 (MariaDB's and
  * MySQL's statement ids start at 1). */
 uint32_t gw_sstmts_find(struct gw_sstmts *t, const struct gw_stmt *st);
-/* Record (db, sql) -> backend_id. A full table closes its least recently used entry; an
- * entry with the same key is replaced and its old id closed. false when out of memory
+/* Record st -> backend_id. A full table closes its least recently used entry; an entry
+ * for the same statement is replaced and its old id closed. false when out of memory
  * (backend_id is then queued for closing). */
-bool gw_sstmts_add(struct gw_sstmts *t, const char *db, const char *sql, uint32_t sql_len,
-                   uint32_t backend_id);
+bool gw_sstmts_add(struct gw_sstmts *t, const struct gw_stmt *st, uint32_t backend_id);
+/* Queue a backend id for COM_STMT_CLOSE (dropped when the queue is full: the statement
+ * then lives until the connection's session ends). */
+void gw_sstmts_close_later(struct gw_sstmts *t, uint32_t backend_id);
 
 #endif

@@ -273,6 +273,9 @@ struct wire_prepare_ok {
 };
 bool wire_parse_prepare_ok(const uint8_t *p, size_t n, struct wire_prepare_ok *out);
 
+/* COM_STMT_EXECUTE flags that open a cursor: read only, for update, scrollable. */
+#define WIRE_CURSOR_FLAGS 0x07
+
 /* A COM_STMT_EXECUTE payload (command byte first) of a statement with nparams
  * parameters. false when it is shorter than nparams says it must be. */
 struct wire_execute {

@@ -721,7 +721,7 @@ r = post("/v1/backends", {"name": "t_adm_db1", "host": "127.0.0.1", "port": lib.
 status_is(r, 201, "POST /v1/backends: 201")
 is_(r.headers.get("location"), "/v1/backends/t_adm_db1", "POST backend: Location header")
 is_(r.json, {"name": "t_adm_db1", "host": "127.0.0.1", "port": lib.MARIADB_PORT,
-             "pool_size": POOL, "enabled": True}, "POST backend: the reply")
+             "pool_size": POOL, "max_active": 0, "enabled": True}, "POST backend: the reply")
 r = post("/v1/backends", {"name": "t_adm_db2", "host": "db2.example"})
 ok(r.status == 201 and r.json.get("port") == 3306 and r.json.get("pool_size") == 0,
    "POST backend with defaults: port 3306, pool_size 0", repr(r))

@@ -52,7 +52,7 @@ for line in r.stdout.splitlines():
         ok(m.group(1) is None, "psclient: " + m.group(2))
     elif line.startswith("#"):
         diag(line[1:].strip())
-ok(seen >= 10 and r.returncode == 0, "psclient ran all its checks",
+ok(seen >= 13 and r.returncode == 0, "psclient ran all its checks",
    "exit %d, %d checks, stderr: %s" % (r.returncode, seen, r.stderr[-500:]))
 st = qoslib.stats(s)[U.name]
 ok(st["pinned"] == 0, "no client was left pinned (pinned %d)" % st["pinned"])

@@ -9,7 +9,9 @@
  *    straight to MariaDB (the same steps are run there first, for the expected answer);
  *  - statement id -1 (mariadb_stmt_execute_direct: prepare and execute in one write);
  *  - 8 clients with the same statement on one backend connection, interleaved;
- *  - a closed statement's id is refused, a new one works.
+ *  - a statement closed and prepared again;
+ *  - a 17 MiB parameter (an execute of several packets);
+ *  - an execute that does what a query pins for (SQL_CALC_FOUND_ROWS) pins.
  *
  * Usage: psclient HOST PORT USER PASSWORD DB DB2 MARIADB_PORT MARIADB_SOCKET
  * (MARIADB_SOCKET "": root over TCP at HOST:MARIADB_PORT; MARIADB_ROOT_PASSWORD from the
@@ -282,6 +284,95 @@ static void test_close_reprepare(MYSQL *m)
 	mysql_stmt_close(b);
 }
 
+/* An execute that does what a query pins for (SQL_CALC_FOUND_ROWS) pins the same way:
+ * FOUND_ROWS() answers for it, and losing its backend connection ends the session. */
+static void test_pins_like_query(void)
+{
+	MYSQL *m = open_at(port, db);
+	MYSQL_STMT *st;
+	const char *sql = "SELECT SQL_CALC_FOUND_ROWS CONNECTION_ID() FROM ps_w LIMIT 0";
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	long long cid = 0, dummy = 0;
+	char found[32] = "";
+	int rc, lost;
+
+	if (!m) {
+		ok(0, "connect for the pin check");
+		return;
+	}
+	/* The backend thread first (the LIMIT 0 statement returns no row). */
+	st = mysql_stmt_init(m);
+	rc = mysql_stmt_prepare(st, "SELECT CONNECTION_ID()", 22) ||
+	     exec_ints(st, NULL, &cid, &dummy);
+	mysql_stmt_close(st);
+	st = mysql_stmt_init(m);
+	rc = rc || mysql_stmt_prepare(st, sql, strlen(sql)) || mysql_stmt_execute(st) ||
+	     mysql_stmt_store_result(st);
+	mysql_stmt_close(st);
+	if (!rc && mysql_query(m, "SELECT FOUND_ROWS()") == 0 && (res = mysql_store_result(m))) {
+		if ((row = mysql_fetch_row(res)) && row[0])
+			snprintf(found, sizeof(found), "%s", row[0]);
+		mysql_free_result(res);
+	}
+	ok(rc == 0 && strcmp(found, "1") == 0,
+	   "a prepared SQL_CALC_FOUND_ROWS, then FOUND_ROWS() as a query: %s", found);
+	kill_backend((unsigned long long)cid);
+	lost = mysql_query(m, "SELECT 1") != 0;
+	ok(lost && (mysql_errno(m) == 2013 || mysql_errno(m) == 2006),
+	   "... it pinned the session: with its backend connection KILLed, the session is lost"
+	   " (%u %s), where an unpinned one goes on",
+	   mysql_errno(m), mysql_error(m));
+	mysql_close(m);
+}
+
+/* An execute of more than 16 MiB travels as several packets: the first keeps its
+ * length and sequence id, only the statement id changes. */
+static void test_big_execute(MYSQL *m)
+{
+	const size_t n = 17u << 20;
+	char *blob = malloc(n), buf[64] = "";
+	MYSQL_STMT *st = mysql_stmt_init(m);
+	MYSQL_BIND pb;
+	unsigned long len = (unsigned long)n;
+	const char *ins = "INSERT INTO ps_big VALUES (?)";
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int rc;
+
+	if (!blob) {
+		ok(0, "17 MiB for the big execute");
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		blob[i] = (char)('a' + i % 26);
+	rc = mysql_query(m, "DROP TABLE IF EXISTS ps_big") ||
+	     mysql_query(m, "CREATE TABLE ps_big (b LONGBLOB)") ||
+	     mysql_stmt_prepare(st, ins, strlen(ins));
+	memset(&pb, 0, sizeof(pb));
+	pb.buffer_type = MYSQL_TYPE_LONG_BLOB;
+	pb.buffer = blob;
+	pb.buffer_length = len;
+	pb.length = &len;
+	rc = rc || mysql_stmt_bind_param(st, &pb) || mysql_stmt_execute(st);
+	if (rc)
+		printf("# big execute: %s %s\n", mysql_error(m), mysql_stmt_error(st));
+	mysql_stmt_close(st);
+	if (!rc &&
+	    mysql_query(m, "SELECT CONCAT(LENGTH(b), ' ', MD5(b) = MD5(REPEAT("
+	                   "'abcdefghijklmnopqrstuvwxyz', 17 * 1048576 DIV 26 + 1)) OR "
+	                   "LEFT(b, 26) = 'abcdefghijklmnopqrstuvwxyz') FROM ps_big") == 0 &&
+	    (res = mysql_store_result(m))) {
+		if ((row = mysql_fetch_row(res)) && row[0])
+			snprintf(buf, sizeof(buf), "%s", row[0]);
+		mysql_free_result(res);
+	}
+	ok(rc == 0 && strcmp(buf, "17825792 1") == 0,
+	   "a 17 MiB parameter through COM_STMT_EXECUTE arrived whole (length, start: %s)", buf);
+	mysql_query(m, "DROP TABLE IF EXISTS ps_big");
+	free(blob);
+}
+
 int main(int argc, char **argv)
 {
 	MYSQL *m;
@@ -309,7 +400,9 @@ int main(int argc, char **argv)
 	test_execute_direct(m);
 	test_many_clients();
 	test_close_reprepare(m);
+	test_big_execute(m);
 	mysql_close(m);
+	test_pins_like_query(); /* last: it loses its session on purpose */
 	printf("1..%d\n", test_no);
 	return failures ? 1 : 0;
 }

@@ -266,14 +266,17 @@ END_TEST
 
 /* ---- prepared statements (stmt.c) ---- */
 
+static const struct gw_stmt_ctx ctx1 = { "db1", 0, 45 };
+
 START_TEST(test_stmts_ids)
 {
 	struct gw_stmts t = { 0 };
 	struct gw_stmt *a, *b, *c;
+	const struct gw_stmt_ctx ctx2 = { "db2", 0, 45 }, ctx1v = { "db1", 77, 45 };
 	const uint8_t types[] = { 8, 0, 253, 0 };
 
-	a = gw_stmts_add(&t, "db1", "SELECT ?", 8, 1, 1);
-	b = gw_stmts_add(&t, "db1", "SELECT ?, ?", 11, 2, 2);
+	a = gw_stmts_add(&t, &ctx1, "SELECT ?", 8, 1, 1);
+	b = gw_stmts_add(&t, &ctx1, "SELECT ?, ?", 11, 2, 2);
 	ck_assert_ptr_nonnull(a);
 	ck_assert_ptr_nonnull(b);
 	ck_assert_uint_eq(t.v[0].id, 1);
@@ -281,6 +284,7 @@ START_TEST(test_stmts_ids)
 	ck_assert_uint_eq(gw_stmts_find(&t, GW_STMT_ID_LAST)->id, 2);
 	ck_assert_str_eq(gw_stmts_find(&t, 1)->db, "db1");
 	ck_assert_int_eq(memcmp(gw_stmts_find(&t, 1)->sql, "SELECT ?", 8), 0);
+	ck_assert_uint_eq(gw_stmts_find(&t, 1)->charset, 45);
 	ck_assert_ptr_null(gw_stmts_find(&t, 3));
 	ck_assert_ptr_null(gw_stmts_find(&t, 0));
 	ck_assert(gw_stmt_set_types(gw_stmts_find(&t, 2), types));
@@ -289,17 +293,18 @@ START_TEST(test_stmts_ids)
 	ck_assert(gw_stmts_remove(&t, 2)); /* the last prepared: id -1 names nothing now */
 	ck_assert_ptr_null(gw_stmts_find(&t, GW_STMT_ID_LAST));
 	ck_assert(!gw_stmts_remove(&t, 2));
-	c = gw_stmts_add(&t, "", "SELECT 1", 8, 0, 1);
+	c = gw_stmts_add(&t, &ctx1, "SELECT 1", 8, 0, 1);
 	ck_assert_uint_eq(c->id, 3); /* ids are never reused */
 	ck_assert_uint_eq(gw_stmts_find(&t, 3)->ncols, 1);
 	ck_assert_uint_eq(gw_stmts_find(&t, 1)->nparams, 1);
-	/* Same text, other schema: another key. */
-	ck_assert(gw_stmts_find(&t, 1)->key != gw_stmt_key("db2", "SELECT ?", 8));
-	ck_assert(gw_stmts_find(&t, 1)->key == gw_stmt_key("db1", "SELECT ?", 8));
+	/* The same text under another schema or other variables: another key. */
+	ck_assert(gw_stmts_find(&t, 1)->key != gw_stmt_key(&ctx2, "SELECT ?", 8));
+	ck_assert(gw_stmts_find(&t, 1)->key != gw_stmt_key(&ctx1v, "SELECT ?", 8));
+	ck_assert(gw_stmts_find(&t, 1)->key == gw_stmt_key(&ctx1, "SELECT ?", 8));
 
 	gw_stmts_clear(&t);
 	ck_assert_ptr_null(gw_stmts_find(&t, 1));
-	ck_assert_uint_eq(gw_stmts_add(&t, "db1", "x", 1, 0, 0)->id, 4);
+	ck_assert_uint_eq(gw_stmts_add(&t, &ctx1, "x", 1, 0, 0)->id, 4);
 	gw_stmts_free(&t);
 }
 END_TEST
@@ -307,37 +312,52 @@ END_TEST
 START_TEST(test_sstmts_cache)
 {
 	struct gw_sstmts t = { 0 };
-	struct gw_stmts c = { 0 };
-	struct gw_stmt *q1 = gw_stmts_add(&c, "db1", "SELECT ?", 8, 1, 1);
-	struct gw_stmt *q2;
+	struct gw_stmts c = { 0 }, other = { 0 };
+	const struct gw_stmt_ctx ctx2 = { "db2", 0, 45 }, ctx1v = { "db1", 77, 45 };
+	struct gw_stmt *q1, *q;
 	char sql[32];
 
+	q1 = gw_stmts_add(&c, &ctx1, "SELECT ?", 8, 1, 1);
 	ck_assert_uint_eq(gw_sstmts_find(&t, q1), 0);
-	ck_assert(gw_sstmts_add(&t, "db1", "SELECT ?", 8, 101));
+	ck_assert(gw_sstmts_add(&t, q1, 101));
 	ck_assert_uint_eq(gw_sstmts_find(&t, q1), 101);
-	/* The same text prepared in another schema is another statement. */
-	q2 = gw_stmts_add(&c, "db2", "SELECT ?", 8, 1, 1);
-	q1 = gw_stmts_find(&c, 1); /* the table may have moved */
-	ck_assert_uint_eq(gw_sstmts_find(&t, q2), 0);
+	/* Another client's statement of the same text, schema and variables shares it. */
+	q = gw_stmts_add(&other, &ctx1, "SELECT ?", 8, 1, 1);
+	ck_assert_uint_eq(gw_sstmts_find(&t, q), 101);
+	/* ... not under another schema, other variables, or once it has state of its own. */
+	ck_assert_uint_eq(gw_sstmts_find(&t, gw_stmts_add(&other, &ctx2, "SELECT ?", 8, 1, 1)), 0);
+	ck_assert_uint_eq(gw_sstmts_find(&t, gw_stmts_add(&other, &ctx1v, "SELECT ?", 8, 1, 1)), 0);
+	q = gw_stmts_find(&other, 1);
+	gw_stmt_make_private(q, 42);
+	ck_assert_uint_eq(gw_sstmts_find(&t, q), 0);
+	ck_assert(gw_sstmts_add(&t, q, 150));
+	ck_assert_uint_eq(gw_sstmts_find(&t, q), 150);
+	ck_assert_uint_eq(gw_sstmts_find(&t, q1), 101);
+
 	/* Prepared twice here: the new id serves, the old one is closed. */
-	ck_assert(gw_sstmts_add(&t, "db1", "SELECT ?", 8, 102));
+	ck_assert(gw_sstmts_add(&t, q1, 102));
 	ck_assert_uint_eq(gw_sstmts_find(&t, q1), 102);
 	ck_assert_uint_eq(t.nclosing, 1);
 	ck_assert_uint_eq(t.closing[0], 101);
 	t.nclosing = 0;
 
 	/* Full: the least recently used goes (and is closed); q1, used last, stays. */
-	for (uint32_t i = 1; i < GW_SSTMTS_MAX; i++) {
+	for (uint32_t i = 2; i < GW_SSTMTS_MAX; i++) {
 		int n = snprintf(sql, sizeof(sql), "SELECT %u", i);
 
-		ck_assert(gw_sstmts_add(&t, "db1", sql, (uint32_t)n, 200 + i));
+		q = gw_stmts_add(&c, &ctx1, sql, (uint32_t)n, 0, 1);
+		ck_assert(gw_sstmts_add(&t, q, 200 + i));
 	}
+	q1 = gw_stmts_find(&c, 1); /* the table may have moved */
 	ck_assert_uint_eq(t.n, GW_SSTMTS_MAX);
 	ck_assert_uint_eq(gw_sstmts_find(&t, q1), 102);
-	ck_assert(gw_sstmts_add(&t, "db1", "SELECT new", 10, 999));
+	ck_assert_uint_eq(gw_sstmts_find(&t, gw_stmts_find(&other, 1)), 150);
+	q = gw_stmts_add(&c, &ctx1, "SELECT new", 10, 0, 1);
+	ck_assert(gw_sstmts_add(&t, q, 999));
 	ck_assert_uint_eq(t.n, GW_SSTMTS_MAX);
 	ck_assert_uint_eq(t.nclosing, 1);
-	ck_assert_uint_eq(t.closing[0], 201); /* "SELECT 1", the oldest untouched */
+	ck_assert_uint_eq(t.closing[0], 202); /* "SELECT 2", the oldest untouched */
+	q1 = gw_stmts_find(&c, 1);
 	ck_assert_uint_eq(gw_sstmts_find(&t, q1), 102);
 
 	gw_sstmts_clear(&t);
@@ -346,6 +366,7 @@ START_TEST(test_sstmts_cache)
 	ck_assert_uint_eq(gw_sstmts_find(&t, q1), 0);
 	gw_sstmts_free(&t);
 	gw_stmts_free(&c);
+	gw_stmts_free(&other);
 }
 END_TEST
 
