@@ -87,6 +87,21 @@ def like(got, pattern, name):
               lambda: "expected to match: %r\n               got: %r" % (pattern, got))
 
 
+def relay_tap(r, prefix, want):
+    """Report the TAP lines of a C test client's run r (a CompletedProcess) as our own
+    points, prefixed; its diagnostics as ours; then one point: it ran at least `want`."""
+    seen = 0
+    for line in r.stdout.splitlines():
+        m = re.match(r"^(not )?ok \d+ - (.*)$", line)
+        if m:
+            seen += 1
+            ok(m.group(1) is None, prefix + m.group(2))
+        elif line.startswith("#"):
+            diag(line[1:].strip())
+    ok(seen >= want and r.returncode == 0, "%sran all its checks" % prefix,
+       "exit %d, %d checks, stderr: %s" % (r.returncode, seen, r.stderr[-500:]))
+
+
 def skip(name, reason):
     global _count
     with _lock:

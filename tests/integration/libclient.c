@@ -14,25 +14,7 @@
 
 #include <mysql.h>
 
-static int test_no;
-static int failures;
-
-static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	test_no++;
-	printf("%sok %d - ", cond ? "" : "not ", test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!cond)
-		failures++;
-}
+#include "tests/integration/tap.h"
 
 static const char *host, *user, *pass, *user2, *pass2, *db;
 static unsigned port;

@@ -27,27 +27,10 @@
 
 #include <mysql.h>
 
+#include "tests/integration/tap.h"
+
 static const char *host, *user, *pass, *db, *db2, *sock;
 static unsigned port, direct_port;
-static int test_no, failures;
-
-static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	test_no++;
-	printf("%sok %d - ", cond ? "" : "not ", test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!cond)
-		failures++;
-}
-
 static MYSQL *open_at(unsigned at_port, const char *schema)
 {
 	MYSQL *m = mysql_init(NULL);
