@@ -1068,14 +1068,14 @@ void gw_client_send_command(struct gw_client *c, struct gw_server *s)
 	if (!client_peek_packet(c, &payload, &len, &seq)) {
 		gw_bug(__FILE__, __LINE__, "command packet vanished");
 	}
+	s->last_seq = 0; /* should s fail below, the client's error answers this command */
+	client_set_state(c, GW_CL_RUNNING);
 	if (!client_stmt_subst(c, s, payload, len) || !gw_server_flush_closes(s))
 		return; /* s failed; the client got an error */
 	wire_resp_init(&s->resp, wire_cmd_resp_kind(payload[0]), s->caps);
 	s->prep_resp_first = payload[0] == COM_STMT_PREPARE;
 	s->infile_refused = false;
 	s->started_ns = gw_now_ns();
-	s->last_seq = 0;
-	client_set_state(c, GW_CL_RUNNING);
 	c->cmd_continued = len == WIRE_MAX_PAYLOAD;
 	if (c->subst_pkt.len) {
 		/* KILL <client id> goes out as KILL QUERY <backend thread id>. */
