@@ -863,7 +863,6 @@ static void client_answer_number(struct gw_client *c, const char *name, uint64_t
 	client_send_wbuf(c, &b);
 }
 
-/* Forward the head command packet (and what follows it) to the bound server. */
 /* ---- prepared statements (stmt.h; docs/pooling.md) ---- */
 
 /* COM_STMT_PREPARE: keep its SQL for the statement's record. false: answered here. */
@@ -1025,6 +1024,7 @@ static bool client_stmt_subst(struct gw_client *c, struct gw_server *s, const ui
 {
 	const struct gw_stmt *st = gw_client_stmt_pending(c);
 	struct wire_execute e;
+	bool execute;
 	uint32_t id;
 
 	if (!st)
@@ -1035,7 +1035,8 @@ static bool client_stmt_subst(struct gw_client *c, struct gw_server *s, const ui
 		return false;
 	}
 	wire_buf_reset(&c->subst_pkt);
-	if (p[0] == COM_STMT_EXECUTE && wire_parse_execute(p, len, st->nparams, &e)) {
+	execute = p[0] == COM_STMT_EXECUTE && wire_parse_execute(p, len, st->nparams, &e);
+	if (execute) {
 		/* Pinned at the end if it opens a cursor or does what a query pins for. */
 		c->pin_pending = c->pin_pending || (e.flags & WIRE_CURSOR_FLAGS);
 		c->sql_flags = st->sql_flags;
@@ -1046,7 +1047,7 @@ static bool client_stmt_subst(struct gw_client *c, struct gw_server *s, const ui
 		wire_put_bytes(&c->subst_pkt, p - WIRE_HDR_LEN, WIRE_HDR_LEN + (size_t)len);
 		if (!c->subst_pkt.failed)
 			wire_put_u32_at(c->subst_pkt.data + WIRE_HDR_LEN + 1, id);
-	} else if (p[0] == COM_STMT_EXECUTE && wire_parse_execute(p, len, st->nparams, &e)) {
+	} else if (execute) {
 		wire_build_execute(&c->subst_pkt, 0, p, len, st->nparams, &e, id, st->types);
 	} else {
 		wire_build_stmt_cmd(&c->subst_pkt, 0, p, len, id);
@@ -1059,6 +1060,7 @@ static bool client_stmt_subst(struct gw_client *c, struct gw_server *s, const ui
 	return true;
 }
 
+/* Forward the head command packet (and what follows it) to the bound server. */
 void gw_client_send_command(struct gw_client *c, struct gw_server *s)
 {
 	const uint8_t *payload;
@@ -1078,7 +1080,8 @@ void gw_client_send_command(struct gw_client *c, struct gw_server *s)
 	s->started_ns = gw_now_ns();
 	c->cmd_continued = len == WIRE_MAX_PAYLOAD;
 	if (c->subst_pkt.len) {
-		/* KILL <client id> goes out as KILL QUERY <backend thread id>. */
+		/* KILL <client id> as KILL QUERY <backend thread id>, or a COM_STMT_* with
+		 * the backend's statement id. */
 		bool sent = gw_server_send(s, c->subst_pkt.data, c->subst_pkt.len);
 
 		wire_buf_reset(&c->subst_pkt);

@@ -932,6 +932,18 @@ void gw_server_run(struct gw_server *s, struct gw_client *c)
 
 /* ---- reading ---- */
 
+/* "what: <the backend's message>" of an ERR payload, or "what" alone, into buf. */
+static void server_err_reason(const uint8_t *p, size_t len, const char *what, char *buf, size_t n)
+{
+	struct wire_err e;
+
+	if (wire_parse_err(p, len, &e))
+		snprintf(buf, n, "%s: %.*s", what, (int)(e.msg_len > 200 ? 200 : e.msg_len),
+		         (const char *)e.msg);
+	else
+		snprintf(buf, n, "%s", what);
+}
+
 /* Pass an ERR from the backend to the client as the answer to its command. */
 static void server_relay_err(struct gw_server *s, struct gw_client *c, const uint8_t *p,
                              uint32_t len)
@@ -1018,15 +1030,10 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 		    (c->pinned || c->in_trans || c->cmd == COM_STMT_SEND_LONG_DATA)) {
 			/* The statement could not be prepared again where the session's state
 			 * (or the long data sent so far) lives: the session cannot go on. */
-			struct wire_err e;
 			char why[300];
 
-			if (wire_parse_err(p, len, &e))
-				snprintf(
-				    why, sizeof(why), "preparing the statement again failed: %.*s",
-				    (int)(e.msg_len > 200 ? 200 : e.msg_len), (const char *)e.msg);
-			else
-				snprintf(why, sizeof(why), "preparing the statement again failed");
+			server_err_reason(p, len, "preparing the statement again failed", why,
+			                  sizeof(why));
 			server_close(s, why);
 			return;
 		}
@@ -1208,11 +1215,6 @@ static void server_refuse_infile(struct gw_server *s, size_t pkt, size_t end,
 		gw_client_response_done(s->client, s);
 }
 
-/*
- * Parse response packets in s->in, feeding the tracker, and forward everything parsed
- * to the client. Rows may be passed on before they have arrived whole (skip), so a huge
- * row or result never sits in memory.
- */
 /* The first packet of the answer to a client's COM_STMT_PREPARE. A client that left
  * (DRAIN) leaves a statement nobody will use: closed with the next write. */
 static void stmt_prepared(struct gw_server *s, uint8_t *p, uint32_t len)
@@ -1221,10 +1223,15 @@ static void stmt_prepared(struct gw_server *s, uint8_t *p, uint32_t len)
 
 	if (s->client && s->state == GW_SV_ACTIVE)
 		gw_client_stmt_prepared(s->client, s, p, len);
-	else if (wire_parse_prepare_ok(p, len, &ok) && s->stmts.nclosing < GW_SSTMTS_MAX)
-		s->stmts.closing[s->stmts.nclosing++] = ok.stmt_id;
+	else if (wire_parse_prepare_ok(p, len, &ok))
+		gw_sstmts_close_later(&s->stmts, ok.stmt_id);
 }
 
+/*
+ * Parse response packets in s->in, feeding the tracker, and forward everything parsed
+ * to the client. Rows may be passed on before they have arrived whole (skip), so a huge
+ * row or result never sits in memory.
+ */
 static void server_stream(struct gw_server *s)
 {
 	const uint8_t *d;
@@ -1235,16 +1242,17 @@ static void server_stream(struct gw_server *s)
 
 	if (s->state == GW_SV_ACTIVE && s->resp.state == WRS_DONE && s->client &&
 	    s->client->state == GW_CL_IDLE) {
-		/* A pinned connection between statements: nothing was asked. MariaDB says
-		 * goodbye this way (KILL, wait_timeout: an ERR, then the close). */
-		struct wire_err e;
-		char why[300] = "the backend ended the session";
+		/* A pinned connection between statements: nothing was asked, and nothing
+		 * may reach the client unasked (a server's goodbye ERR before it closes). */
+		const uint8_t *h = s->in.data + s->in.start;
+		size_t avail = gw_buf_len(&s->in);
+		static const char what[] = "the backend ended the session";
+		char why[300];
 
-		if (gw_buf_len(&s->in) > WIRE_HDR_LEN &&
-		    wire_parse_err(s->in.data + s->in.start + WIRE_HDR_LEN,
-		                   gw_buf_len(&s->in) - WIRE_HDR_LEN, &e))
-			snprintf(why, sizeof(why), "the backend ended the session: %.*s",
-			         (int)(e.msg_len > 200 ? 200 : e.msg_len), (const char *)e.msg);
+		if (avail > WIRE_HDR_LEN && wire_u24(h) <= avail - WIRE_HDR_LEN)
+			server_err_reason(h + WIRE_HDR_LEN, wire_u24(h), what, why, sizeof(why));
+		else
+			snprintf(why, sizeof(why), "%s", what);
 		server_close(s, why);
 		return;
 	}
