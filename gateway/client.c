@@ -614,7 +614,7 @@ static void client_logged_in(struct gw_client *c, uint8_t seq)
 	 * interactive_timeout. Pooled connections are not interactive, so it is replayed
 	 * like a variable the client set. */
 	if ((c->caps & CLIENT_INTERACTIVE) &&
-	    !gw_vars_set(&c->vars, "wait_timeout", 12, "@@global.interactive_timeout", 28))
+	    !gw_vars_set_expr(&c->vars, "wait_timeout", "@@global.interactive_timeout"))
 		gw_log_warn("C-%llu: out of memory for its session variables",
 		            (unsigned long long)c->id);
 	gw_log_debug("C-%llu %s@%s logged in (db '%s', charset %u, capabilities 0x%08x)",

@@ -736,16 +736,9 @@ static void prep_push(struct gw_server *s, enum gw_prep_step step)
 	s->prep_q[s->prep_n++] = step;
 }
 
-/*
- * The steps after the identity that bring s's session in line with c's, into b. fresh:
- * they follow a COM_CHANGE_USER, so they start from a new session (c's schema, no
- * variables, no tracking).
- */
-static void prep_build_rest(struct gw_server *s, const struct gw_client *c, struct wire_buf *b,
-                            bool fresh)
+/* The steps after the identity that bring s's session in line with c's, into b. */
+static void prep_build_rest(struct gw_server *s, const struct gw_client *c, struct wire_buf *b)
 {
-	static const struct gw_vars no_vars;
-	const struct gw_vars *have = fresh ? &no_vars : &s->vars;
 	size_t off;
 
 	if ((s->caps ^ c->caps) & CLIENT_MULTI_STATEMENTS) {
@@ -756,12 +749,11 @@ static void prep_build_rest(struct gw_server *s, const struct gw_client *c, stru
 		wire_packet_end(b, off);
 		prep_push(s, GW_PREP_SET_OPTION);
 	}
-	if (gw_session_build_set(b, gw.cfg.no_replay ? have : &c->vars, have,
-	                         fresh || !s->tracking))
+	if (gw_session_build_set(b, gw.cfg.no_replay ? &s->vars : &c->vars, &s->vars, !s->tracking))
 		prep_push(s, GW_PREP_SET);
 	/* Last, so that a refused COM_INIT_DB (a dropped schema) leaves nothing behind it and
 	 * the connection, whose earlier steps are recorded, can be kept. */
-	if (!fresh && strcmp(s->db, c->db) != 0) {
+	if (strcmp(s->db, c->db) != 0) {
 		off = wire_packet_begin(b, 0);
 		wire_put_u8(b, COM_INIT_DB);
 		wire_put_bytes(b, c->db, strlen(c->db));
@@ -868,7 +860,8 @@ static void stmt_answer(struct gw_server *s, struct gw_client *c, enum gw_prep_s
  * one write and the backend answers them in order, so that bringing a connection over
  * costs one round trip, not one per step. A COM_CHANGE_USER goes alone: MariaDB answers
  * it with an AuthSwitchRequest (a fresh scramble for every authentication), and the
- * rest rides with the answer to that. The command itself waits for the answers: were a
+ * rest waits for the change's OK, since a refused change leaves the connection logged in
+ * as the account it had (issue 11). The command itself waits for the answers: were a
  * step refused, the command must not have run.
  */
 static void server_prepare(struct gw_server *s, struct gw_client *c)
@@ -895,7 +888,7 @@ static void server_prepare(struct gw_server *s, struct gw_client *c)
 		if (s->account != c->account)
 			__atomic_fetch_add(&gw.account_switches, 1, __ATOMIC_RELAXED);
 	} else {
-		prep_build_rest(s, c, &b, /* fresh= */ false);
+		prep_build_rest(s, c, &b);
 		stmt_build_prepare(s, c, &b);
 	}
 	if (s->prep_n > 0) {
@@ -1008,13 +1001,11 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 			wire_buf_free(&b);
 			return;
 		}
-		if (step == GW_PREP_CHANGE_USER) {
-			/* The rest of the steps ride behind the answer. Should the change be
-			 * refused, they run in a session that is closed right after. */
+		/* Nothing rides behind the answer: a refused change leaves the connection
+		 * logged in as its previous account, which must run nothing of c's (issue
+		 * 11). The rest follows the change's OK (server_prep_answered). */
+		if (step == GW_PREP_CHANGE_USER)
 			s->prep_q[s->prep_i] = GW_PREP_CHANGE_USER_AUTH;
-			if (s->prep_i + 1 == s->prep_n)
-				prep_build_rest(s, c, &b, /* fresh= */ true);
-		}
 		server_send_wbuf(s, &b);
 		return;
 	}

@@ -20,7 +20,7 @@ static void rehash(struct gw_vars *vs)
 	uint64_t h = 14695981039346656037ull;
 
 	for (uint32_t i = 0; i < vs->n; i++)
-		h = fnv(fnv(h, vs->v[i].name), vs->v[i].value);
+		h = fnv(fnv(h, vs->v[i].name), vs->v[i].value) ^ vs->v[i].expr;
 	vs->hash = vs->n ? h : 0;
 }
 
@@ -39,7 +39,8 @@ void gw_vars_free(struct gw_vars *vs)
 	memset(vs, 0, sizeof(*vs));
 }
 
-bool gw_vars_set(struct gw_vars *vs, const char *name, size_t nlen, const char *value, size_t vlen)
+static bool vars_put(struct gw_vars *vs, const char *name, size_t nlen, const char *value,
+                     size_t vlen, bool expr)
 {
 	uint32_t lo = 0, hi = vs->n;
 	char *mem;
@@ -69,6 +70,7 @@ bool gw_vars_set(struct gw_vars *vs, const char *name, size_t nlen, const char *
 			free(vs->v[mid].name);
 			vs->v[mid].name = mem;
 			vs->v[mid].value = mem + nlen + 1;
+			vs->v[mid].expr = expr;
 			rehash(vs);
 			return true;
 		}
@@ -95,17 +97,37 @@ bool gw_vars_set(struct gw_vars *vs, const char *name, size_t nlen, const char *
 	memmove(vs->v + lo + 1, vs->v + lo, (vs->n - lo) * sizeof(*vs->v));
 	vs->v[lo].name = mem;
 	vs->v[lo].value = mem + nlen + 1;
+	vs->v[lo].expr = expr;
 	vs->n++;
 	rehash(vs);
 	return true;
+}
+
+bool gw_vars_set(struct gw_vars *vs, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	return vars_put(vs, name, nlen, value, vlen, /* expr= */ false);
+}
+
+/* The only SQL sluice writes as a variable's value: a CLIENT_INTERACTIVE session's
+ * wait_timeout. */
+static const char *const own_exprs[] = { "@@global.interactive_timeout" };
+
+bool gw_vars_set_expr(struct gw_vars *vs, const char *name, const char *expr)
+{
+	for (size_t i = 0; i < sizeof(own_exprs) / sizeof(own_exprs[0]); i++) {
+		if (strcmp(expr, own_exprs[i]) == 0)
+			return vars_put(vs, name, strlen(name), expr, strlen(expr),
+			                /* expr= */ true);
+	}
+	return false;
 }
 
 bool gw_vars_copy(struct gw_vars *dst, const struct gw_vars *src)
 {
 	gw_vars_clear(dst);
 	for (uint32_t i = 0; i < src->n; i++) {
-		if (!gw_vars_set(dst, src->v[i].name, strlen(src->v[i].name), src->v[i].value,
-		                 strlen(src->v[i].value)))
+		if (!vars_put(dst, src->v[i].name, strlen(src->v[i].name), src->v[i].value,
+		              strlen(src->v[i].value), src->v[i].expr))
 			return false;
 	}
 	return true;
@@ -117,17 +139,17 @@ bool gw_vars_equal(const struct gw_vars *a, const struct gw_vars *b)
 		return false;
 	for (uint32_t i = 0; i < a->n; i++) {
 		if (strcmp(a->v[i].name, b->v[i].name) != 0 ||
-		    strcmp(a->v[i].value, b->v[i].value) != 0)
+		    strcmp(a->v[i].value, b->v[i].value) != 0 || a->v[i].expr != b->v[i].expr)
 			return false;
 	}
 	return true;
 }
 
-static const char *vars_get(const struct gw_vars *vs, const char *name)
+static const struct gw_var *vars_get(const struct gw_vars *vs, const char *name)
 {
 	for (uint32_t i = 0; i < vs->n; i++) {
 		if (strcmp(vs->v[i].name, name) == 0)
-			return vs->v[i].value;
+			return &vs->v[i];
 	}
 	return NULL;
 }
@@ -187,29 +209,58 @@ bool gw_session_parse(const uint8_t *state, size_t len, struct gw_vars *vs,
 	return true;
 }
 
-/* Numbers go bare; NULL goes bare; everything else as a quoted string. */
-static void put_value(struct wire_buf *b, const char *v)
+/* -?digits[.digits]: safe to write bare (an integer variable refuses a quoted value). */
+static bool is_plain_number(const char *v)
 {
-	const char *p = v;
-	bool numeric = *p != '\0';
+	const char *p = v + (*v == '-');
+	bool dot = false;
 
-	if (*p == '-')
-		p++;
-	if (!*p)
-		numeric = false;
-	for (; *p && numeric; p++) {
-		if ((*p < '0' || *p > '9') && *p != '.')
-			numeric = false;
+	if (!(*p >= '0' && *p <= '9'))
+		return false;
+	for (; *p; p++) {
+		if (*p == '.' && !dot && p[1] >= '0' && p[1] <= '9')
+			dot = true;
+		else if (!(*p >= '0' && *p <= '9'))
+			return false;
 	}
-	/* "@@global.x": another variable's value (an interactive client's wait_timeout) */
-	if (numeric || strcmp(v, "NULL") == 0 || strncmp(v, "@@global.", 9) == 0) {
+	return true;
+}
+
+/*
+ * A value learned from the client or the backend, as a literal: never as SQL text
+ * (issue 11: a value beginning "@@global." once went out bare and ran as SQL). The
+ * literal must read the same whatever sql_mode the connection parses it under, so no
+ * backslash escapes (NO_BACKSLASH_ESCAPES) and no double quotes (ANSI_QUOTES): plain
+ * numbers and NULL bare, printable ASCII without a backslash in single quotes with the
+ * quotes doubled, the rest as X'..' (the bytes as they are, in no character set).
+ */
+static void put_value(struct wire_buf *b, const struct gw_var *var)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const char *v = var->value;
+	bool plain = true;
+
+	if (var->expr || is_plain_number(v) || strcmp(v, "NULL") == 0) {
 		wire_put_bytes(b, v, strlen(v));
 		return;
 	}
+	for (const char *p = v; *p; p++) {
+		if ((uint8_t)*p < 0x20 || (uint8_t)*p > 0x7e || *p == '\\')
+			plain = false;
+	}
+	if (!plain) {
+		wire_put_bytes(b, "X'", 2);
+		for (const char *p = v; *p; p++) {
+			wire_put_u8(b, (uint8_t)hex[(uint8_t)*p >> 4]);
+			wire_put_u8(b, (uint8_t)hex[(uint8_t)*p & 15]);
+		}
+		wire_put_u8(b, '\'');
+		return;
+	}
 	wire_put_u8(b, '\'');
-	for (p = v; *p; p++) {
-		if (*p == '\'' || *p == '\\')
-			wire_put_u8(b, '\\');
+	for (const char *p = v; *p; p++) {
+		if (*p == '\'')
+			wire_put_u8(b, '\'');
 		wire_put_u8(b, (uint8_t)*p);
 	}
 	wire_put_u8(b, '\'');
@@ -239,11 +290,11 @@ bool gw_session_build_set(struct wire_buf *b, const struct gw_vars *want,
 	wire_put_bytes(b, "SET", 3);
 	if (tracking) {
 		put_name(b, "session_track_system_variables", &first);
-		put_value(b, "*");
+		wire_put_bytes(b, "'*'", 3);
 		put_name(b, "session_track_schema", &first);
-		put_value(b, "ON");
+		wire_put_bytes(b, "'ON'", 4);
 		put_name(b, "session_track_state_change", &first);
-		put_value(b, "ON");
+		wire_put_bytes(b, "'ON'", 4);
 	}
 	/* Variables the connection has that the client does not: back to defaults. */
 	for (uint32_t i = 0; i < have->n; i++) {
@@ -253,12 +304,13 @@ bool gw_session_build_set(struct wire_buf *b, const struct gw_vars *want,
 		}
 	}
 	for (uint32_t i = 0; i < want->n; i++) {
-		const char *cur = vars_get(have, want->v[i].name);
+		const struct gw_var *cur = vars_get(have, want->v[i].name);
 
-		if (cur && strcmp(cur, want->v[i].value) == 0)
+		if (cur && cur->expr == want->v[i].expr &&
+		    strcmp(cur->value, want->v[i].value) == 0)
 			continue;
 		put_name(b, want->v[i].name, &first);
-		put_value(b, want->v[i].value);
+		put_value(b, &want->v[i]);
 	}
 	if (first) { /* nothing differed after all */
 		b->len = off;

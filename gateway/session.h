@@ -19,6 +19,8 @@
 struct gw_var {
 	char *name;  /* owned; name and value share one allocation */
 	char *value; /* points into the same allocation */
+	bool expr;   /* value is one of sluice's own expressions (gw_vars_set_expr), written
+	              * as SQL; every other value is written as a literal */
 };
 
 /* A set of session variables, sorted by name. */
@@ -31,8 +33,14 @@ struct gw_vars {
 
 void gw_vars_free(struct gw_vars *vs);
 void gw_vars_clear(struct gw_vars *vs);
-/* Set name=value (replacing). false when out of memory or over the limits. */
+/* Set name=value (replacing): a value learned from the client or the backend, always
+ * replayed as a literal. false when out of memory, over the limits, or when name is not
+ * an identifier ([A-Za-z0-9_]{1,64}) or value holds a NUL byte. */
 bool gw_vars_set(struct gw_vars *vs, const char *name, size_t nlen, const char *value, size_t vlen);
+/* Set name to one of the expressions sluice itself needs, replayed as SQL (issue 11: kept
+ * apart from values a client can choose). Only the expressions in session.c's list are
+ * taken; false for anything else. */
+bool gw_vars_set_expr(struct gw_vars *vs, const char *name, const char *expr);
 bool gw_vars_copy(struct gw_vars *dst, const struct gw_vars *src);
 bool gw_vars_equal(const struct gw_vars *a, const struct gw_vars *b);
 
@@ -54,7 +62,10 @@ bool gw_session_parse(const uint8_t *state, size_t len, struct gw_vars *vs,
 /* Build "SET SESSION a=..., b=DEFAULT" as a COM_QUERY packet (sequence 0) that turns a
  * connection whose variables are `have` into one whose variables are `want`; with
  * `tracking` it also switches on the session tracking sluice relies on. Returns false
- * (and builds nothing) when there is nothing to do. */
+ * (and builds nothing) when there is nothing to do. Values are written as literals that
+ * read the same under every sql_mode (NO_BACKSLASH_ESCAPES, ANSI_QUOTES): a plain number
+ * bare, text without backslashes or bytes outside printable ASCII in single quotes
+ * (quotes doubled), anything else as a hex literal X'..'. */
 bool gw_session_build_set(struct wire_buf *b, const struct gw_vars *want,
                           const struct gw_vars *have, bool tracking);
 

@@ -123,7 +123,7 @@ START_TEST(test_build_set)
 	ck_assert_uint_eq(b.len - 4, b.data[0] | b.data[1] << 8 | b.data[2] << 16);
 	memcpy(sql, b.data + 5, b.len - 5);
 	sql[b.len - 5] = '\0';
-	ck_assert_str_eq(sql, "SET @@SESSION.autocommit=DEFAULT, @@SESSION.sql_mode='it\\'s', "
+	ck_assert_str_eq(sql, "SET @@SESSION.autocommit=DEFAULT, @@SESSION.sql_mode='it''s', "
 	                      "@@SESSION.wait_timeout=100");
 	wire_buf_free(&b);
 	/* equal sets: nothing to send; with tracking: the tracking switches only */
@@ -137,6 +137,99 @@ START_TEST(test_build_set)
 	wire_buf_free(&b);
 	gw_vars_free(&want);
 	gw_vars_free(&have);
+}
+END_TEST
+
+/* The SET that turns an empty connection into one with name=value, as text. */
+static void set_sql(const struct gw_vars *want, char *sql, size_t n)
+{
+	struct gw_vars none = { 0 };
+	struct wire_buf b;
+
+	wire_buf_init(&b);
+	ck_assert(gw_session_build_set(&b, want, &none, false));
+	ck_assert(!b.failed);
+	ck_assert_uint_lt(b.len - 5, n);
+	memcpy(sql, b.data + 5, b.len - 5);
+	sql[b.len - 5] = '\0';
+	wire_buf_free(&b);
+}
+
+/* Issue 11: a value learned from a client is a literal, never SQL. */
+static const struct {
+	const char *value;
+	const char *sql; /* the whole SET for default_master_connection=value */
+} hostile[] = {
+	{ "@@global.version,@z:=GET_LOCK('x',0)",
+	  "SET @@SESSION.default_master_connection='@@global.version,@z:=GET_LOCK(''x'',0)'" },
+	{ "@@global.interactive_timeout",
+	  "SET @@SESSION.default_master_connection='@@global.interactive_timeout'" },
+	{ "a'; SELECT 1; -- ", "SET @@SESSION.default_master_connection='a''; SELECT 1; -- '" },
+	{ "\\'", "SET @@SESSION.default_master_connection=X'5C27'" },
+	{ "x\"y`z/*", "SET @@SESSION.default_master_connection='x\"y`z/*'" },
+	{ "\xc3\xa9\n", "SET @@SESSION.default_master_connection=X'C3A90A'" },
+	{ "1.2.3", "SET @@SESSION.default_master_connection='1.2.3'" },
+	{ "-1 OR 1", "SET @@SESSION.default_master_connection='-1 OR 1'" },
+	{ "-12.5", "SET @@SESSION.default_master_connection=-12.5" },
+	{ "", "SET @@SESSION.default_master_connection=''" },
+};
+
+START_TEST(test_build_set_hostile)
+{
+	struct gw_vars want = { 0 };
+	char sql[512];
+
+	ck_assert(gw_vars_set(&want, "default_master_connection", 25, hostile[_i].value,
+	                      strlen(hostile[_i].value)));
+	set_sql(&want, sql, sizeof(sql));
+	ck_assert_str_eq(sql, hostile[_i].sql);
+	gw_vars_free(&want);
+}
+END_TEST
+
+START_TEST(test_build_set_every_byte)
+{
+	struct gw_vars want = { 0 };
+	char value[256], sql[1024], hexed[600];
+
+	/* Bytes 1..255 in one value: all of it hex, nothing else in the statement. */
+	for (int i = 1; i < 256; i++)
+		value[i - 1] = (char)i;
+	value[255] = '\0';
+	ck_assert(gw_vars_set(&want, "v", 1, value, 255));
+	set_sql(&want, sql, sizeof(sql));
+	for (int i = 1; i < 256; i++)
+		snprintf(hexed + 2 * (i - 1), 3, "%02X", i);
+	ck_assert_str_eq(sql + strlen("SET @@SESSION.v=X'"), strcat(hexed, "'"));
+	gw_vars_free(&want);
+}
+END_TEST
+
+START_TEST(test_vars_names_and_exprs)
+{
+	struct gw_vars a = { 0 }, b = { 0 };
+	char sql[256];
+
+	/* Names are identifiers, nothing else. */
+	ck_assert(!gw_vars_set(&a, "x=1,y", 5, "1", 1));
+	ck_assert(!gw_vars_set(&a, "x y", 3, "1", 1));
+	ck_assert(!gw_vars_set(&a, "x`", 2, "1", 1));
+	ck_assert(!gw_vars_set(&a, "x\0y", 3, "1", 1));
+	ck_assert(!gw_vars_set(&a, "x", 1, "1\0", 2));
+	/* Only sluice's own expressions are written as SQL. */
+	ck_assert(!gw_vars_set_expr(&a, "wait_timeout", "@@global.version"));
+	ck_assert(gw_vars_set_expr(&a, "wait_timeout", "@@global.interactive_timeout"));
+	set_sql(&a, sql, sizeof(sql));
+	ck_assert_str_eq(sql, "SET @@SESSION.wait_timeout=@@global.interactive_timeout");
+	/* The same text learned as a value is another state, and a literal. */
+	ck_assert(gw_vars_set(&b, "wait_timeout", 12, "@@global.interactive_timeout", 28));
+	ck_assert(!gw_vars_equal(&a, &b));
+	set_sql(&b, sql, sizeof(sql));
+	ck_assert_str_eq(sql, "SET @@SESSION.wait_timeout='@@global.interactive_timeout'");
+	ck_assert(gw_vars_copy(&b, &a));
+	ck_assert(gw_vars_equal(&a, &b));
+	gw_vars_free(&a);
+	gw_vars_free(&b);
 }
 END_TEST
 
@@ -379,6 +472,9 @@ static Suite *session_suite(void)
 	tcase_add_test(tc, test_parse_rejects_truncated);
 	tcase_add_test(tc, test_state_change_alone_means_unreplayable);
 	tcase_add_test(tc, test_build_set);
+	tcase_add_loop_test(tc, test_build_set_hostile, 0, sizeof(hostile) / sizeof(hostile[0]));
+	tcase_add_test(tc, test_build_set_every_byte);
+	tcase_add_test(tc, test_vars_names_and_exprs);
 	tcase_add_test(tc, test_vars_equal_and_hash);
 	tcase_add_test(tc, test_ok_strip_tracking);
 	suite_add_tcase(s, tc);
