@@ -23,19 +23,24 @@
 #define ADM_PASSWORD_MAX 1024 /* longest password accepted, in bytes */
 
 static const char *const adm_account_fields[] = {
-	"name",      "password",         "weight", "reservation", "max_qps", "max_connections",
-	"max_queue", "queue_timeout_ms", NULL,
+	"name",       "password",
+	"weight",     "reservation",
+	"max_qps",    "max_connections",
+	"max_queue",  "queue_timeout_ms",
+	"max_pinned", "pinned_idle_timeout_ms",
+	NULL,
 };
 
 /* The public view of an account; never the password hash. New reference (NULL on OOM). */
 static json_t *adm_account_json(const struct store_account *a)
 {
-	return json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "name", a->name,
+	return json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "name", a->name,
 	                 "has_password", a->has_password ? 1 : 0, "weight", (json_int_t)a->weight,
 	                 "reservation", (json_int_t)a->reservation, "max_qps",
 	                 (json_int_t)a->max_qps, "max_connections", (json_int_t)a->max_connections,
 	                 "max_queue", (json_int_t)a->max_queue, "queue_timeout_ms",
-	                 (json_int_t)a->queue_timeout_ms);
+	                 (json_int_t)a->queue_timeout_ms, "max_pinned", (json_int_t)a->max_pinned,
+	                 "pinned_idle_timeout_ms", (json_int_t)a->pinned_idle_timeout_ms);
 }
 
 /* Copy the rules and the password present in obj onto a; absent fields keep their value.
@@ -54,6 +59,8 @@ static bool adm_account_apply(json_t *obj, struct store_account *a, char *err, s
 		{ "max_connections", 0, UINT32_MAX, &a->max_connections },
 		{ "max_queue", 1, UINT32_MAX, &a->max_queue },
 		{ "queue_timeout_ms", 0, UINT32_MAX, &a->queue_timeout_ms },
+		{ "max_pinned", 0, 10000, &a->max_pinned },
+		{ "pinned_idle_timeout_ms", 0, UINT32_MAX, &a->pinned_idle_timeout_ms },
 	};
 	json_t *pw = json_object_get(obj, "password"); /* borrowed */
 	bool present;

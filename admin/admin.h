@@ -22,7 +22,8 @@ extern const double adm_latency_bounds_s[ADM_LATENCY_BUCKETS];
 struct adm_account_stats {
 	char name[STORE_NAME_MAX + 1];
 	uint64_t queries_total;        /* completed requests */
-	uint64_t rejected_total;       /* refused: queue full, queue timeout, max_connections */
+	uint64_t rejected_total;       /* refused: queue full, queue timeout, max_connections,
+	                                * max_pinned */
 	uint64_t backend_ns_total;     /* backend time charged */
 	uint32_t connections;          /* client connections now */
 	uint32_t active;               /* requests on a backend now */
@@ -34,6 +35,7 @@ struct adm_account_stats {
 	uint64_t rejected_queue_full;  /* rejected_total, by reason */
 	uint64_t rejected_queue_timeout;
 	uint64_t rejected_max_connections;
+	uint64_t rejected_max_pinned;
 	/* All-time latency histogram (queue wait included): latency_le[i] counts requests
 	 * that took at most adm_latency_bounds_s[i] seconds (cumulative). */
 	uint64_t latency_le[ADM_LATENCY_BUCKETS];

@@ -186,11 +186,12 @@ static void adm_metrics_accounts(struct adm_buf *b, const struct adm_stats *s)
 	                "Requests refused, by reason.");
 	for (size_t i = 0; i < s->n_accounts; i++) {
 		const struct adm_account_stats *a = &s->accounts[i];
-		const char *const reason[] = { "queue_full", "queue_timeout", "max_connections" };
+		const char *const reason[] = { "queue_full", "queue_timeout", "max_connections",
+			                       "max_pinned" };
 		const uint64_t v[] = { a->rejected_queue_full, a->rejected_queue_timeout,
-			               a->rejected_max_connections };
+			               a->rejected_max_connections, a->rejected_max_pinned };
 
-		for (size_t k = 0; k < 3; k++) {
+		for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
 			adm_buf_printf(b, "sluice_account_rejected_by_reason_total{account=\"");
 			adm_metric_label(b, a->name);
 			adm_buf_printf(b, "\",reason=\"%s\"} %" PRIu64 "\n", reason[k], v[k]);

@@ -40,7 +40,8 @@ bool adm_stats_collect(struct adm_ctx *ctx, struct adm_stats *out, struct adm_re
 static json_t *adm_account_stats_json(const struct adm_account_stats *a)
 {
 	return json_pack(
-	    "{s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:o, s:{s:o, s:o, s:o}, s:{s:o, s:o, s:o}, s:o, "
+	    "{s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:o, s:{s:o, s:o, s:o, s:o}, s:{s:o, s:o, s:o}, "
+	    "s:o, "
 	    "s:o}",
 	    "name", a->name, "queries_total", adm_json_u64(a->queries_total), "qps",
 	    adm_json_real(a->qps), "active", (json_int_t)a->active, "queued", (json_int_t)a->queued,
@@ -48,10 +49,11 @@ static json_t *adm_account_stats_json(const struct adm_account_stats *a)
 	    "rejected_total", adm_json_u64(a->rejected_total), "rejected", "queue_full",
 	    adm_json_u64(a->rejected_queue_full), "queue_timeout",
 	    adm_json_u64(a->rejected_queue_timeout), "max_connections",
-	    adm_json_u64(a->rejected_max_connections), "latency_ms", "p50",
-	    adm_json_real(a->p50_ms), "p95", adm_json_real(a->p95_ms), "p99",
-	    adm_json_real(a->p99_ms), "backend_time_share", adm_json_real(a->backend_time_share),
-	    "backend_time_ms_total", adm_json_real((double)a->backend_ns_total / 1e6));
+	    adm_json_u64(a->rejected_max_connections), "max_pinned",
+	    adm_json_u64(a->rejected_max_pinned), "latency_ms", "p50", adm_json_real(a->p50_ms),
+	    "p95", adm_json_real(a->p95_ms), "p99", adm_json_real(a->p99_ms), "backend_time_share",
+	    adm_json_real(a->backend_time_share), "backend_time_ms_total",
+	    adm_json_real((double)a->backend_ns_total / 1e6));
 }
 
 /* New reference (NULL on OOM). */

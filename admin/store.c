@@ -40,7 +40,7 @@
 
 #define ACCOUNT_COLS                                                                               \
 	"id, name, password_sha1, weight, reservation, max_qps, max_connections, max_queue, "      \
-	"queue_timeout_ms"
+	"queue_timeout_ms, max_pinned, pinned_idle_timeout_ms"
 #define BACKEND_COLS "id, name, host, port, pool_size, enabled, max_active"
 #define NOW_SQL      "CAST(strftime('%s', 'now') AS INTEGER)"
 
@@ -57,12 +57,14 @@
 	  "ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)")      \
 	X(ST_ACC_LIST, "SELECT " ACCOUNT_COLS " FROM accounts ORDER BY name")                      \
 	X(ST_ACC_GET, "SELECT " ACCOUNT_COLS " FROM accounts WHERE name = ?1")                     \
-	X(ST_ACC_INSERT, "INSERT INTO accounts (name, password_sha1, weight, reservation, "        \
-	                 "max_qps, max_connections, max_queue, queue_timeout_ms) "                 \
-	                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                                \
+	X(ST_ACC_INSERT,                                                                           \
+	  "INSERT INTO accounts (name, password_sha1, weight, reservation, "                       \
+	  "max_qps, max_connections, max_queue, queue_timeout_ms, max_pinned, "                    \
+	  "pinned_idle_timeout_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")              \
 	X(ST_ACC_UPDATE, "UPDATE accounts SET password_sha1 = ?2, weight = ?3, reservation = ?4, " \
 	                 "max_qps = ?5, max_connections = ?6, max_queue = ?7, "                    \
-	                 "queue_timeout_ms = ?8, updated_at = " NOW_SQL " WHERE name = ?1")        \
+	                 "queue_timeout_ms = ?8, max_pinned = ?9, pinned_idle_timeout_ms = ?10, "  \
+	                 "updated_at = " NOW_SQL " WHERE name = ?1")                               \
 	X(ST_ACC_DELETE, "DELETE FROM accounts WHERE name = ?1")                                   \
 	X(ST_ACC_RESV_OTHERS,                                                                      \
 	  "SELECT coalesce(sum(reservation), 0) FROM accounts WHERE name <> ?1")                   \
@@ -215,6 +217,9 @@ static bool store_check_account(struct store *s, const struct store_account *a, 
 		                  STORE_WEIGHT_MAX);
 	if (a->max_queue < 1)
 		return store_fail(s, STORE_INVALID, err, errlen, "max_queue must be at least 1");
+	if (a->max_pinned > STORE_POOL_MAX)
+		return store_fail(s, STORE_INVALID, err, errlen,
+		                  "max_pinned must be between 0 and %d", STORE_POOL_MAX);
 	/* reservation, max_qps, max_connections, queue_timeout_ms: every uint32_t is valid. */
 	return true;
 }
@@ -272,6 +277,8 @@ void store_account_defaults(struct store_account *a)
 	a->max_connections = 0;
 	a->max_queue = 10000;
 	a->queue_timeout_ms = 120000;
+	a->max_pinned = 0;
+	a->pinned_idle_timeout_ms = 60000;
 }
 
 /* The file holds SHA1(password) per account, which is enough to log in as that account
@@ -538,7 +545,9 @@ static bool store_row_account(struct store *s, sqlite3_stmt *st, struct store_ac
 	       store_col_u32(s, st, 5, a->name, &a->max_qps, err, errlen) &&
 	       store_col_u32(s, st, 6, a->name, &a->max_connections, err, errlen) &&
 	       store_col_u32(s, st, 7, a->name, &a->max_queue, err, errlen) &&
-	       store_col_u32(s, st, 8, a->name, &a->queue_timeout_ms, err, errlen);
+	       store_col_u32(s, st, 8, a->name, &a->queue_timeout_ms, err, errlen) &&
+	       store_col_u32(s, st, 9, a->name, &a->max_pinned, err, errlen) &&
+	       store_col_u32(s, st, 10, a->name, &a->pinned_idle_timeout_ms, err, errlen);
 }
 
 static bool store_row_backend(struct store *s, sqlite3_stmt *st, struct store_backend *b, char *err,
@@ -650,6 +659,8 @@ static void store_bind_account(sqlite3_stmt *st, const struct store_account *a)
 	sqlite3_bind_int64(st, 6, a->max_connections);
 	sqlite3_bind_int64(st, 7, a->max_queue);
 	sqlite3_bind_int64(st, 8, a->queue_timeout_ms);
+	sqlite3_bind_int64(st, 9, a->max_pinned);
+	sqlite3_bind_int64(st, 10, a->pinned_idle_timeout_ms);
 }
 
 /* Inside the write transaction: would this account's reservation push the sum over the

@@ -34,16 +34,19 @@ enum store_status {
 };
 
 struct store_account {
-	int64_t id;                    /* row id; stable for the account's life */
-	char name[STORE_NAME_MAX + 1]; /* login name, also its backend MySQL user */
-	uint8_t pw_sha1[20];           /* SHA1(password) */
-	bool has_password;             /* false: empty password (pw_sha1 unused) */
-	uint32_t weight;               /* >= 1 */
-	uint32_t reservation;          /* >= 0; sum over accounts <= pool size */
-	uint32_t max_qps;              /* 0 = none */
-	uint32_t max_connections;      /* 0 = none */
-	uint32_t max_queue;            /* >= 1 */
-	uint32_t queue_timeout_ms;     /* 0 = none */
+	int64_t id;                      /* row id; stable for the account's life */
+	char name[STORE_NAME_MAX + 1];   /* login name, also its backend MySQL user */
+	uint8_t pw_sha1[20];             /* SHA1(password) */
+	bool has_password;               /* false: empty password (pw_sha1 unused) */
+	uint32_t weight;                 /* >= 1 */
+	uint32_t reservation;            /* >= 0; sum over accounts <= pool size */
+	uint32_t max_qps;                /* 0 = none */
+	uint32_t max_connections;        /* 0 = none */
+	uint32_t max_queue;              /* >= 1 */
+	uint32_t queue_timeout_ms;       /* 0 = none */
+	uint32_t max_pinned;             /* connections its sessions may pin; 0 = automatic
+	                                  * (half the pool, at least 1) */
+	uint32_t pinned_idle_timeout_ms; /* a pinned session idle this long ends; 0 = never */
 };
 
 struct store_backend {

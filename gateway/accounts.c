@@ -107,6 +107,10 @@ bool gw_accounts_load(struct store *st, char *err, size_t errlen)
 		memcpy(a->stage1, sa->pw_sha1, sizeof(a->stage1));
 		a->has_password = sa->has_password;
 		a->max_connections = sa->max_connections;
+		a->max_pinned = sa->max_pinned;
+		/* read without the lock by the workers' sweeps */
+		__atomic_store_n(&a->pinned_idle_timeout_ms, sa->pinned_idle_timeout_ms,
+		                 __ATOMIC_RELAXED);
 		limits_from_store(sa, &a->limits);
 		qos_account_set_limits(gw.qos, a->qa, &a->limits);
 	}
@@ -353,6 +357,7 @@ bool gw_stats_collect(void *ud, struct adm_stats *out)
 		o->rejected_queue_full = a->rejected[GW_REJECT_QUEUE_FULL];
 		o->rejected_queue_timeout = a->rejected[GW_REJECT_QUEUE_TIMEOUT];
 		o->rejected_max_connections = a->rejected[GW_REJECT_MAX_CONNECTIONS];
+		o->rejected_max_pinned = a->rejected[GW_REJECT_MAX_PINNED];
 		/* Bucket b holds [2^(b-1), 2^b) us; bound k is 2^(2k+6) us. */
 		for (unsigned k = 0, b = 0; k < ADM_LATENCY_BUCKETS; k++) {
 			uint64_t cum = k ? o->latency_le[k - 1] : 0;

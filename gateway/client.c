@@ -25,6 +25,7 @@
 #include "gateway/compress.h"
 #include "gateway/engine.h"
 #include "gateway/log.h"
+#include "gateway/pins.h"
 #include "gateway/sqlscan.h"
 #include "gateway/util.h"
 
@@ -49,6 +50,11 @@ static void client_on_read(evutil_socket_t fd, short what, void *arg);
 static void client_on_write(evutil_socket_t fd, short what, void *arg);
 static void client_process(struct gw_client *c);
 static void client_close(struct gw_client *c, const char *reason);
+static void client_consume(struct gw_client *c, size_t n);
+static void client_drop_server(struct gw_client *c);
+static bool client_hold_unwait_locked(struct gw_client *c);
+static bool client_peek_packet(struct gw_client *c, const uint8_t **payload, uint32_t *len,
+                               uint8_t *seq);
 
 const char *gw_client_state_name(enum gw_client_state st)
 {
@@ -342,6 +348,8 @@ static void client_close(struct gw_client *c, const char *reason)
 		 * it carries belongs to that message until it arrives (gw_client_on_msg). */
 		c->zombie = true;
 		s = NULL;
+	} else if (c->state == GW_CL_HOLD_WAIT && !client_hold_unwait_locked(c)) {
+		c->zombie = true; /* granted: its GW_MSG_HOLD is on its way */
 	}
 	if (!c->zombie && (c->req_running || c->unqueued)) {
 		/* Billed as far as it ran; the backend may still be finishing it. */
@@ -360,15 +368,14 @@ static void client_close(struct gw_client *c, const char *reason)
 		c->account->connections--;
 		if (c->pinned)
 			c->account->pinned--;
+		gw_client_hold_drop_locked(c);
 	}
 	pthread_mutex_unlock(&gw.sched_lock);
 	if (s) {
-		bool reusable = !c->pinned && !c->in_trans && !c->infile && !c->cmd_continued;
-
 		c->server = NULL;
 		s->client = NULL;
 		if (c->state == GW_CL_RUNNING)
-			gw_server_orphan(s, reusable);
+			gw_server_orphan(s, /* awaits_client= */ c->infile || c->cmd_continued);
 		else
 			gw_server_release(s, /* reusable= */ false);
 	}
@@ -414,6 +421,160 @@ void gw_worker_reclaim(struct gw_worker *w)
 	}
 }
 
+/* ---- holding a server between statements (issue 11, pins.h) ---- */
+
+/* Under sched_lock: count c in its account's holding; false when the account or the
+ * pool is at its cap. */
+static bool client_hold_take_locked(struct gw_client *c)
+{
+	struct gw_account *a = c->account;
+	uint32_t reserved = 0;
+
+	if (c->holds)
+		return true;
+	for (const struct gw_account *o = gw.accounts; o; o = o->next) {
+		if (o != a && !o->dead)
+			reserved += o->limits.reservation;
+	}
+	if (!gw_pin_room(a->holding, a->max_pinned, gw.holding, gw.cfg.pool_size, reserved))
+		return false;
+	a->holding++;
+	gw.holding++;
+	c->holds = true;
+	return true;
+}
+
+void gw_client_hold_drop_locked(struct gw_client *c)
+{
+	if (!c->holds)
+		return;
+	c->holds = false;
+	c->account->holding--;
+	gw.holding--;
+}
+
+/* Under sched_lock: c's command waits for room under its account's cap. */
+static void client_hold_wait_locked(struct gw_client *c)
+{
+	c->hold_waiting = true;
+	c->hold_next = NULL;
+	if (gw.hold_waiters_tail)
+		gw.hold_waiters_tail->hold_next = c;
+	else
+		gw.hold_waiters = c;
+	gw.hold_waiters_tail = c;
+}
+
+/* Under sched_lock: take c out of the waiters; false when it was not there (its
+ * GW_MSG_HOLD is on its way). */
+static bool client_hold_unwait_locked(struct gw_client *c)
+{
+	struct gw_client **pp, *prev = NULL;
+
+	if (!c->hold_waiting)
+		return false;
+	for (pp = &gw.hold_waiters; *pp != c; pp = &(*pp)->hold_next)
+		prev = *pp;
+	*pp = c->hold_next;
+	if (gw.hold_waiters_tail == c)
+		gw.hold_waiters_tail = prev;
+	c->hold_waiting = false;
+	c->hold_next = NULL;
+	return true;
+}
+
+void gw_client_hold_grant_locked(struct gw_msg **local, struct gw_msg **remote)
+{
+	struct gw_client *c = gw.hold_waiters, *next;
+
+	for (; c; c = next) {
+		struct gw_msg *m = &c->msg;
+
+		next = c->hold_next;
+		if (!client_hold_take_locked(c))
+			continue; /* its account is still at its cap; others may not be */
+		client_hold_unwait_locked(c);
+		m->client = c;
+		m->server = NULL;
+		m->kind = GW_MSG_HOLD;
+		if (pthread_equal(pthread_self(), c->worker->thread)) {
+			m->next = *local;
+			*local = m;
+		} else {
+			m->next = *remote;
+			*remote = m;
+		}
+	}
+}
+
+/*
+ * Would c's command, should it succeed, leave c holding its server? What the statement's
+ * text and the session's status tell before it runs: a pinning statement, BEGIN / START
+ * TRANSACTION, or (autocommit off) any statement but SET and USE, since the first one
+ * that touches a table opens a transaction.
+ */
+static bool client_expects_hold(const struct gw_client *c, uint8_t cmd)
+{
+	bool autocommit = (c->status & SERVER_STATUS_AUTOCOMMIT) != 0;
+
+	switch (cmd) {
+	case COM_QUERY:
+		return (c->sql_flags & (SQL_PINS | SQL_TRANS)) ||
+		       (!autocommit && (c->sql_flags & SQL_NOT_SET_USE));
+	case COM_STMT_EXECUTE:
+		return c->pin_pending || (c->sql_flags & SQL_PINS) || !autocommit;
+	case COM_STMT_SEND_LONG_DATA:
+	case COM_SET_OPTION:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Has c, holding its server, been idle past its account's pinned_idle_timeout_ms? */
+static bool client_hold_expired(const struct gw_client *c, uint64_t now)
+{
+	uint32_t ms = __atomic_load_n(&c->account->pinned_idle_timeout_ms, __ATOMIC_RELAXED);
+
+	return ms && now - c->idle_since_ns > (uint64_t)ms * 1000000u;
+}
+
+/* ERR 1226 for the command at the head of the input, which waited for room under the
+ * cap for queue_timeout_ms; the command goes. */
+static void client_refuse_hold(struct gw_client *c)
+{
+	const uint8_t *p;
+	uint32_t len;
+	uint8_t seq;
+	char msg[400];
+	uint32_t cap, held, pool;
+
+	pthread_mutex_lock(&gw.sched_lock);
+	cap = gw_pin_cap(c->account->max_pinned, gw.cfg.pool_size);
+	held = c->account->holding;
+	pool = gw.cfg.pool_size;
+	pthread_mutex_unlock(&gw.sched_lock);
+	if (held < cap)
+		snprintf(msg, sizeof(msg),
+		         "User '%s' has exceeded the 'max_pinned' resource (current value: %u): "
+		         "the backend connections other accounts need (of %u) cannot be held by "
+		         "a transaction, lock, temporary table or user variable now",
+		         c->account->name, cap, pool);
+	else
+		snprintf(msg, sizeof(msg),
+		         "User '%s' has exceeded the 'max_pinned' resource (current value: %u): "
+		         "its sessions already hold that many backend connections with "
+		         "transactions, locks, temporary tables or user variables",
+		         c->account->name, cap);
+	if (client_peek_packet(c, &p, &len, &seq))
+		client_consume(c, WIRE_HDR_LEN + len);
+	c->sql_flags = 0;
+	c->pin_pending = false;
+	client_set_state(c, GW_CL_IDLE);
+	client_send_err(c, 1, 1226, "42000", msg);
+	client_process(c);
+}
+
 void gw_client_sweep(struct gw_worker *w, uint64_t now)
 {
 	uint64_t limit = (uint64_t)gw.cfg.handshake_timeout_ms * 1000000u;
@@ -427,6 +588,28 @@ void gw_client_sweep(struct gw_worker *w, uint64_t now)
 			            (unsigned long long)c->id, c->addr,
 			            gw.cfg.handshake_timeout_ms);
 			client_close(c, "handshake timeout");
+		} else if (c->state == GW_CL_HOLD_WAIT) {
+			bool expired;
+
+			pthread_mutex_lock(&gw.sched_lock);
+			expired = c->account->limits.queue_timeout_ms &&
+			          now - c->enqueued_ns >
+			              (uint64_t)c->account->limits.queue_timeout_ms * 1000000u &&
+			          client_hold_unwait_locked(c);
+			if (expired)
+				gw_account_reject_locked(c->account, GW_REJECT_MAX_PINNED);
+			pthread_mutex_unlock(&gw.sched_lock);
+			if (expired)
+				client_refuse_hold(c);
+		} else if (c->state == GW_CL_IDLE && c->server && client_hold_expired(c, now)) {
+			gw_log_info("C-%llu %s: held its backend connection for %u ms without a "
+			            "statement (pinned_idle_timeout_ms): connection given back, "
+			            "session ended",
+			            (unsigned long long)c->id, c->account->name,
+			            (unsigned)((now - c->idle_since_ns) / 1000000u));
+			client_drop_server(c);
+			c->ended = "held a backend connection longer than its account's "
+				   "pinned_idle_timeout_ms without a statement";
 		}
 	}
 }
@@ -704,6 +887,8 @@ static void client_drop_server(struct gw_client *c)
 	pthread_mutex_lock(&gw.sched_lock);
 	if (c->pinned && c->account)
 		c->account->pinned--;
+	if (c->account)
+		gw_client_hold_drop_locked(c);
 	pthread_mutex_unlock(&gw.sched_lock);
 	c->pinned = false;
 	c->in_trans = false;
@@ -1210,6 +1395,14 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 	cmd = p[0];
 	c->cmd = cmd;
 	c->db_change_pending = false;
+	if (c->ended && cmd != COM_QUIT) {
+		char msg[300];
+
+		snprintf(msg, sizeof(msg), "Connection was killed: this session %s", c->ended);
+		client_send_err(c, 1, 1927, "70100", msg);
+		client_close(c, "pinned_idle_timeout_ms");
+		return;
+	}
 	if (__atomic_load_n(&c->account->dead, __ATOMIC_RELAXED) && cmd != COM_QUIT) {
 		/* The account was deleted: its sessions end at their next statement. */
 		char msg[200];
@@ -1308,6 +1501,22 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 	}
 	}
 	now = gw_now_ns();
+	if (!c->server && client_expects_hold(c, cmd)) {
+		/* At the cap, the command waits (at most queue_timeout_ms) for one of the
+		 * account's holding sessions to let go; it stays at the head of the input. */
+		bool room;
+
+		pthread_mutex_lock(&gw.sched_lock);
+		room = client_hold_take_locked(c);
+		if (!room)
+			client_hold_wait_locked(c);
+		pthread_mutex_unlock(&gw.sched_lock);
+		if (!room) {
+			c->enqueued_ns = now;
+			client_set_state(c, GW_CL_HOLD_WAIT);
+			return;
+		}
+	}
 	c->enqueued_ns = now;
 	if (c->server) {
 		/* Pinned or inside a transaction: straight to its own server, by way of a
@@ -1409,6 +1618,11 @@ void gw_client_on_msg(struct gw_msg *m)
 		return;
 	}
 	switch (m->kind) {
+	case GW_MSG_HOLD:
+		/* Room under the cap is c's now: its command goes on. */
+		client_set_state(c, GW_CL_IDLE);
+		client_process(c);
+		break;
 	case GW_MSG_RUN:
 		/* From here the client owns s: closing it now hands s back (orphan). */
 		client_set_state(c, GW_CL_RUNNING);
@@ -1421,6 +1635,12 @@ void gw_client_on_msg(struct gw_msg *m)
 		         "User '%s' has exceeded the 'queue_timeout_ms' resource (current value: "
 		         "%u): no backend connection became free in time",
 		         c->account->name, c->account->limits.queue_timeout_ms);
+		if (c->holds) { /* its statement never ran */
+			pthread_mutex_lock(&gw.sched_lock);
+			gw_client_hold_drop_locked(c);
+			pthread_mutex_unlock(&gw.sched_lock);
+			gw_sched_kick(); /* a session waiting for the room may go on */
+		}
 		client_set_state(c, GW_CL_IDLE);
 		client_send_err(c, 1, 1226, "42000", msg);
 		client_process(c);
@@ -1434,6 +1654,7 @@ void gw_client_on_msg(struct gw_msg *m)
 		}
 		snprintf(msg, sizeof(msg), "Can't connect to backend server: %s",
 		         gw.backend_error[0] ? gw.backend_error : "unavailable");
+		gw_client_hold_drop_locked(c); /* its statement never ran */
 		pthread_mutex_unlock(&gw.sched_lock);
 		if (client_peek_packet(c, &p, &len, &seq))
 			client_consume(c, WIRE_HDR_LEN + len);
@@ -1466,7 +1687,7 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 	const struct wire_resp *r = &s->resp;
 	uint64_t now = gw_now_ns();
 	uint64_t cost = now - s->started_ns;
-	bool pin = false, keep, completed = false;
+	bool pin = false, keep, completed = false, over = false;
 
 	if (!r->is_err && r->has_status) {
 		c->status = r->status;
@@ -1517,6 +1738,13 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 		qos_charge(gw.qos, c->account->qa, cost, now);
 	}
 	gw_client_unqueued_done_locked(c);
+	/* Holding its server from now on: within the account's cap (reserved before the
+	 * statement when it was expected to hold), or over it, when nothing said so
+	 * beforehand (a procedure that opened a transaction, say). */
+	if (keep)
+		over = !client_hold_take_locked(c);
+	else
+		gw_client_hold_drop_locked(c);
 
 	if (pin && !c->pinned) {
 		c->pinned = true;
@@ -1527,6 +1755,16 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 	pthread_mutex_unlock(&gw.sched_lock);
 	gw_account_record(c->account, (uint32_t)c->worker->id, now, now - c->enqueued_ns, cost);
 	client_set_state(c, GW_CL_IDLE);
+	c->idle_since_ns = now;
+	if (over) {
+		/* Its answer is out; the state it made cannot stay on a connection that
+		 * others need: the session ends (its server is closed, which rolls back). */
+		gw_log_info("C-%llu %s: would hold a backend connection over the account's "
+		            "max_pinned cap: session ended",
+		            (unsigned long long)c->id, c->account->name);
+		client_close(c, "max_pinned");
+		return;
+	}
 	if (keep && completed)
 		gw_sched_kick(); /* its server stays: queued work may fit under the cap */
 	if (!keep) {
@@ -1558,6 +1796,7 @@ void gw_client_server_lost(struct gw_client *c, uint8_t seq, const char *why)
 	gw_client_unqueued_done_locked(c);
 	if (c->pinned)
 		c->account->pinned--;
+	gw_client_hold_drop_locked(c);
 	pthread_mutex_unlock(&gw.sched_lock);
 	gw_sched_kick(); /* server_close dispatched before this statement was done */
 	c->pinned = false;
@@ -1613,6 +1852,7 @@ static void client_process(struct gw_client *c)
 				return;
 			client_command(c, p, len, seq);
 			break;
+		case GW_CL_HOLD_WAIT:
 		case GW_CL_QUEUED:
 			return;
 		case GW_CL_RUNNING:

@@ -109,6 +109,12 @@ uint32_t gw_active_cap_locked(void);
  * servers and the pool has room above that; and c's account is sparse: nothing queued,
  * nothing running, within its share (docs/qos.md). */
 struct gw_server *gw_server_take_spare_locked(struct gw_client *c);
+/* Under sched_lock: c no longer holds (or is about to hold) a server between statements
+ * (issue 11, pins.h). */
+void gw_client_hold_drop_locked(struct gw_client *c);
+/* Under sched_lock (the dispatcher): the waiting clients that now fit under their
+ * account's cap get it, and a GW_MSG_HOLD each on *local or *remote. */
+void gw_client_hold_grant_locked(struct gw_msg **local, struct gw_msg **remote);
 /* Under sched_lock: c's statement that skipped the queue is over (done, failed or
  * abandoned). */
 void gw_client_unqueued_done_locked(struct gw_client *c);
@@ -116,8 +122,13 @@ void gw_client_unqueued_done_locked(struct gw_client *c);
 void gw_server_fail(struct gw_server *s, const char *why);
 /* Send the COM_STMT_CLOSEs s's statement cache let go (no answers). false: s failed. */
 bool gw_server_flush_closes(struct gw_server *s);
-/* The client vanished while s was running its command. */
-void gw_server_orphan(struct gw_server *s, bool reusable_after);
+/* The client vanished while s was running its command (issue 11): s is never used again
+ * as it is, since the statement may have left a transaction, variables or locks behind
+ * that the client's status did not show. awaits_client: the backend waits for more of
+ * the command (file data, a continuation), so it is closed at once, which aborts the
+ * statement; otherwise the rest of the answer is read away first, so the statement is
+ * not left running on the backend, and then s is closed. */
+void gw_server_orphan(struct gw_server *s, bool awaits_client);
 /* Send bytes to the backend (buffering what does not fit). */
 bool gw_server_send(struct gw_server *s, const void *p, size_t n) GW_MUSTCHECK;
 /* Pause / resume reading the backend (client backpressure). */

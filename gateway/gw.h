@@ -72,6 +72,7 @@ enum gw_reject_reason {
 	GW_REJECT_QUEUE_FULL = 0,
 	GW_REJECT_QUEUE_TIMEOUT,
 	GW_REJECT_MAX_CONNECTIONS,
+	GW_REJECT_MAX_PINNED, /* a statement that would hold a connection, at the cap */
 	GW_REJECT__COUNT,
 };
 
@@ -101,16 +102,21 @@ struct gw_account {
 	char name[GW_NAME_MAX + 1];
 	uint8_t stage1[20]; /* SHA1(password) */
 	bool has_password;
-	bool dead;                /* deleted: no new logins */
-	uint32_t max_connections; /* 0 = none */
-	struct qos_limits limits; /* what qos enforces */
-	struct qos_account *qa;   /* owned reference */
-	uint32_t connections;     /* client connections now */
-	uint32_t pinned;          /* clients pinned to a server now */
-	struct gw_server *held;   /* list (hold_next) of servers HELD for this account's
-	                           * next statements (under sched_lock) */
-	uint32_t unqueued_active; /* its statements running without having queued (a held
-	                           * or a spare server) */
+	bool dead;                       /* deleted: no new logins */
+	uint32_t max_connections;        /* 0 = none */
+	struct qos_limits limits;        /* what qos enforces */
+	struct qos_account *qa;          /* owned reference */
+	uint32_t connections;            /* client connections now */
+	uint32_t pinned;                 /* clients pinned to a server now */
+	uint32_t holding;                /* clients holding a server between statements (pinned
+	                                  * or in a transaction), or about to (pins.h) */
+	uint32_t max_pinned;             /* rule: cap on holding; 0 = automatic (pins.h) */
+	uint32_t pinned_idle_timeout_ms; /* rule: a holding client idle this long loses its
+	                                  * server and its session; 0 = never */
+	struct gw_server *held;          /* list (hold_next) of servers HELD for this account's
+	                                  * next statements (under sched_lock) */
+	uint32_t unqueued_active;        /* its statements running without having queued (a held
+	                                  * or a spare server) */
 	uint64_t rejected_total;
 	uint64_t rejected[GW_REJECT__COUNT]; /* by reason */
 	struct gw_account_tstats *ts;        /* owned: one block per worker, written by that
@@ -123,6 +129,8 @@ struct gw_account {
 	X(GW_CL_HANDSHAKE)   /* greeting sent, waiting for the handshake response */               \
 	X(GW_CL_AUTH_SWITCH) /* AuthSwitchRequest sent, waiting for the answer */                  \
 	X(GW_CL_IDLE)        /* logged in, waiting for a command */                                \
+	X(GW_CL_HOLD_WAIT)   /* a command that would hold a server waits for room under its        \
+	                      * account's max_pinned (pins.h; gw.hold_waiters) */                  \
 	X(GW_CL_QUEUED)      /* a command is waiting in qos for a backend */                       \
 	X(GW_CL_RUNNING)     /* bound to a server: command forwarded, response streaming */        \
 	X(GW_CL_CHANGE_USER) /* COM_CHANGE_USER: AuthSwitchRequest sent */                         \
@@ -213,7 +221,6 @@ struct gw_server {
 	bool tracking;              /* session tracking switched on (SET done) */
 	uint64_t started_ns;        /* when the running command was sent */
 	uint64_t connect_start_ns;
-	bool orphan_reusable;   /* DRAIN: back to the pool when done */
 	bool infile_refused;    /* ACTIVE: a LOCAL INFILE request was refused for
 	                         * the client; its final OK/ERR becomes ERR 1148 */
 	uint8_t infile_seq;     /* the refused request's sequence id */
@@ -230,6 +237,7 @@ enum gw_msg_kind {
 	GW_MSG_KILL,    /* KILL [QUERY] of the worker's client kill_id (heap message) */
 	GW_MSG_EXPIRE,  /* client's request timed out in the queue */
 	GW_MSG_FAIL,    /* client's request cannot run: backend down */
+	GW_MSG_HOLD,    /* HOLD_WAIT client: room under max_pinned was taken for it */
 };
 
 struct gw_msg {
@@ -282,15 +290,23 @@ struct gw_client {
 	char db[GW_DB_MAX + 1];         /* current schema */
 	char pending_db[GW_DB_MAX + 1]; /* COM_INIT_DB / USE in flight */
 	bool db_change_pending;
-	char addr[64];      /* peer, for logs */
-	uint8_t salt[20];   /* the scramble we sent */
-	bool pinned;        /* session state lives on its server */
-	bool in_trans;      /* the server said SERVER_STATUS_IN_TRANS */
-	bool infile;        /* streaming a LOCAL INFILE to the server */
-	size_t cmd_left;    /* bytes of the current command still to forward */
-	bool cmd_continued; /* the last command packet was 0xffffff long */
-	uint8_t cmd;        /* command byte of the running request */
-	uint16_t status;    /* server status flags last seen */
+	char addr[64];               /* peer, for logs */
+	uint8_t salt[20];            /* the scramble we sent */
+	bool pinned;                 /* session state lives on its server */
+	bool holds;                  /* counted in account->holding: holds its server between
+	                              * statements, or runs a statement expected to (under
+	                              * sched_lock) */
+	uint64_t idle_since_ns;      /* IDLE: when its last statement ended */
+	bool hold_waiting;           /* in gw.hold_waiters (under sched_lock) */
+	struct gw_client *hold_next; /* in gw.hold_waiters */
+	const char *ended;           /* a holding session ended by sluice (pinned idle
+	                              * timeout): its next command gets this as ERR 1927 */
+	bool in_trans;               /* the server said SERVER_STATUS_IN_TRANS */
+	bool infile;                 /* streaming a LOCAL INFILE to the server */
+	size_t cmd_left;             /* bytes of the current command still to forward */
+	bool cmd_continued;          /* the last command packet was 0xffffff long */
+	uint8_t cmd;                 /* command byte of the running request */
+	uint16_t status;             /* server status flags last seen */
 	uint64_t connected_ns;
 	uint64_t enqueued_ns;
 	uint64_t bytes_in, bytes_out;
@@ -348,10 +364,14 @@ struct gw {
 	uint32_t pool_hwm;      /* slots [0, pool_hwm) were ever used */
 	struct gw_server *idle; /* idle list (under sched_lock) */
 	uint32_t nidle;
-	uint32_t nlive;              /* servers not CLOSED */
-	uint32_t nheld;              /* servers HELD */
-	uint64_t account_switches;   /* COM_CHANGE_USER sent to hand a server over */
-	uint64_t held_hits;          /* statements that took a server HELD for them */
+	uint32_t nlive;                 /* servers not CLOSED */
+	uint32_t nheld;                 /* servers HELD */
+	uint64_t account_switches;      /* COM_CHANGE_USER sent to hand a server over */
+	uint64_t held_hits;             /* statements that took a server HELD for them */
+	uint32_t holding;               /* sum of the accounts' holding (under sched_lock) */
+	struct gw_client *hold_waiters; /* HOLD_WAIT clients, oldest first, linked by
+	                                 * hold_next (under sched_lock) */
+	struct gw_client *hold_waiters_tail;
 	uint64_t spare_runs;         /* statements that took a spare server (--max-active) */
 	struct gw_account *accounts; /* list, under sched_lock */
 	uint64_t down_until_ns;      /* after a connect failure: fail fast until then */

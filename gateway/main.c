@@ -70,7 +70,8 @@ static void usage(FILE *f)
 	       "  --unsafe-no-replay    testing only: no session replay and no pinning\n"
 	       "\n"
 	       "rules: --weight W --reservation R --max-qps Q --max-connections C\n"
-	       "       --max-queue Q --queue-timeout-ms T\n");
+	       "       --max-queue Q --queue-timeout-ms T --max-pinned P\n"
+	       "       --pinned-idle-timeout-ms T\n");
 }
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -127,6 +128,11 @@ static void parse_rules(int argc, char **argv, int i, struct store_account *a, b
 			lo = 1;
 		} else if (strcmp(k, "--queue-timeout-ms") == 0) {
 			dst = &a->queue_timeout_ms;
+		} else if (strcmp(k, "--max-pinned") == 0) {
+			dst = &a->max_pinned;
+			hi = 10000;
+		} else if (strcmp(k, "--pinned-idle-timeout-ms") == 0) {
+			dst = &a->pinned_idle_timeout_ms;
 		} else {
 			die("account: unknown rule '%s'", k);
 		}
@@ -150,12 +156,14 @@ static int account_cmd(const char *dbpath, uint32_t pool_size, int argc, char **
 
 		if (!store_account_list(st, &list, &n, err, sizeof(err)))
 			die("%s", err);
-		printf("%-24s %6s %11s %8s %15s %9s %16s\n", "name", "weight", "reservation",
-		       "max_qps", "max_connections", "max_queue", "queue_timeout_ms");
+		printf("%-24s %6s %11s %8s %15s %9s %16s %10s %22s\n", "name", "weight",
+		       "reservation", "max_qps", "max_connections", "max_queue", "queue_timeout_ms",
+		       "max_pinned", "pinned_idle_timeout_ms");
 		for (size_t i = 0; i < n; i++)
-			printf("%-24s %6u %11u %8u %15u %9u %16u\n", list[i].name, list[i].weight,
-			       list[i].reservation, list[i].max_qps, list[i].max_connections,
-			       list[i].max_queue, list[i].queue_timeout_ms);
+			printf("%-24s %6u %11u %8u %15u %9u %16u %10u %22u\n", list[i].name,
+			       list[i].weight, list[i].reservation, list[i].max_qps,
+			       list[i].max_connections, list[i].max_queue, list[i].queue_timeout_ms,
+			       list[i].max_pinned, list[i].pinned_idle_timeout_ms);
 		free(list);
 	} else if ((strcmp(verb, "add") == 0 || strcmp(verb, "set") == 0) && argc >= 2) {
 		struct store_account a;

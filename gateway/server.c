@@ -163,6 +163,8 @@ uint32_t gw_active_cap_locked(void)
 
 void gw_sched_dispatch_locked(uint64_t now, struct gw_msg **local, struct gw_msg **remote)
 {
+	if (gw.hold_waiters)
+		gw_client_hold_grant_locked(local, remote);
 	while (qos_queued_total(gw.qos) > 0) {
 		struct qos_req *r;
 		struct gw_client *c;
@@ -225,7 +227,7 @@ void gw_sched_kick(void)
 	struct gw_msg *local = NULL, *remote = NULL;
 
 	pthread_mutex_lock(&gw.sched_lock);
-	if (qos_queued_total(gw.qos) > 0)
+	if (qos_queued_total(gw.qos) > 0 || gw.hold_waiters)
 		gw_sched_dispatch_locked(gw_now_ns(), &local, &remote);
 	pthread_mutex_unlock(&gw.sched_lock);
 	/* This thread's runs go through its inbox too: a kick comes from inside completion
@@ -504,20 +506,19 @@ void gw_server_release(struct gw_server *s, bool reusable)
 	gw_sched_deliver(local, remote);
 }
 
-void gw_server_orphan(struct gw_server *s, bool reusable_after)
+void gw_server_orphan(struct gw_server *s, bool awaits_client)
 {
 	s->client = NULL;
 	if (s->state != GW_SV_ACTIVE) {
 		server_close(s, "client left before its command ran");
 		return;
 	}
-	if (s->resp.state == WRS_INFILE || !reusable_after) {
+	if (s->resp.state == WRS_INFILE || awaits_client) {
 		/* The server waits for file data (or the command's tail) that will never
-		 * come, or its session is not reusable anyway: no point draining. */
+		 * come: closing aborts the statement, and MariaDB rolls it back. */
 		server_close(s, "client left mid-statement");
 		return;
 	}
-	s->orphan_reusable = reusable_after;
 	server_set_state(s, GW_SV_DRAIN);
 	gw_server_pause(s, false);
 }
@@ -1037,6 +1038,7 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 			c->req_running = false;
 		}
 		gw_client_unqueued_done_locked(c);
+		gw_client_hold_drop_locked(c); /* it never ran */
 		pthread_mutex_unlock(&gw.sched_lock);
 		/* Drop the command that never ran. */
 		if (gw_buf_len(&c->in) >= WIRE_HDR_LEN) {
@@ -1341,8 +1343,10 @@ static void server_stream(struct gw_server *s)
 		}
 		if (step == WIRE_STEP_DONE) {
 			if (s->state == GW_SV_DRAIN) {
+				/* What the statement left behind (a transaction, say) goes with
+				 * the connection: MariaDB rolls it back. */
 				server_set_state(s, GW_SV_ACTIVE);
-				gw_server_release(s, s->orphan_reusable);
+				gw_server_release(s, /* reusable= */ false);
 			} else if (c) {
 				gw_client_response_done(c, s);
 			}

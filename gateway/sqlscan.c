@@ -72,6 +72,15 @@ static bool set_or_use_at(const uint8_t *q, size_t i, size_t n)
 	        strncasecmp((const char *)q + i, "USE", 3) == 0);
 }
 
+/* Does the word at q[i] read w (upper case, any case in q), and end there? */
+static bool word_at(const uint8_t *q, size_t i, size_t n, const char *w)
+{
+	size_t k = strlen(w);
+
+	return i + k <= n && (i + k == n || !is_ident(q[i + k])) &&
+	       strncasecmp((const char *)q + i, w, k) == 0;
+}
+
 unsigned sql_scan(const uint8_t *q, size_t n)
 {
 	unsigned flags = 0;
@@ -85,6 +94,8 @@ unsigned sql_scan(const uint8_t *q, size_t n)
 			/* The first token of a statement. */
 			if (!set_or_use_at(q, i, n))
 				flags |= SQL_NOT_SET_USE;
+			if (word_at(q, i, n, "BEGIN") || word_at(q, i, n, "START"))
+				flags |= SQL_TRANS;
 			at_start = false;
 		}
 		if (ch == '\'' || ch == '"' || ch == '`') {

@@ -26,6 +26,10 @@
 	        * it reports may hide what no variable explains (a                                 \
 	        * procedure that sets a user variable, say) */
 
+#define SQL_TRANS                                                                                  \
+	0x800u /* BEGIN / START TRANSACTION: the statement opens a transaction,                    \
+	        * which holds the connection (pins.h) */
+
 #define SQL_PINS                                                                                   \
 	(SQL_USER_VAR | SQL_LOCK | SQL_FOUND_ROWS | SQL_TEMPORARY | SQL_PREPARE | SQL_XA |         \
 	 SQL_LAST_INSERT_ID | SQL_HANDLER)

@@ -10,13 +10,24 @@
 #     GET_LOCK), and hostile values must read back as they were set, on another backend
 #     session, under NO_BACKSLASH_ESCAPES and ANSI_QUOTES too, with nothing but the SET
 #     in MariaDB's general log.
+#  2. pins_hold_every_connection: with a pool of 4, alice pins a connection from each of 4
+#     sessions (SET @x, GET_LOCK, an open transaction) and goes idle; bob's SELECT 1 must
+#     still finish at once (within 100 ms), with and without a reservation; alice's pins
+#     beyond max_pinned get ERR 1226 naming the rule; an idle pinned session ends after
+#     pinned_idle_timeout_ms, gives its connection back and rolls its transaction back.
+#  3. left_mid_statement_state_leaks: alice, autocommit off, sends an INSERT, a SET @leak
+#     and a SLEEP(2) in one go and disconnects after 0.5 s. Her backend connection must
+#     not go back to the pool with the open transaction and the variable: the next
+#     session (whose replay would commit it) sees no row and no @leak.
 import os
+import socket
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lib  # noqa: E402
+import qoslib  # noqa: E402
 from lib import diag, is_, ok  # noqa: E402
 
 lib.require_sandbox()
@@ -165,8 +176,179 @@ def hostile_values_read_back(s):
         c.close()
 
 
+def close_all(conns):
+    for c in conns:
+        try:
+            c.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def bob_select_ms(s, bob):
+    t0 = time.monotonic()
+    cur = bob.cursor()
+    cur.execute("SELECT 1")
+    cur.fetchall()
+    return (time.monotonic() - t0) * 1000
+
+
+def alice_pins(s, ways):
+    """One alice session per statement in ways, all at once; returns (sessions, results)
+    where each result is (error or None, seconds it took)."""
+    sessions = [s.connect(ALICE, read_timeout=30) for _ in ways]
+    results = [None] * len(ways)
+
+    def run(i):
+        t0 = time.monotonic()
+        cur = sessions[i].cursor()
+        err = lib.error_of(lambda: cur.execute(ways[i]))
+        if err is None and ways[i] == "BEGIN":
+            err = lib.error_of(lambda: cur.execute("INSERT INTO t VALUES (%d)" % i))
+        results[i] = (err, time.monotonic() - t0)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(ways))]
+    for t in threads:
+        t.start()
+    return sessions, results, threads
+
+
+def pins_hold_every_connection(s):
+    """Attack 2: alice's pinned sessions try to take the whole pool of 4."""
+    lib.root_sql("CREATE TABLE IF NOT EXISTS `%s`.t (v INT)" % ADB)
+    st, _ = qoslib.api(s, "PATCH", "/v1/accounts/" + ALICE.name, {"queue_timeout_ms": 1500})
+    ok(st == 200, "pins_hold_every_connection: PATCH alice queue_timeout_ms 1500")
+    bob = s.connect(BOB, read_timeout=10)
+    bob_select_ms(s, bob)  # logged in and warm
+    ways = ["SET @x = 1", "SELECT GET_LOCK('t_iso_pin', 0)", "BEGIN",
+            "CREATE TEMPORARY TABLE tt (v INT)"]
+    sessions, results, threads = alice_pins(s, ways)
+    lib.wait_until(lambda: sum(r is not None for r in results) >= 2, 10)
+    ms = bob_select_ms(s, bob)
+    ok(ms < 100, "pins_hold_every_connection: bob's SELECT 1 beside alice's pins: %.1f ms "
+       "(< 100)" % ms)
+    for t in threads:
+        t.join(30)
+    diag("alice's four pins: %r" % (results,))
+    held = [r for r in results if r[0] is None]
+    refused = [r for r in results if r[0] is not None]
+    ok(len(held) == 2 and all(e[0] == 1226 and "max_pinned" in e[1] and ALICE.name in e[1]
+                              and secs >= 1.4 for e, secs in refused),
+       "pins_hold_every_connection: alice holds 2 of 4 (the automatic cap); the other two "
+       "wait queue_timeout_ms, then get ERR 1226 naming the account and max_pinned",
+       "results: %r" % (results,))
+    # A waiting session goes on as soon as a holding one lets go.
+    holder = next(c for c, r in zip(sessions, results) if r[0] is None)
+    waiter_box = []
+    waiter = s.connect(ALICE, read_timeout=30)
+
+    def wait_then_begin():
+        t0 = time.monotonic()
+        err = lib.error_of(lambda: waiter.cursor().execute("BEGIN"))
+        waiter_box.append((err, time.monotonic() - t0))
+
+    t = threading.Thread(target=wait_then_begin)
+    t.start()
+    time.sleep(0.3)
+    t_release = time.monotonic()
+    holder.close()
+    t.join(10)
+    took = time.monotonic() - t_release
+    ok(waiter_box and waiter_box[0][0] is None and took < 0.5,
+       "pins_hold_every_connection: a waiting BEGIN runs once a holder leaves (%.0f ms after)"
+       % (took * 1000), "%r" % (waiter_box,))
+    close_all([waiter] + sessions)
+    lib.wait_until(lambda: qoslib.stats(s)[ALICE.name]["pinned"] == 0, 10)
+    # With a reservation of 2 for bob, alice may hold 4 - 2 = 2 at most, even with a
+    # max_pinned of 4 (the reservation holds against pins).
+    st, _ = qoslib.api(s, "PATCH", "/v1/accounts/" + BOB.name, {"reservation": 2})
+    st2, body = qoslib.api(s, "PATCH", "/v1/accounts/" + ALICE.name, {"max_pinned": 4})
+    ok(st == 200 and st2 == 200 and body.get("max_pinned") == 4,
+       "pins_hold_every_connection: PATCH reservation 2 (bob), max_pinned 4 (alice)",
+       "%r %r %r" % (st, st2, body))
+    sessions, results, threads = alice_pins(s, ["BEGIN"] * 4)
+    lib.wait_until(lambda: sum(r is not None for r in results) >= 2, 10)
+    ms = max(bob_select_ms(s, bob) for _ in range(5))
+    ok(ms < 100, "pins_hold_every_connection: bob's SELECT 1, reservation 2: %.1f ms" % ms)
+    for t in threads:
+        t.join(30)
+    ok(sum(r[0] is None for r in results) == 2,
+       "pins_hold_every_connection: bob's reservation of 2 leaves alice 2 transactions",
+       "results: %r" % (results,))
+    close_all(sessions)
+    lib.wait_until(lambda: qoslib.stats(s)[ALICE.name]["pinned"] == 0, 10)
+    qoslib.api(s, "PATCH", "/v1/accounts/" + BOB.name, {"reservation": 0})
+    st, body = qoslib.api(s, "GET", "/v1/stats")
+    rej = [a for a in body["accounts"] if a["name"] == ALICE.name][0]["rejected"]
+    ok(rej.get("max_pinned") == 4, "pins_hold_every_connection: /v1/stats counts 4 max_pinned "
+       "rejections", "%r" % (rej,))
+    # pinned_idle_timeout_ms: an idle transaction gives its connection back.
+    st, body = qoslib.api(s, "PATCH", "/v1/accounts/" + ALICE.name,
+                          {"max_pinned": 0, "pinned_idle_timeout_ms": 300})
+    ok(st == 200 and body.get("pinned_idle_timeout_ms") == 300,
+       "pins_hold_every_connection: PATCH pinned_idle_timeout_ms 300", "%r %r" % (st, body))
+    lib.root_sql("DELETE FROM `%s`.t" % ADB)
+    idler = s.connect(ALICE, read_timeout=10)
+    icur = idler.cursor()
+    icur.execute("BEGIN")
+    icur.execute("INSERT INTO t VALUES (42)")
+    tid = lib.root_sql("SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX")
+    tid = [r[0] for r in tid]
+    gone = lib.wait_until(lambda: not (set(tid) & set(r[0] for r in
+                                                      lib.backend_threads([ALICE.name]))), 5)
+    ok(len(tid) == 1 and gone,
+       "pinned_idle_timeout_ms: the idle transaction's backend connection closed",
+       "its thread: %r, alice's now: %r" % (tid, lib.backend_threads([ALICE.name])))
+    rows = lib.root_sql("SELECT COUNT(*) FROM `%s`.t" % ADB)[0][0]
+    is_(rows, 0, "pinned_idle_timeout_ms: its transaction was rolled back")
+    err = lib.error_of(lambda: icur.execute("SELECT 1"))
+    ok(err is not None and err[0] == 1927 and "pinned_idle_timeout_ms" in err[1],
+       "pinned_idle_timeout_ms: its next statement gets ERR 1927 naming the rule",
+       "got %r" % (err,))
+    qoslib.api(s, "PATCH", "/v1/accounts/" + ALICE.name, {"pinned_idle_timeout_ms": 60000})
+    bob.close()
+
+
+def left_mid_statement_state_leaks(s):
+    lib.root_sql("CREATE TABLE IF NOT EXISTS `%s`.t (v INT)" % ADB)
+    lib.root_sql("DELETE FROM `%s`.t" % ADB)
+    c = s.connect(ALICE, autocommit=False,
+                  client_flag=lib.pymysql.constants.CLIENT.MULTI_STATEMENTS)
+    cur = c.cursor()
+    cur.execute("SELECT @@autocommit")
+    is_(cur.fetchone()[0], 0, "left_mid_statement_state_leaks: autocommit is off")
+    box = []
+    t = threading.Thread(target=lambda: box.append(lib.error_of(lambda: cur.execute(
+        "INSERT INTO t VALUES (7); SET @leak = 'left'; SELECT SLEEP(2)"))))
+    t.start()
+    time.sleep(0.5)
+    c._sock.shutdown(socket.SHUT_RDWR)
+    t.join(10)
+    # The next session of the account, on the pool's one connection once it is free.
+    nxt = s.connect(ALICE)
+    ncur = nxt.cursor()
+    ncur.execute("SELECT @leak, @@autocommit")
+    leak, ac = ncur.fetchone()
+    ncur.execute("SELECT COUNT(*) FROM t")
+    rows = ncur.fetchone()[0]
+    root_rows = lib.root_sql("SELECT COUNT(*) FROM `%s`.t" % ADB)[0][0]
+    ok(leak is None and ac == 1,
+       "left_mid_statement_state_leaks: the next session sees no @leak, autocommit on",
+       "@leak=%r autocommit=%r" % (leak, ac))
+    ok(rows == 0 and root_rows == 0,
+       "left_mid_statement_state_leaks: the abandoned transaction's row is not there",
+       "through sluice %r, on MariaDB %r" % (rows, root_rows))
+    nxt.close()
+
+
 s = lib.start_sluice([ALICE, BOB, CAROL], pool_size=1)
 lib.check("replayed_value_runs_as_sql: attack runs", lambda: replayed_value_runs_as_sql(s) or True)
 lib.check("hostile values", lambda: hostile_values_read_back(s) or True)
+lib.check("left_mid_statement_state_leaks: attack runs",
+          lambda: left_mid_statement_state_leaks(s) or True)
+lib.finish(s)
+
+s = lib.start_sluice([ALICE, BOB], pool_size=4)
+lib.check("pins_hold_every_connection: attack runs",
+          lambda: pins_hold_every_connection(s) or True)
 lib.finish(s)
 lib.done_testing()

@@ -88,7 +88,7 @@ START_TEST(test_migrate_memory)
 {
 	char v[32];
 
-	ck_assert_int_eq(store_schema_version(st), 2);
+	ck_assert_int_eq(store_schema_version(st), 3);
 	ck_assert_int_eq(store_generation(st), 0);
 	ck_assert_uint_eq(count_accounts(), 0);
 	ck_assert(store_setting_get(st, "generation", v, sizeof v));
@@ -110,7 +110,7 @@ START_TEST(test_migrate_file_mode_and_reopen)
 	umask(old);
 	ck_assert_int_eq(stat(dbpath, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 0777, 0600);
-	ck_assert_int_eq(store_schema_version(s2), 2);
+	ck_assert_int_eq(store_schema_version(s2), 3);
 	a.reservation = 2;
 	a.has_password = true;
 	memset(a.pw_sha1, 0xab, sizeof a.pw_sha1);
@@ -130,7 +130,7 @@ START_TEST(test_migrate_file_mode_and_reopen)
 
 	/* Reopen: same schema, data and generation; migrations are not applied twice. */
 	ck_assert_msg(store_open(dbpath, &s2, err, sizeof err), "reopen: %s", err);
-	ck_assert_int_eq(store_schema_version(s2), 2);
+	ck_assert_int_eq(store_schema_version(s2), 3);
 	ck_assert_int_eq(store_generation(s2), 2);
 	ck_assert(store_account_get(s2, "alice", &got, &found, err, sizeof err));
 	ck_assert(found);
@@ -185,13 +185,14 @@ START_TEST(test_migrate_from_v1)
 	ck_assert_int_eq(sqlite3_exec(db,
 	                              "INSERT INTO backends (name, host, port, pool_size) "
 	                              "VALUES ('default', '127.0.0.1', 3306, 16);"
+	                              "INSERT INTO accounts (name, weight) VALUES ('old', 3);"
 	                              "PRAGMA user_version = 1",
 	                              NULL, NULL, NULL),
 	                 SQLITE_OK);
 	sqlite3_close(db);
 
 	ck_assert_msg(store_open(dbpath, &s2, err, sizeof err), "open: %s", err);
-	ck_assert_int_eq(store_schema_version(s2), 2);
+	ck_assert_int_eq(store_schema_version(s2), 3);
 	ck_assert(store_backend_get(s2, "default", &got, &found, err, sizeof err));
 	ck_assert(found);
 	ck_assert_uint_eq(got.pool_size, 16);
@@ -210,6 +211,20 @@ START_TEST(test_migrate_from_v1)
 	ck_assert_msg(store_open(dbpath, &s2, err, sizeof err), "reopen: %s", err);
 	ck_assert(store_backend_get(s2, "default", &got, &found, err, sizeof err));
 	ck_assert_uint_eq(got.max_active, 4);
+	{
+		/* 003: an account from before gets the automatic max_pinned and the 60 s
+		 * pinned_idle_timeout_ms, and keeps its rules. */
+		struct store_account acc;
+
+		ck_assert(store_account_get(s2, "old", &acc, &found, err, sizeof err));
+		ck_assert(found);
+		ck_assert_uint_eq(acc.weight, 3);
+		ck_assert_uint_eq(acc.max_pinned, 0);
+		ck_assert_uint_eq(acc.pinned_idle_timeout_ms, 60000);
+		acc.max_pinned = 10001; /* over STORE_POOL_MAX */
+		ck_assert(!store_account_update(s2, &acc, 16, err, sizeof err));
+		ck_assert_ptr_nonnull(strstr(err, "max_pinned"));
+	}
 	store_close(s2);
 	rm_tmp();
 }
