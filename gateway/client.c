@@ -522,7 +522,7 @@ static bool client_expects_hold(const struct gw_client *c, uint8_t cmd)
 		return (c->sql_flags & (SQL_PINS | SQL_TRANS)) ||
 		       (!autocommit && (c->sql_flags & SQL_NOT_SET_USE));
 	case COM_STMT_EXECUTE:
-		return c->pin_pending || (c->sql_flags & SQL_PINS) || !autocommit;
+		return c->pin_pending || (c->sql_flags & (SQL_PINS | SQL_TRANS)) || !autocommit;
 	case COM_STMT_SEND_LONG_DATA:
 	case COM_SET_OPTION:
 		return true;
@@ -1149,6 +1149,9 @@ static bool client_stmt_intake(struct gw_client *c, const uint8_t *p, uint32_t l
 	}
 	if (e.flags & WIRE_CURSOR_FLAGS)
 		gw_stmt_make_private(st, c->id); /* the cursor lives in its backend statement */
+	/* What the execute will do, for client_expects_hold() before it queues. */
+	c->sql_flags = st->sql_flags;
+	c->pin_pending = c->pin_pending || (e.flags & WIRE_CURSOR_FLAGS);
 	if (len == WIRE_MAX_PAYLOAD && !e.types_sent && st->nparams > 0)
 		/* Sent as it is (client_stmt_subst): it runs with the types its backend
 		 * statement was last given, which must then be this client's. */
@@ -1190,7 +1193,8 @@ void gw_client_stmt_prepared(struct gw_client *c, struct gw_server *s, uint8_t *
 		gw_stmts_remove(&c->stmts, st->id);
 		st = NULL;
 	} else {
-		st->sql_flags = sql_scan((const uint8_t *)c->prep_sql, c->prep_sql_len) & SQL_PINS;
+		st->sql_flags = sql_scan((const uint8_t *)c->prep_sql, c->prep_sql_len) &
+		                (SQL_PINS | SQL_TRANS);
 	}
 	/* Without a record (out of memory, or GW_STMTS_MAX open) the client gets an id it
 	 * can only use to learn that it is unknown: 0. */
@@ -1543,6 +1547,8 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 
 		if (!s)
 			s = gw_server_take_spare_locked(c);
+		if (!s)
+			s = gw_server_take_reserve_locked(c);
 		if (s) {
 			pthread_mutex_unlock(&gw.sched_lock);
 			c->req_running = false;
@@ -1759,9 +1765,9 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 	if (over) {
 		/* Its answer is out; the state it made cannot stay on a connection that
 		 * others need: the session ends (its server is closed, which rolls back). */
-		gw_log_info("C-%llu %s: would hold a backend connection over the account's "
-		            "max_pinned cap: session ended",
-		            (unsigned long long)c->id, c->account->name);
+		gw_log_info("C-%llu %s: command 0x%02x would hold a backend connection over the "
+		            "account's max_pinned cap: session ended",
+		            (unsigned long long)c->id, c->account->name, c->cmd);
 		client_close(c, "max_pinned");
 		return;
 	}

@@ -373,6 +373,7 @@ struct gw {
 	                                 * hold_next (under sched_lock) */
 	struct gw_client *hold_waiters_tail;
 	uint64_t spare_runs;         /* statements that took a spare server (--max-active) */
+	uint64_t reserve_runs;       /* statements that took a reserve connection */
 	struct gw_account *accounts; /* list, under sched_lock */
 	uint64_t down_until_ns;      /* after a connect failure: fail fast until then */
 	char backend_error[256];     /* last connect/login error, "" when fine */

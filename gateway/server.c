@@ -460,6 +460,48 @@ struct gw_server *gw_server_take_spare_locked(struct gw_client *c)
 	return s;
 }
 
+/* Connections the pool may open beyond its size, each for a statement of an account that
+ * occupies no connection at all while every one is busy (issue 11): an eighth of the pool,
+ * at least 1. They close when their statement ends (gw_server_release). */
+static uint32_t reserve_conns_locked(void)
+{
+	return gw.cfg.pool_size >= 16 ? gw.cfg.pool_size / 8 : 1;
+}
+
+struct gw_server *gw_server_take_reserve_locked(struct gw_client *c)
+{
+	struct gw_account *a = c->account;
+	struct qos_account_stats qs;
+	struct gw_server *s;
+
+	/* Every connection busy (long statements, unread results, held sessions), room in the
+	 * reserve, the backend not down, and c's account using nothing and waiting for
+	 * nothing: no one else's load can keep its statement from starting. */
+	if (gw.nidle > 0 || gw.nlive < gw.cfg.pool_size ||
+	    gw.nlive >= gw.cfg.pool_size + reserve_conns_locked() || gw.nlive >= gw.pool_cap ||
+	    gw_now_ns() < gw.down_until_ns || a->unqueued_active || a->holding)
+		return NULL;
+	qos_account_get_stats(a->qa, &qs);
+	if (qs.queued || qs.running)
+		return NULL;
+	for (uint32_t i = 0;; i++) {
+		GW_BUG_ON(i >= gw.pool_cap);
+		s = &gw.servers[i];
+		if (s->state == GW_SV_CLOSED)
+			break;
+	}
+	if (s->id >= gw.pool_hwm)
+		__atomic_store_n(&gw.pool_hwm, s->id + 1, __ATOMIC_RELEASE);
+	gw.nlive++;
+	s->state = GW_SV_ASSIGNED;
+	s->client = c;
+	c->server = s;
+	c->unqueued = true;
+	a->unqueued_active++;
+	gw.reserve_runs++;
+	return s;
+}
+
 /* ---- giving servers back ---- */
 
 void gw_server_release(struct gw_server *s, bool reusable)

@@ -34,7 +34,8 @@ struct gw_stmt {
 	uint64_t key;       /* gw_stmt_key() */
 	uint64_t vars_hash; /* what it was prepared under (struct gw_stmt_ctx) */
 	uint8_t charset;
-	unsigned sql_flags; /* sql_scan() of its text: executing it pins as the query would */
+	unsigned sql_flags; /* sql_scan() of its text (SQL_PINS, SQL_TRANS): executing it pins
+	                     * and holds as the query would */
 	uint64_t owner;     /* 0: shares the backend statement of its text with every client;
 	                     * else (a cursor, long data: state of its own) a backend
 	                     * statement of its own (gw_stmt_make_private) */

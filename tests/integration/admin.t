@@ -198,7 +198,7 @@ status_is(r, 200, "GET /v1/accounts: 200")
 names = [a.get("name") for a in (r.json or {}).get("accounts", [])]
 is_(names, sorted([A.name, B.name]), "the list holds the two accounts, ordered by name")
 FIELDS = {"name", "has_password", "weight", "reservation", "max_qps", "max_connections",
-          "max_queue", "queue_timeout_ms"}
+          "max_queue", "queue_timeout_ms", "max_pinned", "pinned_idle_timeout_ms"}
 ok(all(set(a) == FIELDS for a in r.json["accounts"]),
    "every account has exactly the documented fields (no password, no hash)", repr(r))
 ok("pw-adm" not in r.body and "password\"" not in r.body.replace("has_password\"", ""),
@@ -208,7 +208,8 @@ r = get("/v1/accounts/" + A.name)
 status_is(r, 200, "GET /v1/accounts/t_adm_a: 200")
 is_(r.json, {"name": A.name, "has_password": True, "weight": 1, "reservation": 0,
              "max_qps": 0, "max_connections": 0, "max_queue": 10000,
-             "queue_timeout_ms": 120000}, "the account with its default rules")
+             "queue_timeout_ms": 120000, "max_pinned": 0, "pinned_idle_timeout_ms": 60000},
+    "the account with its default rules")
 
 # ---------------------------------------------------------------- accounts: create, login
 
@@ -222,7 +223,8 @@ status_is(r, 201, "POST /v1/accounts: 201")
 is_(r.headers.get("location"), "/v1/accounts/" + N.name, "POST: Location header")
 is_(r.json, {"name": N.name, "has_password": True, "weight": 3, "reservation": 0,
              "max_qps": 0, "max_connections": 50, "max_queue": 10000,
-             "queue_timeout_ms": 30000}, "POST: the reply shows the new account, no password")
+             "queue_timeout_ms": 30000, "max_pinned": 0, "pinned_idle_timeout_ms": 60000},
+    "POST: the reply shows the new account, no password")
 t0 = time.monotonic()
 e = login(N)
 ok(e is None, "the new account logs in through sluice at once (%.0f ms after the 201)"
@@ -270,6 +272,10 @@ REFUSED = [
      "max_queue 0"),
     ("POST", "/v1/accounts", '{"name":"t_adm_x","queue_timeout_ms":-1}', 400,
      r"queue_timeout_ms", "queue_timeout_ms -1"),
+    ("POST", "/v1/accounts", '{"name":"t_adm_x","max_pinned":10001}', 400,
+     r"max_pinned", "max_pinned 10001"),
+    ("POST", "/v1/accounts", '{"name":"t_adm_x","pinned_idle_timeout_ms":"x"}', 400,
+     r"pinned_idle_timeout_ms", "pinned_idle_timeout_ms as a string"),
     ("POST", "/v1/accounts", '{"name":"t_adm_x","password":5}', 400, r"password",
      "password as number"),
     ("POST", "/v1/accounts", json.dumps({"name": "t_adm_x", "password": "p" * 1025}), 400,

@@ -212,6 +212,42 @@ def alice_pins(s, ways):
     return sessions, results, threads
 
 
+def long_statements_and_unread_results(s, bob):
+    """Attack 2, without pins: alice fills the pool of 4 with long statements and with
+    results she never reads. bob, who uses no connection, still starts at once."""
+    sleepers = [s.connect(ALICE, read_timeout=30) for _ in range(4)]
+    threads = [threading.Thread(target=lambda c=c: lib.error_of(
+        lambda: c.cursor().execute("SELECT SLEEP(3)"))) for c in sleepers]
+    for t in threads:
+        t.start()
+    busy = lib.wait_until(lambda: sum(1 for r in lib.backend_threads([ALICE.name])
+                                      if r[4] and "SLEEP" in r[4]) == 4, 5)
+    ms = bob_select_ms(s, bob)
+    ok(busy and ms < 100, "long_statements: bob's SELECT 1 beside 4 of alice's SLEEP(3) on a "
+       "pool of 4: %.1f ms (< 100)" % ms)
+    for t in threads:
+        t.join(10)
+    close_all(sleepers)
+    # Results nobody reads: 4 clients ask for ~100 MB each and stop reading.
+    hogs = []
+    q = b"\x03SELECT REPEAT('x', 1000) FROM seq_1_to_100000"
+    for _ in range(4):
+        c = s.connect(ALICE, read_timeout=30)
+        c._sock.sendall(len(q).to_bytes(3, "little") + b"\x00" + q)  # and never read
+        hogs.append(c)
+    paused = lib.wait_until(lambda: qoslib.stats(s)[ALICE.name]["active"] == 4, 5)
+    ms = bob_select_ms(s, bob)
+    ok(paused and ms < 100, "unread_results: bob's SELECT 1 beside 4 of alice's unread "
+       "results on a pool of 4: %.1f ms (< 100)" % ms,
+       "alice active: %r" % (qoslib.stats(s)[ALICE.name],))
+    for c in hogs:
+        try:
+            c._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    close_all(hogs)
+
+
 def pins_hold_every_connection(s):
     """Attack 2: alice's pinned sessions try to take the whole pool of 4."""
     lib.root_sql("CREATE TABLE IF NOT EXISTS `%s`.t (v INT)" % ADB)
@@ -286,6 +322,7 @@ def pins_hold_every_connection(s):
                           {"max_pinned": 0, "pinned_idle_timeout_ms": 300})
     ok(st == 200 and body.get("pinned_idle_timeout_ms") == 300,
        "pins_hold_every_connection: PATCH pinned_idle_timeout_ms 300", "%r %r" % (st, body))
+    long_statements_and_unread_results(s, bob)
     lib.root_sql("DELETE FROM `%s`.t" % ADB)
     idler = s.connect(ALICE, read_timeout=10)
     icur = idler.cursor()
