@@ -601,6 +601,20 @@ void gw_client_sweep(struct gw_worker *w, uint64_t now)
 			pthread_mutex_unlock(&gw.sched_lock);
 			if (expired)
 				client_refuse_hold(c);
+		} else if (c->state == GW_CL_QUEUED &&
+		           now - __atomic_load_n(&gw.freed_ns, __ATOMIC_RELAXED) > 10000000u) {
+			/* The pool may have got stuck since it queued (server.c). */
+			struct gw_server *s = NULL;
+
+			pthread_mutex_lock(&gw.sched_lock);
+			if (c->req_queued) /* not picked meanwhile */
+				s = gw_server_take_reserve_locked(c);
+			pthread_mutex_unlock(&gw.sched_lock);
+			if (s) {
+				c->req_running = false;
+				client_set_state(c, GW_CL_RUNNING);
+				gw_server_run(s, c);
+			}
 		} else if (c->state == GW_CL_IDLE && c->server && client_hold_expired(c, now)) {
 			gw_log_info("C-%llu %s: held its backend connection for %u ms without a "
 			            "statement (pinned_idle_timeout_ms): connection given back, "

@@ -110,11 +110,11 @@ uint32_t gw_active_cap_locked(void);
  * nothing running, within its share (docs/qos.md). */
 struct gw_server *gw_server_take_spare_locked(struct gw_client *c);
 /* Under sched_lock: a connection beyond the pool's size for c's statement, bound to c and
- * skipping the queue like a spare one, or NULL. Only when every connection is busy and
- * c's account occupies none and queues nothing (issue 11: long statements, unread
- * results and held sessions of other accounts cannot keep it from starting); at most an
- * eighth of the pool (at least 1) such connections at once, each closed after its
- * statement. */
+ * skipping the queue like a spare one (taken out of the queue when it waits there), or
+ * NULL. Only when every connection is busy, none came free for 10 ms, and c's account
+ * occupies none and queues nothing else (issue 11: long statements, unread results and
+ * held sessions of other accounts cannot keep it from starting); at most an eighth of
+ * the pool (at least 1) such connections at once, each closed after its statement. */
 struct gw_server *gw_server_take_reserve_locked(struct gw_client *c);
 /* Under sched_lock: c no longer holds (or is about to hold) a server between statements
  * (issue 11, pins.h). */

@@ -347,7 +347,11 @@ struct gw_config {
 	uint32_t anticipate_us;  /* how long a light account's server is HELD; 0 = never */
 	uint32_t max_active;     /* queued statements running at once; 0 = pool_size */
 	uint32_t max_clients;    /* client connections at once; then ERR 1040 */
+	uint32_t reserve_pool;   /* connections beyond the pool (server.c's reserve);
+	                          * GW_RESERVE_AUTO: an eighth of the pool, at least 1 */
 };
+
+#define GW_RESERVE_AUTO UINT32_MAX
 
 /* --anticipate-ms by default: how long a light account's server waits for it. */
 #define GW_ANTICIPATE_US 5000
@@ -374,6 +378,8 @@ struct gw {
 	struct gw_client *hold_waiters_tail;
 	uint64_t spare_runs;         /* statements that took a spare server (--max-active) */
 	uint64_t reserve_runs;       /* statements that took a reserve connection */
+	uint64_t freed_ns;           /* when a connection last became free (idle, or its
+	                              * slot closed): the pool is stuck when long ago */
 	struct gw_account *accounts; /* list, under sched_lock */
 	uint64_t down_until_ns;      /* after a connect failure: fail fast until then */
 	char backend_error[256];     /* last connect/login error, "" when fine */

@@ -63,6 +63,9 @@ static void usage(FILE *f)
 	       "  --max-active N        queued statements running on the backend at once; the\n"
 	       "                        connections above N serve accounts with nothing queued\n"
 	       "                        at once (default 0 = the pool size; docs/qos.md)\n"
+	       "  --reserve-pool N      connections beyond the pool for accounts that use none\n"
+	       "                        while long statements fill it (default: an eighth of\n"
+	       "                        the pool, at least 1; 0 = off; docs/pooling.md)\n"
 	       "  --anticipate-ms MS    hold a light account's backend connection that long\n"
 	       "                        for its next statement, saving an account switch\n"
 	       "                        (default 5; 0 = off; docs/pooling.md)\n"
@@ -476,6 +479,7 @@ int main(int argc, char **argv)
 		{ "log-file", required_argument, NULL, 'F' },
 		{ "anticipate-ms", required_argument, NULL, 'A' },
 		{ "max-active", required_argument, NULL, 'X' },
+		{ "reserve-pool", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -484,6 +488,7 @@ int main(int argc, char **argv)
 
 	o.threads = ncpu > 0 ? (uint32_t)ncpu : 1;
 	gw.cfg.anticipate_us = GW_ANTICIPATE_US;
+	gw.cfg.reserve_pool = GW_RESERVE_AUTO;
 	/* '+': stop at the first non-option, so `account add NAME --weight 3` stays intact. */
 	while ((ch = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -544,6 +549,12 @@ int main(int argc, char **argv)
 			gw.cfg.anticipate_us = ms * 1000;
 			break;
 		}
+		case 'r':
+			if (!gw_parse_u32(optarg, 0, 10000, &gw.cfg.reserve_pool))
+				die("--reserve-pool: a whole number from 0 (off) to 10000, got "
+				    "'%s'",
+				    optarg);
+			break;
 		case 'X':
 			if (!gw_parse_u32(optarg, 0, 10000, &o.max_active))
 				die("--max-active: a whole number from 0 (the pool size) to 10000, "

@@ -83,6 +83,7 @@ static void idle_push_locked(struct gw_server *s)
 		gw.idle->prev = s;
 	gw.idle = s;
 	gw.nidle++;
+	__atomic_store_n(&gw.freed_ns, gw_now_ns(), __ATOMIC_RELAXED);
 }
 
 static void idle_remove_locked(struct gw_server *s)
@@ -461,29 +462,45 @@ struct gw_server *gw_server_take_spare_locked(struct gw_client *c)
 }
 
 /* Connections the pool may open beyond its size, each for a statement of an account that
- * occupies no connection at all while every one is busy (issue 11): an eighth of the pool,
- * at least 1. They close when their statement ends (gw_server_release). */
+ * occupies no connection at all while every one is busy (issue 11): --reserve-pool, by
+ * default an eighth of the pool, at least 1. They close when their statement ends
+ * (gw_server_release). */
 static uint32_t reserve_conns_locked(void)
 {
+	if (gw.cfg.reserve_pool != GW_RESERVE_AUTO)
+		return gw.cfg.reserve_pool;
 	return gw.cfg.pool_size >= 16 ? gw.cfg.pool_size / 8 : 1;
 }
+
+/* How long no connection may have come free before the pool counts as stuck: busy
+ * pools free one every few hundred microseconds, and then the queue serves a light
+ * account soon enough; a pool held by long statements or unread results frees none. */
+#define GW_RESERVE_AFTER_NS (10u * 1000000u)
 
 struct gw_server *gw_server_take_reserve_locked(struct gw_client *c)
 {
 	struct gw_account *a = c->account;
+	uint64_t now = gw_now_ns();
 	struct qos_account_stats qs;
 	struct gw_server *s;
 
-	/* Every connection busy (long statements, unread results, held sessions), room in the
-	 * reserve, the backend not down, and c's account using nothing and waiting for
-	 * nothing: no one else's load can keep its statement from starting. */
+	/* Every connection busy and none freed for a while (long statements, unread results,
+	 * held sessions), room in the reserve, the backend not down, and c's account using
+	 * nothing and waiting for nothing but c's statement: no one else's load can keep it
+	 * from starting. */
 	if (gw.nidle > 0 || gw.nlive < gw.cfg.pool_size ||
+	    now - gw.freed_ns < GW_RESERVE_AFTER_NS ||
 	    gw.nlive >= gw.cfg.pool_size + reserve_conns_locked() || gw.nlive >= gw.pool_cap ||
-	    gw_now_ns() < gw.down_until_ns || a->unqueued_active || a->holding)
+	    now < gw.down_until_ns || a->unqueued_active || a->holding)
 		return NULL;
 	qos_account_get_stats(a->qa, &qs);
-	if (qs.queued || qs.running)
+	if (qs.running || qs.queued > (c->req_queued ? 1u : 0u))
 		return NULL;
+	if (c->req_queued) {
+		if (!qos_cancel(gw.qos, &c->req))
+			return NULL;
+		c->req_queued = false;
+	}
 	for (uint32_t i = 0;; i++) {
 		GW_BUG_ON(i >= gw.pool_cap);
 		s = &gw.servers[i];
@@ -599,6 +616,7 @@ static void server_close(struct gw_server *s, const char *why)
 	gw_sstmts_clear(&s->stmts);
 	s->prep_resp_first = false;
 	gw.nlive--;
+	__atomic_store_n(&gw.freed_ns, gw_now_ns(), __ATOMIC_RELAXED);
 	gw_sched_dispatch_locked(gw_now_ns(), &local, &remote);
 	pthread_mutex_unlock(&gw.sched_lock);
 	if (c) {

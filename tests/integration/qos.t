@@ -67,7 +67,9 @@ def run_sql(conn, sql):
 
 class Fill:
     """POOL connections of FILL each running SELECT SLEEP(secs) at once: every backend
-    connection busy for `secs`."""
+    connection busy for `secs`; then one of LONE's, which (LONE using no connection while
+    the pool is stuck) runs on the pool's one reserve connection (docs/pooling.md), so
+    that the next account's statements queue."""
 
     def __init__(self, secs):
         self.conns = [s.connect(FILL) for _ in range(POOL)]
@@ -75,6 +77,12 @@ class Fill:
         self.threads = [threading.Thread(target=self._one, args=(c, secs)) for c in self.conns]
         for t in self.threads:
             t.start()
+        if not lib.wait_until(lambda: stats(s)[FILL.name]["active"] == POOL, 10):
+            return
+        lone = s.connect(LONE)
+        self.conns.append(lone)
+        self.threads.append(threading.Thread(target=self._one, args=(lone, secs)))
+        self.threads[-1].start()
 
     def _one(self, conn, secs):
         try:
@@ -91,7 +99,8 @@ class Fill:
 
 
 def fill_running():
-    return stats(s)[FILL.name]["active"] == POOL
+    st = stats(s)
+    return st[FILL.name]["active"] == POOL and st[LONE.name]["active"] == 1
 
 
 # ================================================================ d) limits
@@ -112,7 +121,8 @@ for c in (c2, c3):
 
 # ---- max_queue = 2: with every backend busy, two requests queue and the third is refused
 fill = Fill(1.5)
-ok(lib.wait_until(fill_running, 10), "filler: %d SLEEP(1.5) hold every backend" % POOL)
+ok(lib.wait_until(fill_running, 10),
+   "filler: %d SLEEP(1.5) hold every backend, one more the reserve connection" % POOL)
 queued_conns = [s.connect(MAXQ) for _ in range(2)]
 queued_res = []
 queued_threads = [threading.Thread(target=lambda c=c: queued_res.append(run_sql(c, "SELECT 1")))
@@ -141,7 +151,8 @@ ok(fill.join(), "filler finished without errors", lambda: "\n".join(fill.errors[
 
 # ---- queue_timeout_ms = 300: with every backend busy for 2 s, ERR 1226 after ~0.3 s
 fill = Fill(2)
-ok(lib.wait_until(fill_running, 10), "filler: %d SLEEP(2) hold every backend" % POOL)
+ok(lib.wait_until(fill_running, 10),
+   "filler: %d SLEEP(2) hold every backend, one more the reserve connection" % POOL)
 tconn = s.connect(QTIME)
 t0 = time.monotonic()
 err = lib.error_of(lambda: run_sql(tconn, "SELECT 1"))

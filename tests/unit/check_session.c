@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway/pins.h"
 #include "gateway/session.h"
 #include "gateway/sqlscan.h"
 #include "gateway/stmt.h"
@@ -233,6 +234,54 @@ START_TEST(test_vars_names_and_exprs)
 }
 END_TEST
 
+/* Issue 11: one account's holding sessions cannot take what others need (pins.h). */
+static const struct {
+	uint32_t held, rule, held_total, pool, reserved_others;
+	bool room;
+} pin_cases[] = {
+	/* the automatic cap: half the pool */
+	{ 0, 0, 0, 4, 0, true },
+	{ 1, 0, 1, 4, 0, true },
+	{ 2, 0, 2, 4, 0, false },
+	{ 63, 0, 63, 128, 0, true },
+	{ 64, 0, 64, 128, 0, false },
+	/* a rule of its own, under the pool's own bound: one connection stays free */
+	{ 3, 4, 3, 4, 0, false },
+	{ 2, 4, 2, 4, 0, true },
+	{ 1, 1, 1, 4, 0, false },
+	/* others' holdings count against the pool bound */
+	{ 0, 0, 3, 4, 0, false },
+	{ 0, 0, 2, 4, 0, true },
+	/* the other accounts' reservations are kept back */
+	{ 1, 4, 1, 4, 2, true },
+	{ 2, 4, 2, 4, 2, false },
+	{ 0, 4, 1, 4, 9, false }, /* reservations beyond the pool: one may still hold */
+	{ 0, 4, 0, 4, 9, true },
+	/* a pool of 1: nothing to keep back, one holder */
+	{ 0, 0, 0, 1, 0, true },
+	{ 1, 0, 1, 1, 0, false },
+	{ 0, 0, 0, 1, 5, true },
+};
+
+START_TEST(test_pin_room)
+{
+	ck_assert_msg(gw_pin_room(pin_cases[_i].held, pin_cases[_i].rule, pin_cases[_i].held_total,
+	                          pin_cases[_i].pool,
+	                          pin_cases[_i].reserved_others) == pin_cases[_i].room,
+	              "case %d", _i);
+}
+END_TEST
+
+START_TEST(test_pin_cap)
+{
+	ck_assert_uint_eq(gw_pin_cap(0, 0), 1);
+	ck_assert_uint_eq(gw_pin_cap(0, 1), 1);
+	ck_assert_uint_eq(gw_pin_cap(0, 3), 1);
+	ck_assert_uint_eq(gw_pin_cap(0, 128), 64);
+	ck_assert_uint_eq(gw_pin_cap(7, 128), 7);
+}
+END_TEST
+
 START_TEST(test_vars_equal_and_hash)
 {
 	struct gw_vars a = { 0 }, b = { 0 };
@@ -330,6 +379,15 @@ static const struct scan_case scan_cases[] = {
 	{ "(SELECT 1)", SQL_NOT_SET_USE, 0 },
 	{ "SETX = 1", SQL_NOT_SET_USE, 0 },
 	{ "DO 1", SQL_NOT_SET_USE, 0 },
+	/* statements that open a transaction (pins.h): held before they run */
+	{ "BEGIN", SQL_TRANS, 0 },
+	{ "begin work", SQL_TRANS, 0 },
+	{ "START TRANSACTION READ ONLY", SQL_TRANS, 0 },
+	{ "SELECT 1; /* x */ start transaction", SQL_TRANS, 0 },
+	{ "SELECT 'BEGIN'", 0, SQL_TRANS },
+	{ "SELECT begin FROM t", 0, SQL_TRANS },
+	{ "BEGINNING", 0, SQL_TRANS },
+	{ "COMMIT", 0, SQL_TRANS },
 };
 
 START_TEST(test_sql_scan)
@@ -476,6 +534,8 @@ static Suite *session_suite(void)
 	tcase_add_test(tc, test_build_set_every_byte);
 	tcase_add_test(tc, test_vars_names_and_exprs);
 	tcase_add_test(tc, test_vars_equal_and_hash);
+	tcase_add_loop_test(tc, test_pin_room, 0, sizeof(pin_cases) / sizeof(pin_cases[0]));
+	tcase_add_test(tc, test_pin_cap);
 	tcase_add_test(tc, test_ok_strip_tracking);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("sqlscan");
