@@ -329,7 +329,7 @@ static void client_close(struct gw_client *c, const char *reason)
 {
 	struct gw_server *s;
 	uint64_t now = gw_now_ns();
-	bool completed = false;
+	bool completed = false, kick = false;
 
 	if (c->state == GW_CL_CLOSED)
 		return;
@@ -368,6 +368,8 @@ static void client_close(struct gw_client *c, const char *reason)
 		c->account->connections--;
 		if (c->pinned)
 			c->account->pinned--;
+		if (c->holds && !s)
+			kick = true; /* its place under max_pinned frees */
 		gw_client_hold_drop_locked(c);
 	}
 	pthread_mutex_unlock(&gw.sched_lock);
@@ -379,7 +381,7 @@ static void client_close(struct gw_client *c, const char *reason)
 		else
 			gw_server_release(s, /* reusable= */ false);
 	}
-	if (completed)
+	if (completed || kick)
 		gw_sched_kick();
 	event_del(c->ev);
 	event_del(c->wev);
@@ -1373,12 +1375,16 @@ static void client_on_kill(struct gw_msg *m)
 	}
 	if (c && !m->kill_query_only) {
 		client_close(c, "KILL CONNECTION");
-	} else if (c && c->state == GW_CL_QUEUED) {
+	} else if (c && (c->state == GW_CL_QUEUED || c->state == GW_CL_HOLD_WAIT)) {
 		pthread_mutex_lock(&gw.sched_lock);
 		if (c->req_queued && qos_cancel(gw.qos, &c->req)) {
 			c->req_queued = false;
 			cancelled = true;
+		} else if (c->state == GW_CL_HOLD_WAIT && client_hold_unwait_locked(c)) {
+			cancelled = true;
 		}
+		if (cancelled)
+			gw_client_hold_drop_locked(c); /* a place it took for its statement */
 		pthread_mutex_unlock(&gw.sched_lock);
 		if (cancelled) {
 			if (client_peek_packet(c, &p, &len, &seq))

@@ -149,6 +149,8 @@ enum gw_client_state { GW_CLIENT_STATES(GW_X_ENUM) GW_CL__COUNT };
 	X(GW_SV_PREPARE)    /* bringing identity / schema in line with the client */               \
 	X(GW_SV_ACTIVE)     /* running the client's command */                                     \
 	X(GW_SV_DRAIN)      /* the client left mid-response: reading the rest away */              \
+	X(GW_SV_KILLER)     /* sending KILL QUERY for a DRAIN connection's statement, as its       \
+	                     * account; back to the pool when answered */                          \
 	X(GW_SV_CLOSED)     /* closed, slot free */
 
 enum gw_server_state { GW_SERVER_STATES(GW_X_ENUM) GW_SV__COUNT };

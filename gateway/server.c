@@ -565,6 +565,63 @@ void gw_server_release(struct gw_server *s, bool reusable)
 	gw_sched_deliver(local, remote);
 }
 
+/*
+ * Stop the statement orphan o still runs (issue 11: a client that leaves must not leave
+ * its statement running on the backend): KILL QUERY on an idle connection of the same
+ * account, which may kill its own threads. Without one, o's drain waits for the end.
+ */
+static void server_kill_for(const struct gw_server *o)
+{
+	struct gw_server *k;
+	struct wire_buf b;
+	char sql[40];
+	size_t off;
+	int n;
+
+	pthread_mutex_lock(&gw.sched_lock);
+	for (k = gw.idle; k; k = k->next) {
+		if (k->account == o->account && k->fd >= 0)
+			break;
+	}
+	if (k) {
+		idle_remove_locked(k);
+		server_set_state(k, GW_SV_ASSIGNED); /* its old worker's read event lets go */
+	}
+	pthread_mutex_unlock(&gw.sched_lock);
+	if (!k)
+		return;
+	server_attach(k, o->worker);
+	server_set_state(k, GW_SV_KILLER);
+	n = snprintf(sql, sizeof(sql), "KILL QUERY %u", o->backend_conn_id);
+	wire_buf_init(&b);
+	off = wire_packet_begin(&b, 0);
+	wire_put_u8(&b, COM_QUERY);
+	wire_put_bytes(&b, sql, (size_t)n);
+	wire_packet_end(&b, off);
+	gw_log_debug("S-%u: KILL QUERY %u on S-%u (its client left)", k->id, o->backend_conn_id,
+	             o->id);
+	server_send_wbuf(k, &b);
+}
+
+/* The answer to server_kill_for()'s KILL QUERY, OK or ERR (the statement had ended):
+ * either way k goes back to the pool. */
+static void server_killer_read(struct gw_server *k)
+{
+	const uint8_t *h = k->in.data + k->in.start;
+	size_t avail = gw_buf_len(&k->in);
+
+	if (avail < WIRE_HDR_LEN || avail < WIRE_HDR_LEN + (size_t)wire_u24(h))
+		return;
+	if (avail != WIRE_HDR_LEN + (size_t)wire_u24(h) ||
+	    (h[WIRE_HDR_LEN] != 0x00 && h[WIRE_HDR_LEN] != 0xff)) {
+		server_close(k, "unexpected answer to KILL QUERY");
+		return;
+	}
+	k->in.start = k->in.end = 0;
+	server_set_state(k, GW_SV_ACTIVE);
+	gw_server_release(k, /* reusable= */ true);
+}
+
 void gw_server_orphan(struct gw_server *s, bool awaits_client)
 {
 	s->client = NULL;
@@ -580,6 +637,8 @@ void gw_server_orphan(struct gw_server *s, bool awaits_client)
 	}
 	server_set_state(s, GW_SV_DRAIN);
 	gw_server_pause(s, false);
+	if (s->resp.state != WRS_DONE)
+		server_kill_for(s);
 }
 
 /* Close the socket and free the slot; a client still bound learns it lost its server. */
@@ -1455,6 +1514,10 @@ static void server_on_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	s->in.end += (size_t)n;
+	if (st == GW_SV_KILLER) {
+		server_killer_read(s);
+		return;
+	}
 	if (st == GW_SV_LOGIN || st == GW_SV_PREPARE) {
 		/* Whole packets, one at a time. */
 		while (s->state == GW_SV_LOGIN || s->state == GW_SV_PREPARE) {

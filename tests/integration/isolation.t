@@ -248,6 +248,36 @@ def long_statements_and_unread_results(s, bob):
     close_all(hogs)
 
 
+def left_statement_killed(s):
+    """Attack 3's other half: a statement left behind does not run on. alice starts a
+    SLEEP(20) and disconnects; sluice KILLs the query (from an idle connection of hers)."""
+    # The unread results before are drained (or killed) first: the pool is alice's again.
+    lib.wait_until(lambda: not [r for r in lib.backend_threads([ALICE.name]) if r[2] != "Sleep"],
+                   30)
+    warm = [s.connect(ALICE) for _ in range(2)]
+    threads = [threading.Thread(target=lambda c=c: c.cursor().execute("SELECT SLEEP(0.3)"))
+               for c in warm]
+    for t in threads:  # two idle connections of alice's in the pool afterwards
+        t.start()
+    for t in threads:
+        t.join(10)
+    close_all(warm)
+    c = s.connect(ALICE)
+    q = b"\x03SELECT SLEEP(20)"
+    c._sock.sendall(len(q).to_bytes(3, "little") + b"\x00" + q)
+    sleeping = lib.wait_until(lambda: [r for r in lib.backend_threads([ALICE.name])
+                                       if r[4] and "SLEEP(20)" in r[4]], 5)
+    t0 = time.monotonic()
+    c._sock.shutdown(socket.SHUT_RDWR)
+    close_all([c])
+    gone = lib.wait_until(lambda: not [r for r in lib.backend_threads([ALICE.name])
+                                       if r[4] and "SLEEP(20)" in r[4]], 10)
+    took = time.monotonic() - t0
+    ok(sleeping and gone and took < 2,
+       "left_statement_killed: the abandoned SLEEP(20) is killed on the backend (%.2f s)"
+       % took, "sleeping=%r gone=%r" % (sleeping, gone))
+
+
 def pins_hold_every_connection(s):
     """Attack 2: alice's pinned sessions try to take the whole pool of 4."""
     lib.root_sql("CREATE TABLE IF NOT EXISTS `%s`.t (v INT)" % ADB)
@@ -323,6 +353,7 @@ def pins_hold_every_connection(s):
     ok(st == 200 and body.get("pinned_idle_timeout_ms") == 300,
        "pins_hold_every_connection: PATCH pinned_idle_timeout_ms 300", "%r %r" % (st, body))
     long_statements_and_unread_results(s, bob)
+    left_statement_killed(s)
     lib.root_sql("DELETE FROM `%s`.t" % ADB)
     idler = s.connect(ALICE, read_timeout=10)
     icur = idler.cursor()
