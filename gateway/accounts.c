@@ -108,6 +108,7 @@ bool gw_accounts_load(struct store *st, char *err, size_t errlen)
 		a->has_password = sa->has_password;
 		a->max_connections = sa->max_connections;
 		a->max_pinned = sa->max_pinned;
+		gw.hold_room = true; /* a raised cap or reservation lets waiters in */
 		/* read without the lock by the workers' sweeps */
 		__atomic_store_n(&a->pinned_idle_timeout_ms, sa->pinned_idle_timeout_ms,
 		                 __ATOMIC_RELAXED);

@@ -453,6 +453,7 @@ void gw_client_hold_drop_locked(struct gw_client *c)
 	c->holds = false;
 	c->account->holding--;
 	gw.holding--;
+	gw.hold_room = true;
 }
 
 /* Under sched_lock: c's command waits for room under its account's cap. */
@@ -460,6 +461,7 @@ static void client_hold_wait_locked(struct gw_client *c)
 {
 	c->hold_waiting = true;
 	c->hold_next = NULL;
+	c->hold_prev = gw.hold_waiters_tail;
 	if (gw.hold_waiters_tail)
 		gw.hold_waiters_tail->hold_next = c;
 	else
@@ -471,30 +473,41 @@ static void client_hold_wait_locked(struct gw_client *c)
  * GW_MSG_HOLD is on its way). */
 static bool client_hold_unwait_locked(struct gw_client *c)
 {
-	struct gw_client **pp, *prev = NULL;
-
 	if (!c->hold_waiting)
 		return false;
-	for (pp = &gw.hold_waiters; *pp != c; pp = &(*pp)->hold_next)
-		prev = *pp;
-	*pp = c->hold_next;
-	if (gw.hold_waiters_tail == c)
-		gw.hold_waiters_tail = prev;
+	if (c->hold_prev)
+		c->hold_prev->hold_next = c->hold_next;
+	else
+		gw.hold_waiters = c->hold_next;
+	if (c->hold_next)
+		c->hold_next->hold_prev = c->hold_prev;
+	else
+		gw.hold_waiters_tail = c->hold_prev;
 	c->hold_waiting = false;
-	c->hold_next = NULL;
+	c->hold_next = c->hold_prev = NULL;
 	return true;
 }
 
 void gw_client_hold_grant_locked(struct gw_msg **local, struct gw_msg **remote)
 {
 	struct gw_client *c = gw.hold_waiters, *next;
+	uint64_t pass = ++gw.hold_pass;
 
+	if (!gw.hold_room)
+		return; /* nothing let go since the last pass: no one fits now either */
+	gw.hold_room = false;
 	for (; c; c = next) {
 		struct gw_msg *m = &c->msg;
 
 		next = c->hold_next;
-		if (!client_hold_take_locked(c))
-			continue; /* its account is still at its cap; others may not be */
+		if (c->account->hold_full_pass == pass)
+			continue;
+		if (!client_hold_take_locked(c)) {
+			/* its account is still at its cap (the rest of its waiters too);
+			 * other accounts' may fit */
+			c->account->hold_full_pass = pass;
+			continue;
+		}
 		client_hold_unwait_locked(c);
 		m->client = c;
 		m->server = NULL;

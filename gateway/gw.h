@@ -102,15 +102,16 @@ struct gw_account {
 	char name[GW_NAME_MAX + 1];
 	uint8_t stage1[20]; /* SHA1(password) */
 	bool has_password;
-	bool dead;                       /* deleted: no new logins */
-	uint32_t max_connections;        /* 0 = none */
-	struct qos_limits limits;        /* what qos enforces */
-	struct qos_account *qa;          /* owned reference */
-	uint32_t connections;            /* client connections now */
-	uint32_t pinned;                 /* clients pinned to a server now */
-	uint32_t holding;                /* clients holding a server between statements (pinned
-	                                  * or in a transaction), or about to (pins.h) */
-	uint32_t max_pinned;             /* rule: cap on holding; 0 = automatic (pins.h) */
+	bool dead;                /* deleted: no new logins */
+	uint32_t max_connections; /* 0 = none */
+	struct qos_limits limits; /* what qos enforces */
+	struct qos_account *qa;   /* owned reference */
+	uint32_t connections;     /* client connections now */
+	uint32_t pinned;          /* clients pinned to a server now */
+	uint32_t holding;         /* clients holding a server between statements (pinned
+	                           * or in a transaction), or about to (pins.h) */
+	uint32_t max_pinned;      /* rule: cap on holding; 0 = automatic (pins.h) */
+	uint64_t hold_full_pass;  /* the grant pass that found it at its cap (under sched_lock) */
 	uint32_t pinned_idle_timeout_ms; /* rule: a holding client idle this long loses its
 	                                  * server and its session; 0 = never */
 	struct gw_server *held;          /* list (hold_next) of servers HELD for this account's
@@ -301,14 +302,15 @@ struct gw_client {
 	uint64_t idle_since_ns;      /* IDLE: when its last statement ended */
 	bool hold_waiting;           /* in gw.hold_waiters (under sched_lock) */
 	struct gw_client *hold_next; /* in gw.hold_waiters */
-	const char *ended;           /* a holding session ended by sluice (pinned idle
-	                              * timeout): its next command gets this as ERR 1927 */
-	bool in_trans;               /* the server said SERVER_STATUS_IN_TRANS */
-	bool infile;                 /* streaming a LOCAL INFILE to the server */
-	size_t cmd_left;             /* bytes of the current command still to forward */
-	bool cmd_continued;          /* the last command packet was 0xffffff long */
-	uint8_t cmd;                 /* command byte of the running request */
-	uint16_t status;             /* server status flags last seen */
+	struct gw_client *hold_prev;
+	const char *ended;  /* a holding session ended by sluice (pinned idle
+	                     * timeout): its next command gets this as ERR 1927 */
+	bool in_trans;      /* the server said SERVER_STATUS_IN_TRANS */
+	bool infile;        /* streaming a LOCAL INFILE to the server */
+	size_t cmd_left;    /* bytes of the current command still to forward */
+	bool cmd_continued; /* the last command packet was 0xffffff long */
+	uint8_t cmd;        /* command byte of the running request */
+	uint16_t status;    /* server status flags last seen */
 	uint64_t connected_ns;
 	uint64_t enqueued_ns;
 	uint64_t bytes_in, bytes_out;
@@ -378,6 +380,9 @@ struct gw {
 	struct gw_client *hold_waiters; /* HOLD_WAIT clients, oldest first, linked by
 	                                 * hold_next (under sched_lock) */
 	struct gw_client *hold_waiters_tail;
+	bool hold_room;              /* a holding session let go (or rules changed) since the last
+	                              * grant: gw_client_hold_grant_locked() has work */
+	uint64_t hold_pass;          /* that function's passes, numbered */
 	uint64_t spare_runs;         /* statements that took a spare server (--max-active) */
 	uint64_t reserve_runs;       /* statements that took a reserve connection */
 	uint64_t freed_ns;           /* when a connection last became free (idle, or its

@@ -359,7 +359,9 @@ def pins_hold_every_connection(s):
     icur = idler.cursor()
     icur.execute("BEGIN")
     icur.execute("INSERT INTO t VALUES (42)")
-    tid = lib.root_sql("SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX")
+    tid = lib.root_sql("SELECT t.trx_mysql_thread_id FROM information_schema.INNODB_TRX t"
+                       " JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id"
+                       " WHERE p.USER = %s", (ALICE.name,))
     tid = [r[0] for r in tid]
     gone = lib.wait_until(lambda: not (set(tid) & set(r[0] for r in
                                                       lib.backend_threads([ALICE.name]))), 5)
