@@ -27,6 +27,7 @@ enum adm_http_status {
 	ADM_HTTP_NO_CONTENT = 204,
 	ADM_HTTP_BAD_REQUEST = 400,
 	ADM_HTTP_UNAUTHORIZED = 401,
+	ADM_HTTP_FORBIDDEN = 403,
 	ADM_HTTP_NOT_FOUND = 404,
 	ADM_HTTP_METHOD_NOT_ALLOWED = 405,
 	ADM_HTTP_CONFLICT = 409,
@@ -85,6 +86,26 @@ void adm_reply_store_error(struct adm_reply *rp, struct store *st, const char *e
  * On failure, fills rp with a 500 that says the change was saved and returns false;
  * on success leaves rp untouched. */
 bool adm_publish(struct adm_ctx *ctx, struct adm_reply *rp);
+
+/* ---- where a request comes from (http.c; pure, for the unit tests) ---- */
+
+/* Is host (a Host header: name or address, optional ":PORT") the loopback by its very
+ * text: "localhost", 127.x.y.z in plain dotted decimal, or "[::1]", any case? A name
+ * that merely resolves to loopback is not (a DNS-rebinding page's name does). */
+bool adm_host_is_local(const char *host);
+/* Is origin (an Origin header) "http://" followed by such a host and nothing else? */
+bool adm_origin_is_local(const char *origin);
+/*
+ * May a request with these headers be served (issue 11: a web page in an operator's
+ * browser must not drive the API)? host and origin are NULL when the header is absent;
+ * method is the request's. Without a token (has_token false): the Host, when there is
+ * one, must be local and an Origin, when there is one, must be local too. With a
+ * token: a write (any method but GET and HEAD) with an Origin must come from a local
+ * origin or from the API's own (Origin = http(s):// + Host). false + why (the JSON
+ * error's text) when it may not.
+ */
+bool adm_request_allowed(bool has_token, const char *method, const char *host, const char *origin,
+                         char *why, size_t whylen);
 
 /* ---- growable text (http.c) ---- */
 

@@ -6,10 +6,11 @@
  * request-body accumulation (capped at ADM_BODY_MAX) and the health counters.
  * Must not touch: gateway objects; it reaches them only through struct adm_hooks.
  *
- * Checks happen in this order, all before the body is read: unknown path 404, method not
- * served on that path 405, missing or wrong token 401, POST/PATCH without a JSON
- * Content-Type 415, declared Content-Length over the cap 413. A chunked body that grows
- * past the cap is discarded as it arrives and answered 413 at its end.
+ * Checks happen in this order, all before the body is read: a Host or Origin that a web
+ * page in a browser would send 403 (adm_request_allowed(): issue 11, DNS rebinding and
+ * cross-site requests), unknown path 404, method not served on that path 405, missing or wrong
+ * token 401, POST/PATCH without a JSON Content-Type 415, declared Content-Length over the cap 413.
+ * A chunked body that grows past the cap is discarded as it arrives and answered 413 at its end.
  */
 #include "config.h"
 
@@ -342,6 +343,144 @@ static const struct adm_route *adm_route_find(const char *method, const char *ur
 	return NULL;
 }
 
+/* ---- where a request comes from (issue 11) ----
+ *
+ * Without a token the API trusts whoever can reach its loopback socket. A web page in
+ * an operator's browser can reach it too: by DNS rebinding (its own name, then resolved
+ * to 127.0.0.1, so the browser treats the API as the page's own origin and sends
+ * anything), or by a plain cross-site request. The first carries the page's name in
+ * Host, the second the page's origin in Origin; a browser sets both itself and no page
+ * can forge them. So without a token only a loopback Host and no foreign Origin are
+ * served. A missing Host (HTTP/1.0) is served: no browser sends a request without one.
+ */
+
+/* A decimal port after a host: 1 to 5 digits, at most 65535; s is past the ':'. */
+static bool adm_is_port(const char *s, size_t n)
+{
+	unsigned long v = 0;
+
+	if (n == 0 || n > 5)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	return v <= 65535;
+}
+
+/* 127.x.y.z as a browser writes it: four decimal octets, no leading zeros. */
+static bool adm_is_v4_loopback(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	for (int octet = 0; octet < 4; octet++) {
+		size_t start = i;
+		unsigned v = 0;
+
+		if (octet > 0) {
+			if (i >= n || s[i] != '.')
+				return false;
+			start = ++i;
+		}
+		while (i < n && s[i] >= '0' && s[i] <= '9' && i - start < 3)
+			v = v * 10 + (unsigned)(s[i++] - '0');
+		if (i == start || v > 255 || (s[start] == '0' && i - start > 1))
+			return false;
+		if (octet == 0 && v != 127)
+			return false;
+	}
+	return i == n;
+}
+
+/* The first n bytes of s: a loopback host, optionally followed by ":PORT". */
+static bool adm_hostport_is_local(const char *s, size_t n)
+{
+	static const char lh[] = "localhost", v6[] = "[::1]";
+	const char *colon;
+	size_t hl;
+
+	if (n >= sizeof v6 - 1 && memcmp(s, v6, sizeof v6 - 1) == 0) {
+		hl = sizeof v6 - 1;
+	} else {
+		colon = memchr(s, ':', n);
+		hl = colon ? (size_t)(colon - s) : n;
+		if (!(hl == sizeof lh - 1 && strncasecmp(s, lh, hl) == 0) &&
+		    !adm_is_v4_loopback(s, hl))
+			return false;
+	}
+	if (hl == n)
+		return true;
+	return s[hl] == ':' && adm_is_port(s + hl + 1, n - hl - 1);
+}
+
+bool adm_host_is_local(const char *host)
+{
+	return host && adm_hostport_is_local(host, strlen(host));
+}
+
+bool adm_origin_is_local(const char *origin)
+{
+	static const char http[] = "http://";
+
+	if (!origin || strncasecmp(origin, http, sizeof http - 1) != 0)
+		return false;
+	origin += sizeof http - 1;
+	return adm_hostport_is_local(origin, strlen(origin));
+}
+
+/* Origin names the API itself: http:// or https:// followed by exactly the Host. */
+static bool adm_origin_is_own(const char *origin, const char *host)
+{
+	const char *rest;
+
+	if (!origin || !host || !host[0])
+		return false;
+	if (strncasecmp(origin, "http://", 7) == 0)
+		rest = origin + 7;
+	else if (strncasecmp(origin, "https://", 8) == 0)
+		rest = origin + 8;
+	else
+		return false;
+	return strcasecmp(rest, host) == 0;
+}
+
+bool adm_request_allowed(bool has_token, const char *method, const char *host, const char *origin,
+                         char *why, size_t whylen)
+{
+	bool write =
+	    strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0;
+
+	if (has_token) {
+		if (!write || !origin || adm_origin_is_local(origin) ||
+		    adm_origin_is_own(origin, host))
+			return true;
+		snprintf(why, whylen,
+		         "refused: a page of another origin (Origin: %.100s) may not change the "
+		         "admin API's rules, even with the token",
+		         origin);
+		return false;
+	}
+	if (host && !adm_host_is_local(host)) {
+		snprintf(
+		    why, whylen,
+		    "refused: the admin API has no token, so it serves only requests addressed "
+		    "to localhost, 127.x.y.z or [::1], not to \"%.100s\" (a web page may "
+		    "be trying DNS rebinding); set --admin-token to serve other names",
+		    host);
+		return false;
+	}
+	if (origin && !adm_origin_is_local(origin)) {
+		snprintf(why, whylen,
+		         "refused: the admin API has no token, so it serves no request from a page "
+		         "of another origin (Origin: %.100s); only http://localhost, "
+		         "http://127.x.y.z and http://[::1] pages may use it",
+		         origin);
+		return false;
+	}
+	return true;
+}
+
 /* Equal in time that depends only on the configured token's length, never on where the
  * first difference is or on the length of what the client sent. */
 static bool adm_token_equal(const struct adm_ctx *ctx, const char *given, size_t glen)
@@ -357,7 +496,8 @@ static bool adm_token_equal(const struct adm_ctx *ctx, const char *given, size_t
 }
 
 /* "Authorization: Bearer <token>" (scheme case-insensitive, RFC 6750). With no token
- * configured (allowed on loopback only) every request passes: see docs/admin.md. */
+ * configured (allowed on loopback only) every request that adm_request_allowed() let in
+ * passes: see docs/admin.md. */
 static bool adm_authorized(const struct adm_ctx *ctx, struct MHD_Connection *c)
 {
 	const char *h;
@@ -458,9 +598,18 @@ static enum MHD_Result adm_access(void *cls, struct MHD_Connection *c, const cha
 	if (!ac) {
 		const struct adm_route *r;
 		const char *arg = NULL;
-		char allow[64];
+		char allow[64], why[ADM_ERR_MAX];
 		bool path_known;
 
+		/* First of all: nothing, not even which paths exist, for a foreign page. */
+		if (!adm_request_allowed(
+			ctx->token != NULL, method,
+			MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST),
+			MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin"), why,
+			sizeof why)) {
+			adm_reply_error(&rp, ADM_HTTP_FORBIDDEN, "%s", why);
+			return adm_queue(c, &rp, NULL);
+		}
 		r = adm_route_find(method, url, &arg, &path_known, allow, sizeof allow);
 		if (!r && path_known) {
 			adm_reply_error(&rp, ADM_HTTP_METHOD_NOT_ALLOWED,

@@ -104,6 +104,14 @@ bool gw_accounts_load(struct store *st, char *err, size_t errlen)
 		}
 		a->dead = false;
 		gw_strlcpy(a->name, sa->name, sizeof(a->name));
+		/* New credentials (issue 11): a new generation, so that no backend connection
+		 * authenticated with the old ones serves a client that proved the new ones
+		 * (server_prepare() switches user when the generations differ). A new
+		 * account starts at 1 (its zeroed stage1 differs from any real one, and an
+		 * account without a password has has_password false against none). */
+		if (a->cred_gen == 0 || a->has_password != sa->has_password ||
+		    memcmp(a->stage1, sa->pw_sha1, sizeof(a->stage1)) != 0)
+			a->cred_gen++;
 		memcpy(a->stage1, sa->pw_sha1, sizeof(a->stage1));
 		a->has_password = sa->has_password;
 		a->max_connections = sa->max_connections;

@@ -406,6 +406,7 @@ static void client_free(struct gw_client *c)
 	gw_buf_free(&c->out);
 	gw_buf_free(&c->zraw);
 	gw_vars_free(&c->vars);
+	explicit_bzero(&c->cred, sizeof(c->cred));
 	free(c);
 }
 
@@ -752,29 +753,35 @@ static void client_deny(struct gw_client *c, uint8_t seq, const char *user, bool
 }
 
 /* Look up an account and check its password answer against our salt. Returns the
- * account (not yet counted as connected) or NULL. */
+ * account (not yet counted as connected) with the credentials checked in *cred (what
+ * the client's backend connections will authenticate with), or NULL. */
 static struct gw_account *client_check_password(const char *user, const uint8_t *salt,
-                                                const uint8_t *answer, size_t answer_len)
+                                                const uint8_t *answer, size_t answer_len,
+                                                struct gw_cred *cred)
 {
 	struct gw_account *a;
-	uint8_t stage1[20];
-	bool has_pw, ok;
+	bool ok;
 
 	pthread_mutex_lock(&gw.sched_lock);
 	a = gw_account_find_locked(user);
 	if (a) {
-		memcpy(stage1, a->stage1, sizeof(stage1));
-		has_pw = a->has_password;
+		memcpy(cred->stage1, a->stage1, sizeof(cred->stage1));
+		cred->has_password = a->has_password;
+		cred->gen = a->cred_gen;
 	}
 	pthread_mutex_unlock(&gw.sched_lock);
 	if (!a)
 		return NULL;
-	ok = auth_native_verify(stage1, has_pw, salt, answer, answer_len);
+	ok = auth_native_verify(cred->stage1, cred->has_password, salt, answer, answer_len);
+	if (!ok)
+		explicit_bzero(cred, sizeof(*cred));
 	return ok ? a : NULL;
 }
 
-/* Count the client in against its account's max_connections. */
-static bool client_admit(struct gw_client *c, struct gw_account *a, uint8_t seq)
+/* Count the client in against its account's max_connections; once in, its backend
+ * connections authenticate with cred (what it proved). cred is wiped either way. */
+static bool client_admit(struct gw_client *c, struct gw_account *a, struct gw_cred *cred,
+                         uint8_t seq)
 {
 	char msg[400];
 	bool ok;
@@ -790,9 +797,12 @@ static bool client_admit(struct gw_client *c, struct gw_account *a, uint8_t seq)
 	pthread_mutex_unlock(&gw.sched_lock);
 	if (ok) {
 		c->account = a;
+		c->cred = *cred;
+		explicit_bzero(cred, sizeof(*cred));
 		gw_killmap_set_account(c);
 		return true;
 	}
+	explicit_bzero(cred, sizeof(*cred));
 	snprintf(msg, sizeof(msg),
 	         "User %s already has more than 'max_user_connections' active connections "
 	         "(sluice account '%s', max_connections %u)",
@@ -842,6 +852,7 @@ static void client_handshake(struct gw_client *c, const uint8_t *p, uint32_t len
 {
 	struct wire_handshake_resp r;
 	struct gw_account *a;
+	struct gw_cred cred;
 
 	if (!wire_parse_handshake_resp(p, len, &r)) {
 		client_send_err(c, (uint8_t)(seq + 1), 1043, "08S01", "Bad handshake");
@@ -867,12 +878,12 @@ static void client_handshake(struct gw_client *c, const uint8_t *p, uint32_t len
 		client_send_auth_switch(c, (uint8_t)(seq + 1));
 		return;
 	}
-	a = client_check_password(r.user, c->salt, r.auth, r.auth_len);
+	a = client_check_password(r.user, c->salt, r.auth, r.auth_len, &cred);
 	if (!a) {
 		client_deny(c, (uint8_t)(seq + 1), r.user, r.auth_len > 0);
 		return;
 	}
-	if (client_admit(c, a, (uint8_t)(seq + 1)))
+	if (client_admit(c, a, &cred, (uint8_t)(seq + 1)))
 		client_logged_in(c, (uint8_t)(seq + 1));
 }
 
@@ -882,10 +893,11 @@ static void client_auth_switch_answer(struct gw_client *c, const uint8_t *p, uin
 {
 	char user[GW_DB_MAX + 1];
 	struct gw_account *a;
+	struct gw_cred cred;
 
 	gw_strlcpy(user, c->pending_db, sizeof(user));
 	c->pending_db[0] = '\0';
-	a = client_check_password(user, c->salt, p, len);
+	a = client_check_password(user, c->salt, p, len, &cred);
 	if (!a) {
 		client_deny(c, (uint8_t)(seq + 1), user, len > 0);
 		return;
@@ -900,7 +912,7 @@ static void client_auth_switch_answer(struct gw_client *c, const uint8_t *p, uin
 			c->account = NULL;
 		}
 	}
-	if (client_admit(c, a, (uint8_t)(seq + 1)))
+	if (client_admit(c, a, &cred, (uint8_t)(seq + 1)))
 		client_logged_in(c, (uint8_t)(seq + 1));
 }
 
@@ -943,15 +955,16 @@ static void client_change_user(struct gw_client *c, const uint8_t *p, uint32_t l
 	c->status = SERVER_STATUS_AUTOCOMMIT;
 	/* Clients answer COM_CHANGE_USER with a scramble of the greeting's salt. */
 	if (!cu.auth_plugin[0] || strcmp(cu.auth_plugin, AUTH_NATIVE) == 0) {
+		struct gw_cred cred;
 		struct gw_account *a =
-		    client_check_password(cu.user, c->salt, cu.auth, cu.auth_len);
+		    client_check_password(cu.user, c->salt, cu.auth, cu.auth_len, &cred);
 
 		if (a) {
 			pthread_mutex_lock(&gw.sched_lock);
 			c->account->connections--;
 			pthread_mutex_unlock(&gw.sched_lock);
 			c->account = NULL;
-			if (client_admit(c, a, 1))
+			if (client_admit(c, a, &cred, 1))
 				client_logged_in(c, 1);
 			return;
 		}

@@ -93,6 +93,19 @@ struct gw_account_tstats {
 };
 
 /*
+ * The credentials a client proved at login (issue 11): a copy of its account's stage1
+ * taken, with the account's cred_gen, under the same lock as the check. The client's
+ * backend connections authenticate with these, never with whatever the account holds
+ * later, so that a client runs statements only on connections authenticated with what
+ * it proved.
+ */
+struct gw_cred {
+	uint8_t stage1[20]; /* SHA1(password); wiped when the client is freed */
+	bool has_password;
+	uint64_t gen; /* the account's cred_gen when stage1 was copied */
+};
+
+/*
  * An account: a login and its rules. Long-lived: created when the rules first mention
  * it, kept (marked dead) after deletion so that clients still holding it stay valid.
  * Fields below `rules` are guarded by gw.sched_lock.
@@ -102,6 +115,9 @@ struct gw_account {
 	char name[GW_NAME_MAX + 1];
 	uint8_t stage1[20]; /* SHA1(password) */
 	bool has_password;
+	uint64_t cred_gen;        /* bumped whenever stage1 or has_password changes (issue 11):
+	                           * a backend connection authenticated under another value
+	                           * is not on the account's current credentials */
 	bool dead;                /* deleted: no new logins */
 	uint32_t max_connections; /* 0 = none */
 	struct qos_limits limits; /* what qos enforces */
@@ -217,6 +233,8 @@ struct gw_server {
 	uint32_t caps;              /* capabilities agreed with the backend */
 	uint32_t backend_conn_id;   /* the backend's thread id */
 	struct gw_account *account; /* weak (accounts live forever): identity now */
+	uint64_t cred_gen;          /* the gw_cred.gen its login or last COM_CHANGE_USER
+	                             * authenticated with; valid while account is set */
 	char db[GW_DB_MAX + 1];     /* schema now ("" = none) */
 	uint8_t charset;            /* collation id now */
 	uint32_t caps_class;        /* client capability bits it was opened with */
@@ -279,6 +297,8 @@ struct gw_client {
 	struct gw_buf in;           /* bytes received, not yet consumed */
 	struct gw_buf out;          /* bytes to send that did not fit */
 	struct gw_account *account; /* borrowed (accounts live forever): after auth */
+	struct gw_cred cred;        /* what it proved at login: its backend connections
+	                             * authenticate with this (after auth) */
 	struct gw_server *server;   /* weak, cleared by gw_unlink(): RUNNING, pinned */
 	struct qos_req req;         /* the queued or running command */
 	struct gw_msg msg;          /* the one message in flight to this client */

@@ -112,7 +112,8 @@ static struct gw_server *choose_server_locked(const struct gw_client *c)
 	for (s = gw.idle; s; s = s->next) {
 		if (s->caps_class != cls)
 			continue;
-		if (s->account == c->account && s->charset == c->charset && s->tracking &&
+		if (s->account == c->account && s->cred_gen == c->cred.gen &&
+		    s->charset == c->charset && s->tracking &&
 		    !((s->caps ^ c->caps) & CLIENT_MULTI_STATEMENTS) &&
 		    s->vars.hash == c->vars.hash && strcmp(s->db, c->db) == 0) {
 			if (s->worker == c->worker)
@@ -797,8 +798,8 @@ static void server_login(struct gw_server *s, const uint8_t *p, uint32_t len)
 	r.max_packet = 1u << 30;
 	r.charset = c->charset;
 	gw_strlcpy(r.user, c->account->name, sizeof(r.user));
-	if (c->account->has_password) {
-		auth_native_scramble(c->account->stage1, s->salt, r.auth);
+	if (c->cred.has_password) {
+		auth_native_scramble(c->cred.stage1, s->salt, r.auth);
 		r.auth_len = 20;
 	}
 	gw_strlcpy(r.db, c->db, sizeof(r.db));
@@ -809,6 +810,7 @@ static void server_login(struct gw_server *s, const uint8_t *p, uint32_t len)
 	if (!server_send_wbuf(s, &b))
 		return;
 	s->account = c->account;
+	s->cred_gen = c->cred.gen;
 	gw_strlcpy(s->db, c->db, sizeof(s->db));
 	s->charset = c->charset;
 	s->tracking = false;
@@ -820,7 +822,7 @@ static void server_login(struct gw_server *s, const uint8_t *p, uint32_t len)
 /* AuthSwitchRequest from the backend (login or COM_CHANGE_USER): the native answer goes
  * into b. False (s closed) when the backend wants a plugin sluice does not speak. */
 static bool server_auth_switch(struct gw_server *s, const uint8_t *p, uint32_t len, uint8_t seq,
-                               const struct gw_account *a, struct wire_buf *b)
+                               const struct gw_cred *cred, struct wire_buf *b)
 {
 	struct wire_cur cur = wire_cur_init(p + 1, len - 1);
 	const char *plugin;
@@ -842,8 +844,8 @@ static bool server_auth_switch(struct gw_server *s, const uint8_t *p, uint32_t l
 	}
 	memcpy(s->salt, salt, sizeof(s->salt));
 	off = wire_packet_begin(b, (uint8_t)(seq + 1));
-	if (a->has_password) {
-		auth_native_scramble(a->stage1, s->salt, answer);
+	if (cred->has_password) {
+		auth_native_scramble(cred->stage1, s->salt, answer);
 		wire_put_bytes(b, answer, sizeof(answer));
 	}
 	wire_packet_end(b, off);
@@ -991,13 +993,17 @@ static void server_prepare(struct gw_server *s, struct gw_client *c)
 	wire_buf_init(&b);
 	s->prep_n = s->prep_i = 0;
 	stmt_build_closes(s, &b);
-	if (s->account != c->account || s->charset != c->charset || (!c->db[0] && s->db[0])) {
+	/* A connection authenticated with other credentials than the client proved (its
+	 * account's password changed since, issue 11) is switched like one of another
+	 * account: the client's statements run only where its own credentials got in. */
+	if (s->account != c->account || s->cred_gen != c->cred.gen || s->charset != c->charset ||
+	    (!c->db[0] && s->db[0])) {
 		struct wire_change_user cu;
 
 		memset(&cu, 0, sizeof(cu));
 		gw_strlcpy(cu.user, c->account->name, sizeof(cu.user));
-		if (c->account->has_password) {
-			auth_native_scramble(c->account->stage1, s->salt, cu.auth);
+		if (c->cred.has_password) {
+			auth_native_scramble(c->cred.stage1, s->salt, cu.auth);
 			cu.auth_len = 20;
 		}
 		gw_strlcpy(cu.db, c->db, sizeof(cu.db));
@@ -1117,7 +1123,7 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 		struct wire_buf b;
 
 		wire_buf_init(&b);
-		if (!server_auth_switch(s, p, len, seq, c->account, &b)) {
+		if (!server_auth_switch(s, p, len, seq, &c->cred, &b)) {
 			wire_buf_free(&b);
 			return;
 		}
@@ -1195,6 +1201,7 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 	case GW_PREP_CHANGE_USER_AUTH:
 		/* A fresh session */
 		s->account = c->account;
+		s->cred_gen = c->cred.gen;
 		s->charset = c->charset;
 		gw_strlcpy(s->db, c->db, sizeof(s->db));
 		s->tracking = false;

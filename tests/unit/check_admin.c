@@ -23,6 +23,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "admin/adm_int.h"
 #include "admin/admin.h"
 #include "tests/unit/testutil.h"
 
@@ -655,6 +656,147 @@ START_TEST(test_dashboard)
 }
 END_TEST
 
+/* ---- where a request comes from (issue 11: DNS rebinding, cross-site pages) ---- */
+
+struct origin_case {
+	bool token;         /* a token is configured */
+	const char *method; /* the request's method */
+	const char *host;   /* Host header, NULL = none */
+	const char *origin; /* Origin header, NULL = none */
+	bool allowed;       /* adm_request_allowed()'s answer */
+};
+
+static const struct origin_case origin_cases[] = {
+	/* No token: the Host must be a loopback literal or localhost, port or not. */
+	{ false, "PATCH", "localhost", NULL, true },
+	{ false, "PATCH", "localhost:8307", NULL, true },
+	{ false, "GET", "LOCALHOST:8307", NULL, true },
+	{ false, "GET", "127.0.0.1", NULL, true },
+	{ false, "GET", "127.0.0.1:8307", NULL, true },
+	{ false, "GET", "127.255.0.9:1", NULL, true },
+	{ false, "GET", "[::1]", NULL, true },
+	{ false, "GET", "[::1]:65535", NULL, true },
+	{ false, "GET", NULL, NULL, true }, /* HTTP/1.0: no browser sends that */
+	{ false, "PATCH", "rebind.attacker.example", NULL, false },
+	{ false, "PATCH", "rebind.attacker.example:8307", NULL, false },
+	{ false, "GET", "localhost.attacker.example", NULL, false },
+	{ false, "GET", "127.0.0.1.attacker.example", NULL, false },
+	{ false, "GET", "attacker.example:127.0.0.1", NULL, false },
+	{ false, "GET", "localhost:", NULL, false },
+	{ false, "GET", "localhost:65536", NULL, false },
+	{ false, "GET", "localhost:80x", NULL, false },
+	{ false, "GET", "localhost.", NULL, false },
+	{ false, "GET", "128.0.0.1", NULL, false },
+	{ false, "GET", "10.0.0.1:8307", NULL, false },
+	{ false, "GET", "127.0.0", NULL, false },
+	{ false, "GET", "127.0.0.1.1", NULL, false },
+	{ false, "GET", "127.0.0.256", NULL, false },
+	{ false, "GET", "127.0.0.01", NULL, false },
+	{ false, "GET", "0x7f.0.0.1", NULL, false },
+	{ false, "GET", "2130706433", NULL, false },
+	{ false, "GET", "[::ffff:127.0.0.1]", NULL, false },
+	{ false, "GET", "[::1]x", NULL, false },
+	{ false, "GET", "::1", NULL, false },
+	{ false, "GET", "", NULL, false },
+	{ false, "GET", "127.0.0.1@evil.example", NULL, false },
+	/* No token: an Origin must be an http:// loopback page, nothing after the port. */
+	{ false, "PATCH", "localhost:8307", "http://localhost:8307", true },
+	{ false, "PATCH", "127.0.0.1:8307", "http://127.0.0.1:8307", true },
+	{ false, "PATCH", "127.0.0.1:8307", "http://localhost", true },
+	{ false, "DELETE", "[::1]:8307", "http://[::1]:8307", true },
+	{ false, "GET", "127.0.0.1:8307", "http://evil.example", false },
+	{ false, "PATCH", "127.0.0.1:8307", "http://evil.example", false },
+	{ false, "PATCH", "127.0.0.1:8307", "null", false },
+	{ false, "PATCH", "127.0.0.1:8307", "", false },
+	{ false, "PATCH", "127.0.0.1:8307", "https://localhost:8307", false },
+	{ false, "PATCH", "127.0.0.1:8307", "http://localhost.evil.example", false },
+	{ false, "PATCH", "127.0.0.1:8307", "http://127.0.0.1:8307/x", false },
+	{ false, "PATCH", "127.0.0.1:8307", "file://", false },
+	{ false, "PATCH", NULL, "http://evil.example", false },
+	/* A token: any Host; a write with a foreign Origin is refused, a read is not. */
+	{ true, "GET", "admin.example:8307", NULL, true },
+	{ true, "PATCH", "admin.example:8307", NULL, true },
+	{ true, "GET", "admin.example:8307", "http://evil.example", true },
+	{ true, "HEAD", "admin.example:8307", "http://evil.example", true },
+	{ true, "POST", "admin.example:8307", "http://evil.example", false },
+	{ true, "PATCH", "admin.example:8307", "http://evil.example", false },
+	{ true, "DELETE", "admin.example:8307", "null", false },
+	{ true, "DELETE", NULL, "http://evil.example", false },
+	{ true, "PATCH", "admin.example:8307", "http://admin.example:8307", true },
+	{ true, "PATCH", "Admin.Example:8307", "https://admin.example:8307", true },
+	{ true, "PATCH", "admin.example:8307", "http://admin.example:8308", false },
+	{ true, "PATCH", "admin.example:8307", "http://localhost:3000", true },
+};
+
+START_TEST(test_request_allowed_table)
+{
+	const struct origin_case *k = &origin_cases[_i];
+	char why[ADM_ERR_MAX] = "";
+	bool got = adm_request_allowed(k->token, k->method, k->host, k->origin, why, sizeof why);
+
+	ck_assert_msg(got == k->allowed, "token=%d %s Host=%s Origin=%s: got %s (%s)", k->token,
+	              k->method, k->host ? k->host : "(none)", k->origin ? k->origin : "(none)",
+	              got ? "allowed" : "refused", why);
+	if (!got)
+		ck_assert_msg(strncmp(why, "refused: ", 9) == 0, "why: %s", why);
+}
+END_TEST
+
+/* One HTTP/1.0 request with extra header lines (each ending in \r\n) instead of the Host
+ * http_ct() sends; no body. */
+static struct resp http_raw(const char *method, const char *path, const char *headers)
+{
+	char head[1024];
+	int fd = connect_admin();
+	int n = snprintf(head, sizeof head, "%s %s HTTP/1.0\r\n%s\r\n", method, path, headers);
+
+	send_all(fd, head, (size_t)n);
+	return read_resp(fd);
+}
+
+START_TEST(test_loopback_without_token_refuses_foreign_pages)
+{
+	char err[256];
+
+	open_store();
+	ck_assert_msg(adm_start("127.0.0.1:0", NULL, st, &hooks, err, sizeof err), "%s", err);
+	expect(http_raw("DELETE", "/v1/accounts/x", "Host: rebind.attacker.example\r\n"), 403,
+	       "DNS rebinding");
+	expect(http_raw("GET", "/v1/health", "Host: rebind.attacker.example:80\r\n"), 403,
+	       "\"error\"");
+	expect(http_raw("GET", "/nowhere", "Host: rebind.attacker.example\r\n"), 403, no_needle);
+	expect(
+	    http_raw("GET", "/v1/accounts", "Host: 127.0.0.1\r\nOrigin: http://evil.example\r\n"),
+	    403, "Origin: http://evil.example");
+	expect(http_raw("GET", "/v1/accounts", "Host: localhost:1\r\n"), 200, "accounts");
+	expect(http_raw("GET", "/v1/accounts", "Host: [::1]\r\nOrigin: http://[::1]:1\r\n"), 200,
+	       "accounts");
+	expect(http_raw("GET", "/v1/health", ""), 200, "generation");
+	adm_stop();
+	close_store();
+}
+END_TEST
+
+START_TEST(test_token_refuses_foreign_writes)
+{
+	char hdr[256];
+
+	snprintf(hdr, sizeof hdr, "Host: admin.example\r\nAuthorization: Bearer %s\r\n", TOKEN);
+	expect(http_raw("GET", "/v1/accounts", hdr), 200, "accounts");
+	snprintf(hdr, sizeof hdr,
+	         "Host: admin.example\r\nAuthorization: Bearer %s\r\n"
+	         "Origin: http://evil.example\r\n",
+	         TOKEN);
+	expect(http_raw("DELETE", "/v1/accounts/x", hdr), 403, "another origin");
+	expect(http_raw("GET", "/v1/accounts", hdr), 200, "accounts");
+	snprintf(hdr, sizeof hdr,
+	         "Host: admin.example\r\nAuthorization: Bearer %s\r\n"
+	         "Origin: http://admin.example\r\n",
+	         TOKEN);
+	expect(http_raw("DELETE", "/v1/accounts/x", hdr), 404, no_needle);
+}
+END_TEST
+
 /* ---- start-up rules (no fixture daemon) ---- */
 
 START_TEST(test_start_refuses_public_without_token)
@@ -757,6 +899,17 @@ static Suite *admin_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_metrics);
 	tcase_add_test(tc, test_stats_json);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("origin");
+	tcase_add_loop_test(tc, test_request_allowed_table, 0,
+	                    (int)(sizeof origin_cases / sizeof origin_cases[0]));
+	tcase_add_test(tc, test_loopback_without_token_refuses_foreign_pages);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("origin_token");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_token_refuses_foreign_writes);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("startup");
