@@ -112,7 +112,8 @@ HOSTILE = [
     "\n\t\r",
     "NULL'",
     "-1 OR 1",
-] + ["%s%s%s" % (chr(b), chr(b), "q") for b in range(1, 128)]
+] + ["%s%s%s" % (chr(b), chr(b), "q") for b in range(1, 128)] + \
+    ["%sq" % chr(0xDC00 + b) for b in range(128, 256)]  # raw bytes 128-255 (surrogateescape)
 
 
 def hostile_values_read_back(s):
