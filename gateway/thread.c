@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -195,6 +196,29 @@ static int listen_socket(bool probe, char *err, size_t errlen)
 	return fd;
 }
 
+/* The per-address table of logins (hosts.h), with a secret seed for its hash. */
+static bool hosts_start(char *err, size_t errlen)
+{
+	struct gw_hosts_config cfg = {
+		.max_prelogin = gw.cfg.max_prelogin_per_host,
+		.fail_threshold = gw.cfg.auth_fail_threshold,
+		.delay_max_ms = gw.cfg.auth_delay_max_ms,
+		.step_ms = GW_AUTH_DELAY_STEP_MS,
+		.window_ms = GW_AUTH_FAIL_WINDOW_MS,
+	};
+	uint64_t seed = 0;
+
+	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		seed = gw_now_ns() ^ ((uint64_t)getpid() << 32);
+	gw.hosts = malloc(sizeof(*gw.hosts));
+	if (!gw.hosts) {
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	gw_hosts_init(gw.hosts, &cfg, seed);
+	return true;
+}
+
 _Thread_local uint32_t gw_self_worker = UINT32_MAX;
 
 static void *worker_main(void *arg)
@@ -234,6 +258,8 @@ bool gw_start(char *err, size_t errlen)
 	if (probe < 0)
 		return false;
 	close(probe);
+	if (!hosts_start(err, errlen))
+		return false;
 	gw.workers = calloc(gw.cfg.threads, sizeof(*gw.workers));
 	if (!gw.workers) {
 		snprintf(err, errlen, "out of memory");
