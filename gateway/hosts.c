@@ -66,8 +66,8 @@ static bool failures_current(const struct gw_hosts *h, const struct gw_host_entr
  * address with nothing in its handshake and the oldest last failure (expired failures
  * count as oldest). NULL when there is none (or, without claim, k has no entry).
  */
-static struct gw_host_entry *entry_of(struct gw_hosts *h, const struct gw_host_key *k,
-                                      bool claim, uint64_t now_ns)
+static struct gw_host_entry *entry_of(struct gw_hosts *h, const struct gw_host_key *k, bool claim,
+                                      uint64_t now_ns)
 {
 	struct gw_host_entry *b = bucket_of(h, k), *victim = NULL;
 
@@ -101,8 +101,7 @@ static struct gw_host_entry *entry_of(struct gw_hosts *h, const struct gw_host_k
 	return victim;
 }
 
-enum gw_host_admit gw_hosts_enter(struct gw_hosts *h, const struct gw_host_key *k,
-                                  uint64_t now_ns)
+enum gw_host_admit gw_hosts_enter(struct gw_hosts *h, const struct gw_host_key *k, uint64_t now_ns)
 {
 	struct gw_host_entry *e;
 	enum gw_host_admit r;
@@ -147,7 +146,8 @@ uint32_t gw_hosts_auth_delay_ms(struct gw_hosts *h, const struct gw_host_key *k,
 	if (e) {
 		before = failures_current(h, e, now_ns) ? e->failures : 0;
 		if (h->cfg.delay_max_ms && before >= h->cfg.fail_threshold) {
-			uint64_t d = (uint64_t)(before - h->cfg.fail_threshold + 1) * h->cfg.step_ms;
+			uint64_t d =
+			    (uint64_t)(before - h->cfg.fail_threshold + 1) * h->cfg.step_ms;
 
 			delay = d < h->cfg.delay_max_ms ? (uint32_t)d : h->cfg.delay_max_ms;
 			h->delayed++;

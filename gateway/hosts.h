@@ -47,9 +47,9 @@ struct gw_host_entry {
 };
 
 struct gw_hosts_config {
-	uint32_t max_prelogin;  /* 0 = no cap */
+	uint32_t max_prelogin;   /* 0 = no cap */
 	uint32_t fail_threshold; /* failures answered without delay */
-	uint32_t delay_max_ms;  /* 0 = never delay */
+	uint32_t delay_max_ms;   /* 0 = never delay */
 	uint32_t step_ms;
 	uint32_t window_ms;
 };
@@ -75,8 +75,7 @@ void gw_hosts_destroy(struct gw_hosts *h);
 /* The key of a peer address (AF_INET or AF_INET6; anything else: all zeros). */
 void gw_host_key_from_sa(const struct sockaddr *sa, struct gw_host_key *k);
 /* A new connection from k, before its greeting. */
-enum gw_host_admit gw_hosts_enter(struct gw_hosts *h, const struct gw_host_key *k,
-                                  uint64_t now_ns);
+enum gw_host_admit gw_hosts_enter(struct gw_hosts *h, const struct gw_host_key *k, uint64_t now_ns);
 /* A connection counted by gw_hosts_enter() logged in or closed. */
 void gw_hosts_leave(struct gw_hosts *h, const struct gw_host_key *k);
 /*
