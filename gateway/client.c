@@ -24,6 +24,7 @@
 #include "gateway/auth.h"
 #include "gateway/compress.h"
 #include "gateway/engine.h"
+#include "gateway/hosts.h"
 #include "gateway/log.h"
 #include "gateway/pins.h"
 #include "gateway/sqlscan.h"
@@ -55,6 +56,7 @@ static void client_drop_server(struct gw_client *c);
 static bool client_hold_unwait_locked(struct gw_client *c);
 static bool client_peek_packet(struct gw_client *c, const uint8_t **payload, uint32_t *len,
                                uint8_t *seq);
+static void client_auth_finish(struct gw_client *c);
 
 const char *gw_client_state_name(enum gw_client_state st)
 {
@@ -66,6 +68,15 @@ static void client_set_state(struct gw_client *c, enum gw_client_state st)
 	gw_log_noise("C-%llu %s -> %s", (unsigned long long)c->id, gw_client_state_name(c->state),
 	             gw_client_state_name(st));
 	c->state = st;
+}
+
+/* The client logged in or leaves: it no longer counts against its address's cap. */
+static void client_prelogin_done(struct gw_client *c)
+{
+	if (c->prelogin) {
+		c->prelogin = false;
+		gw_hosts_leave(gw.hosts, &c->host);
+	}
 }
 
 static const char *client_user(const struct gw_client *c)
@@ -281,6 +292,7 @@ void gw_client_accept(struct gw_worker *w, int fd, const struct sockaddr *sa)
 		port = ntohs(in6->sin6_port);
 	}
 	snprintf(c->addr, sizeof(c->addr), "%s:%u", host, port);
+	gw_host_key_from_sa(sa, &c->host);
 	c->fd = fd;
 	c->worker = w;
 	c->id = ++w->next_client_id * 64 + (uint64_t)w->id;
@@ -305,6 +317,27 @@ void gw_client_accept(struct gw_worker *w, int fd, const struct sockaddr *sa)
 		client_send_err(c, 0, 1040, "08004", "Too many connections (sluice --max-clients)");
 		client_close(c, "max_clients");
 		return;
+	}
+	switch (gw_hosts_enter(gw.hosts, &c->host, c->connected_ns)) {
+	case GW_HOST_COUNTED:
+		c->prelogin = true;
+		break;
+	case GW_HOST_UNTRACKED:
+		break;
+	case GW_HOST_REFUSED: {
+		/* One address cannot hold every slot with handshakes it never finishes (issue
+		 * 11); other addresses are not affected. */
+		char msg[200];
+
+		snprintf(msg, sizeof(msg),
+		         "Too many connections from %s that have not logged in (sluice "
+		         "--max-prelogin-per-host %u)",
+		         host, gw.cfg.max_prelogin_per_host);
+		gw_log_info("C-%llu %s: %s", (unsigned long long)c->id, c->addr, msg);
+		client_send_err(c, 0, 1040, "08004", msg);
+		client_close(c, "max_prelogin_per_host");
+		return;
+	}
 	}
 	auth_random_salt(c->salt);
 	memset(&h, 0, sizeof(h));
@@ -333,6 +366,7 @@ static void client_close(struct gw_client *c, const char *reason)
 
 	if (c->state == GW_CL_CLOSED)
 		return;
+	client_prelogin_done(c);
 	gw_log_debug("C-%llu %s@%s closing (%s) in %s after %.3f s, %llu bytes in, %llu out",
 	             (unsigned long long)c->id, client_user(c), c->addr, reason,
 	             gw_client_state_name(c->state), (double)(now - c->connected_ns) / 1e9,
@@ -396,6 +430,7 @@ static void client_close(struct gw_client *c, const char *reason)
 
 static void client_free(struct gw_client *c)
 {
+	free(c->auth_deny_msg);
 	gw_killmap_remove(c);
 	wire_buf_free(&c->subst_pkt);
 	gw_stmts_free(&c->stmts);
@@ -407,6 +442,7 @@ static void client_free(struct gw_client *c)
 	gw_buf_free(&c->zraw);
 	gw_vars_free(&c->vars);
 	explicit_bzero(&c->cred, sizeof(c->cred));
+	explicit_bzero(&c->auth_cred, sizeof(c->auth_cred));
 	free(c);
 }
 
@@ -598,6 +634,10 @@ void gw_client_sweep(struct gw_worker *w, uint64_t now)
 
 	for (c = w->clients; c; c = next) {
 		next = c->next;
+		if (c->state == GW_CL_AUTH_DELAY && now >= c->auth_answer_ns) {
+			client_auth_finish(c);
+			continue;
+		}
 		if ((c->state == GW_CL_HANDSHAKE || c->state == GW_CL_AUTH_SWITCH) &&
 		    now - c->connected_ns > limit) {
 			gw_log_info("C-%llu %s: handshake not finished after %u ms, dropped",
@@ -735,9 +775,9 @@ static void client_resume_reading(struct gw_client *c)
 
 /* ---- authentication ---- */
 
-static void client_deny(struct gw_client *c, uint8_t seq, const char *user, bool used_password)
+static void client_deny_msg(const struct gw_client *c, const char *user, bool used_password,
+                            char *msg, size_t msglen)
 {
-	char msg[256];
 	char host[64];
 	char *colon;
 
@@ -745,8 +785,12 @@ static void client_deny(struct gw_client *c, uint8_t seq, const char *user, bool
 	colon = strrchr(host, ':');
 	if (colon)
 		*colon = '\0';
-	snprintf(msg, sizeof(msg), "Access denied for user '%s'@'%s' (using password: %s)", user,
-	         host, used_password ? "YES" : "NO");
+	snprintf(msg, msglen, "Access denied for user '%s'@'%s' (using password: %s)", user, host,
+	         used_password ? "YES" : "NO");
+}
+
+static void client_deny_now(struct gw_client *c, uint8_t seq, const char *msg)
+{
 	gw_log_info("C-%llu %s: %s", (unsigned long long)c->id, c->addr, msg);
 	client_send_err(c, seq, 1045, "28000", msg);
 	client_close(c, "access denied");
@@ -830,6 +874,7 @@ static void client_send_auth_switch(struct gw_client *c, uint8_t seq)
 
 static void client_logged_in(struct gw_client *c, uint8_t seq)
 {
+	client_prelogin_done(c);
 	client_set_state(c, GW_CL_IDLE);
 	c->status = SERVER_STATUS_AUTOCOMMIT;
 	/* CLIENT_INTERACTIVE: MySQL starts such a session with wait_timeout set to
@@ -846,6 +891,81 @@ static void client_logged_in(struct gw_client *c, uint8_t seq)
 	/* Everything after the OK travels in compressed frames when the client asked. */
 	if (c->caps & CLIENT_COMPRESS)
 		c->compress = true;
+}
+
+/*
+ * The last step of a login (or COM_CHANGE_USER): a proved the password (NULL: it did
+ * not). Answers now, or parks the client in AUTH_DELAY when its address has failed too
+ * often lately (hosts.h; issue 11): the answer - right or wrong password alike, so that
+ * no early answer tells a guess right - goes out when the janitor sweep finds the delay
+ * over. On a failure, switch asks for mysql_native_password again (COM_CHANGE_USER's
+ * second chance) instead of refusing; user and used_password word the refusal. cred:
+ * what a was proved with (client_check_password), kept for client_admit(); NULL or
+ * wiped when a is NULL.
+ */
+static void client_auth_decided(struct gw_client *c, uint8_t seq, struct gw_account *a,
+                                struct gw_cred *cred, const char *user, bool used_password,
+                                bool on_fail_switch)
+{
+	uint64_t now = gw_now_ns();
+	uint32_t delay = gw_hosts_auth_delay_ms(gw.hosts, &c->host, a == NULL, now);
+	char msg[256];
+
+	c->auth_seq = seq;
+	c->auth_account = a;
+	if (a) {
+		c->auth_cred = *cred;
+		explicit_bzero(cred, sizeof(*cred));
+	}
+	c->auth_switch = !a && on_fail_switch;
+	if (!a && !on_fail_switch) {
+		client_deny_msg(c, user, used_password, msg, sizeof(msg));
+		free(c->auth_deny_msg);
+		c->auth_deny_msg = strdup(msg);
+		if (!c->auth_deny_msg) {
+			client_deny_now(c, seq, msg);
+			return;
+		}
+	}
+	if (delay == 0) {
+		client_auth_finish(c);
+		return;
+	}
+	gw_log_debug("C-%llu %s: login answer delayed %u ms (failed logins from this address)",
+	             (unsigned long long)c->id, c->addr, delay);
+	c->auth_answer_ns = now + (uint64_t)delay * 1000000u;
+	client_set_state(c, GW_CL_AUTH_DELAY);
+}
+
+/* Send the answer client_auth_decided() settled on. */
+static void client_auth_finish(struct gw_client *c)
+{
+	struct gw_account *a = c->auth_account;
+	uint8_t seq = c->auth_seq;
+
+	c->auth_account = NULL;
+	if (a) {
+		if (c->account) {
+			/* COM_CHANGE_USER: the old account's connection ends here. */
+			pthread_mutex_lock(&gw.sched_lock);
+			c->account->connections--;
+			pthread_mutex_unlock(&gw.sched_lock);
+			c->account = NULL;
+		}
+		if (client_admit(c, a, &c->auth_cred, seq))
+			client_logged_in(c, seq);
+	} else if (c->auth_switch) {
+		c->auth_switch = false;
+		client_set_state(c, GW_CL_CHANGE_USER);
+		client_send_auth_switch(c, seq);
+	} else {
+		char msg[256];
+
+		gw_strlcpy(msg, c->auth_deny_msg ? c->auth_deny_msg : "Access denied", sizeof(msg));
+		free(c->auth_deny_msg);
+		c->auth_deny_msg = NULL;
+		client_deny_now(c, seq, msg);
+	}
 }
 
 static void client_handshake(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t seq)
@@ -879,12 +999,8 @@ static void client_handshake(struct gw_client *c, const uint8_t *p, uint32_t len
 		return;
 	}
 	a = client_check_password(r.user, c->salt, r.auth, r.auth_len, &cred);
-	if (!a) {
-		client_deny(c, (uint8_t)(seq + 1), r.user, r.auth_len > 0);
-		return;
-	}
-	if (client_admit(c, a, &cred, (uint8_t)(seq + 1)))
-		client_logged_in(c, (uint8_t)(seq + 1));
+	client_auth_decided(c, (uint8_t)(seq + 1), a, &cred, r.user, r.auth_len > 0,
+	                    /* on_fail_switch= */ false);
 }
 
 /* The answer to our AuthSwitchRequest; pending_db holds the user name meanwhile. */
@@ -898,22 +1014,8 @@ static void client_auth_switch_answer(struct gw_client *c, const uint8_t *p, uin
 	gw_strlcpy(user, c->pending_db, sizeof(user));
 	c->pending_db[0] = '\0';
 	a = client_check_password(user, c->salt, p, len, &cred);
-	if (!a) {
-		client_deny(c, (uint8_t)(seq + 1), user, len > 0);
-		return;
-	}
-	if (c->state == GW_CL_CHANGE_USER) {
-		struct gw_account *old = c->account;
-
-		if (old) {
-			pthread_mutex_lock(&gw.sched_lock);
-			old->connections--;
-			pthread_mutex_unlock(&gw.sched_lock);
-			c->account = NULL;
-		}
-	}
-	if (client_admit(c, a, &cred, (uint8_t)(seq + 1)))
-		client_logged_in(c, (uint8_t)(seq + 1));
+	client_auth_decided(c, (uint8_t)(seq + 1), a, &cred, user, len > 0,
+	                    /* on_fail_switch= */ false);
 }
 
 /* Leave a pinned/in-transaction server behind (its state belongs to the old session). */
@@ -939,6 +1041,7 @@ static void client_drop_server(struct gw_client *c)
 static void client_change_user(struct gw_client *c, const uint8_t *p, uint32_t len)
 {
 	struct wire_change_user cu;
+	bool checked = false;
 
 	if (!wire_parse_change_user(p, len, c->caps, &cu)) {
 		client_send_err(c, 1, 1043, "08S01", "Bad COM_CHANGE_USER packet");
@@ -953,30 +1056,35 @@ static void client_change_user(struct gw_client *c, const uint8_t *p, uint32_t l
 	if (cu.charset)
 		c->charset = (uint8_t)cu.charset;
 	c->status = SERVER_STATUS_AUTOCOMMIT;
-	/* Clients answer COM_CHANGE_USER with a scramble of the greeting's salt. */
+	/* Clients answer COM_CHANGE_USER with a scramble of the greeting's salt. A wrong
+	 * one counts as a failed login (else the AuthSwitchRequest that follows would tell
+	 * a guesser "wrong" without any delay). */
 	if (!cu.auth_plugin[0] || strcmp(cu.auth_plugin, AUTH_NATIVE) == 0) {
 		struct gw_cred cred;
 		struct gw_account *a =
 		    client_check_password(cu.user, c->salt, cu.auth, cu.auth_len, &cred);
 
 		if (a) {
-			pthread_mutex_lock(&gw.sched_lock);
-			c->account->connections--;
-			pthread_mutex_unlock(&gw.sched_lock);
-			c->account = NULL;
-			if (client_admit(c, a, &cred, 1))
-				client_logged_in(c, 1);
+			client_auth_decided(c, 1, a, &cred, cu.user, true,
+			                    /* on_fail_switch= */ false);
 			return;
 		}
+		checked = true;
 	}
 	/* Otherwise ask for mysql_native_password on a fresh salt. */
 	auth_random_salt(c->salt);
 	gw_strlcpy(c->pending_db, cu.user, sizeof(c->pending_db));
-	client_set_state(c, GW_CL_CHANGE_USER);
 	if (!(c->caps & CLIENT_PLUGIN_AUTH)) {
-		client_deny(c, 1, cu.user, cu.auth_len > 0);
+		client_auth_decided(c, 1, NULL, NULL, cu.user, cu.auth_len > 0,
+		                    /* on_fail_switch= */ false);
 		return;
 	}
+	if (checked) {
+		client_auth_decided(c, 1, NULL, NULL, cu.user, cu.auth_len > 0,
+		                    /* on_fail_switch= */ true);
+		return;
+	}
+	client_set_state(c, GW_CL_CHANGE_USER);
 	client_send_auth_switch(c, 1);
 }
 
@@ -1905,6 +2013,11 @@ static void client_process(struct gw_client *c)
 			client_command(c, p, len, seq);
 			break;
 		case GW_CL_HOLD_WAIT:
+			return;
+		case GW_CL_AUTH_DELAY:
+			/* Nothing is due from the client before the answer: drop it. */
+			c->in.start = c->in.end = 0;
+			return;
 		case GW_CL_QUEUED:
 			return;
 		case GW_CL_RUNNING:

@@ -25,6 +25,7 @@
 
 #include <event2/event.h>
 
+#include "gateway/hosts.h"
 #include "gateway/session.h"
 #include "gateway/stmt.h"
 #include "gateway/wire.h"
@@ -151,6 +152,8 @@ struct gw_account {
 	X(GW_CL_QUEUED)      /* a command is waiting in qos for a backend */                       \
 	X(GW_CL_RUNNING)     /* bound to a server: command forwarded, response streaming */        \
 	X(GW_CL_CHANGE_USER) /* COM_CHANGE_USER: AuthSwitchRequest sent */                         \
+	X(GW_CL_AUTH_DELAY)  /* login decided; the answer waits out its address's failed-login     \
+	                      * delay (hosts.h), input is discarded */                             \
 	X(GW_CL_CLOSED)      /* parked, freed after the loop turn */
 
 #define GW_X_ENUM(name) name,
@@ -313,15 +316,26 @@ struct gw_client {
 	char db[GW_DB_MAX + 1];         /* current schema */
 	char pending_db[GW_DB_MAX + 1]; /* COM_INIT_DB / USE in flight */
 	bool db_change_pending;
-	char addr[64];               /* peer, for logs */
-	uint8_t salt[20];            /* the scramble we sent */
-	bool pinned;                 /* session state lives on its server */
-	bool holds;                  /* counted in account->holding: holds its server between
-	                              * statements, or runs a statement expected to (under
-	                              * sched_lock) */
-	uint64_t idle_since_ns;      /* IDLE: when its last statement ended */
-	bool hold_waiting;           /* in gw.hold_waiters (under sched_lock) */
-	struct gw_client *hold_next; /* in gw.hold_waiters */
+	char addr[64];                   /* peer, for logs */
+	struct gw_host_key host;         /* peer address: its entry in gw.hosts */
+	bool prelogin;                   /* counted in gw.hosts as not logged in (from accept
+	                                  * until it logs in or closes) */
+	uint64_t auth_answer_ns;         /* AUTH_DELAY: when the answer goes out */
+	struct gw_account *auth_account; /* AUTH_DELAY: borrowed: the account it proved;
+	                                  * NULL: refused */
+	char *auth_deny_msg;             /* AUTH_DELAY, refused: owned: the ERR 1045 text */
+	uint8_t auth_seq;                /* AUTH_DELAY: sequence id of the answer */
+	struct gw_cred auth_cred;        /* AUTH_DELAY, proved: what it proved with */
+	bool auth_switch;                /* AUTH_DELAY: the answer is an AuthSwitchRequest
+	                                  * (COM_CHANGE_USER's second chance) */
+	uint8_t salt[20];                /* the scramble we sent */
+	bool pinned;                     /* session state lives on its server */
+	bool holds;                      /* counted in account->holding: holds its server between
+	                                  * statements, or runs a statement expected to (under
+	                                  * sched_lock) */
+	uint64_t idle_since_ns;          /* IDLE: when its last statement ended */
+	bool hold_waiting;               /* in gw.hold_waiters (under sched_lock) */
+	struct gw_client *hold_next;     /* in gw.hold_waiters */
 	struct gw_client *hold_prev;
 	const char *ended;  /* a holding session ended by sluice (pinned idle
 	                     * timeout): its next command gets this as ERR 1927 */
@@ -366,13 +380,17 @@ struct gw_config {
 	uint32_t pool_size;
 	uint32_t threads;
 	uint32_t handshake_timeout_ms;
-	char server_version[64]; /* what clients see in the greeting */
-	bool no_replay;          /* testing only: no variable replay, no pins */
-	uint32_t anticipate_us;  /* how long a light account's server is HELD; 0 = never */
-	uint32_t max_active;     /* queued statements running at once; 0 = pool_size */
-	uint32_t max_clients;    /* client connections at once; then ERR 1040 */
-	uint32_t reserve_pool;   /* connections beyond the pool (server.c's reserve);
-	                          * GW_RESERVE_AUTO: an eighth of the pool, at least 1 */
+	char server_version[64];        /* what clients see in the greeting */
+	bool no_replay;                 /* testing only: no variable replay, no pins */
+	uint32_t anticipate_us;         /* how long a light account's server is HELD; 0 = never */
+	uint32_t max_active;            /* queued statements running at once; 0 = pool_size */
+	uint32_t max_clients;           /* client connections at once; then ERR 1040 */
+	uint32_t max_prelogin_per_host; /* connections of one address not logged in; then
+	                                 * ERR 1040 (0 = no cap) */
+	uint32_t auth_fail_threshold;   /* failed logins of an address answered at once */
+	uint32_t auth_delay_max_ms;     /* the longest a login answer waits (0 = never) */
+	uint32_t reserve_pool;          /* connections beyond the pool (server.c's reserve);
+	                                 * GW_RESERVE_AUTO: an eighth of the pool, at least 1 */
 };
 
 #define GW_RESERVE_AUTO UINT32_MAX
@@ -408,6 +426,8 @@ struct gw {
 	uint64_t freed_ns;           /* when a connection last became free (idle, or its
 	                              * slot closed): the pool is stuck when long ago */
 	struct gw_account *accounts; /* list, under sched_lock */
+	struct gw_hosts *hosts;      /* owned: per-address pre-login counts and failed logins
+	                              * (its own lock) */
 	uint64_t down_until_ns;      /* after a connect failure: fail fast until then */
 	char backend_error[256];     /* last connect/login error, "" when fine */
 	uint64_t connect_failures;

@@ -1,6 +1,7 @@
 /*
  * log.c - leveled logging to stderr, one line per call, written with a single write()
- * so lines of different threads never interleave.
+ * so lines of different threads never interleave. Every message is escaped on its way
+ * (gw_log_escape), so no byte a client sent can break a line or forge one (issue 11).
  */
 #include "gateway/log.h"
 
@@ -67,8 +68,41 @@ bool gw_log_parse_level(const char *s, enum gw_log_level *out)
 	return false;
 }
 
+size_t gw_log_escape(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t k = 0;
+
+	if (dstlen == 0)
+		return 0;
+	for (size_t i = 0; i < srclen; i++) {
+		unsigned char ch = (unsigned char)src[i];
+
+		if (ch == '\\') {
+			if (k + 2 >= dstlen)
+				break;
+			dst[k++] = '\\';
+			dst[k++] = '\\';
+		} else if (ch >= 0x20 && ch < 0x7f) {
+			if (k + 1 >= dstlen)
+				break;
+			dst[k++] = (char)ch;
+		} else {
+			if (k + 4 >= dstlen)
+				break;
+			dst[k++] = '\\';
+			dst[k++] = 'x';
+			dst[k++] = hex[ch >> 4];
+			dst[k++] = hex[ch & 15];
+		}
+	}
+	dst[k] = '\0';
+	return k;
+}
+
 void gw_log_write(enum gw_log_level lvl, const char *fmt, ...)
 {
+	char msg[1024];
 	char line[1024];
 	struct timeval tv;
 	struct tm tm;
@@ -84,12 +118,14 @@ void gw_log_write(enum gw_log_level lvl, const char *fmt, ...)
 	if (k > 0)
 		n += (size_t)k;
 	va_start(ap, fmt);
-	k = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	k = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (k > 0)
-		n += (size_t)k;
-	if (n > sizeof(line) - 2)
-		n = sizeof(line) - 2;
+	if (k > 0) {
+		size_t mlen = (size_t)k < sizeof(msg) ? (size_t)k : sizeof(msg) - 1;
+
+		/* room is left for the newline */
+		n += gw_log_escape(line + n, sizeof(line) - n - 1, msg, mlen);
+	}
 	line[n++] = '\n';
 	if (write(log_fd, line, n) < 0) {
 		/* nowhere left to complain */

@@ -23,8 +23,20 @@ bool gw_log_parse_level(const char *s, enum gw_log_level *out);
 bool gw_log_open(const char *path, char *err, size_t errlen);
 /* Reopen the log file (SIGHUP, after logrotate moved it). */
 void gw_log_reopen(void);
+/*
+ * Write one line. The formatted message goes through gw_log_escape(), so a client's
+ * bytes (user and schema names, addresses, query text, relayed errors) can never start a
+ * line of their own or smuggle terminal escapes into the log (issue 11).
+ */
 void gw_log_write(enum gw_log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/*
+ * Copy src[0, srclen) to dst for a log line: printable ASCII stays, a backslash becomes
+ * "\\", every other byte (control characters, DEL, NUL, bytes >= 0x80) becomes "\xNN".
+ * dst is always NUL-terminated (dstlen >= 1) and never ends in half an escape: what does
+ * not fit is dropped. Returns the length written, without the NUL.
+ */
+size_t gw_log_escape(char *dst, size_t dstlen, const char *src, size_t srclen);
 
 #define gw_log_at(lvl, ...)                                                                        \
 	do {                                                                                       \

@@ -66,6 +66,13 @@ static void usage(FILE *f)
 	       "  --reserve-pool N      connections beyond the pool for accounts that use none\n"
 	       "                        while long statements fill it (default: an eighth of\n"
 	       "                        the pool, at least 1; 0 = off; docs/pooling.md)\n"
+	       "  --max-prelogin-per-host N  connections of one client address that have not\n"
+	       "                        logged in yet; the next gets ERR 1040 (default 64;\n"
+	       "                        0 = no cap; docs/limits.md)\n"
+	       "  --auth-fail-threshold N  failed logins of one address (each within 10 s of\n"
+	       "                        the last) answered at once; after that every login\n"
+	       "                        answer to it waits 100 ms more per failure (default 10)\n"
+	       "  --auth-delay-max-ms MS  the longest that wait (default 2000; 0 = never wait)\n"
 	       "  --anticipate-ms MS    hold a light account's backend connection that long\n"
 	       "                        for its next statement, saving an account switch\n"
 	       "                        (default 5; 0 = off; docs/pooling.md)\n"
@@ -480,6 +487,9 @@ int main(int argc, char **argv)
 		{ "anticipate-ms", required_argument, NULL, 'A' },
 		{ "max-active", required_argument, NULL, 'X' },
 		{ "reserve-pool", required_argument, NULL, 'r' },
+		{ "max-prelogin-per-host", required_argument, NULL, 'P' },
+		{ "auth-fail-threshold", required_argument, NULL, 'f' },
+		{ "auth-delay-max-ms", required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -489,6 +499,9 @@ int main(int argc, char **argv)
 	o.threads = ncpu > 0 ? (uint32_t)ncpu : 1;
 	gw.cfg.anticipate_us = GW_ANTICIPATE_US;
 	gw.cfg.reserve_pool = GW_RESERVE_AUTO;
+	gw.cfg.max_prelogin_per_host = GW_MAX_PRELOGIN_PER_HOST;
+	gw.cfg.auth_fail_threshold = GW_AUTH_FAIL_THRESHOLD;
+	gw.cfg.auth_delay_max_ms = GW_AUTH_DELAY_MAX_MS;
 	/* '+': stop at the first non-option, so `account add NAME --weight 3` stays intact. */
 	while ((ch = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -561,6 +574,23 @@ int main(int argc, char **argv)
 				    "got '%s'",
 				    optarg);
 			o.max_active_given = true;
+			break;
+		case 'P':
+			if (!gw_parse_u32(optarg, 0, 1000000, &gw.cfg.max_prelogin_per_host))
+				die("--max-prelogin-per-host: a whole number from 0 (no cap), got "
+				    "'%s'",
+				    optarg);
+			break;
+		case 'f':
+			if (!gw_parse_u32(optarg, 0, 1000000, &gw.cfg.auth_fail_threshold))
+				die("--auth-fail-threshold: a whole number from 0, got '%s'",
+				    optarg);
+			break;
+		case 'D':
+			if (!gw_parse_u32(optarg, 0, 60000, &gw.cfg.auth_delay_max_ms))
+				die("--auth-delay-max-ms: a whole number from 0 (never wait) to "
+				    "60000, got '%s'",
+				    optarg);
 			break;
 		default:
 			usage(stderr);

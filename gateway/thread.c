@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -150,7 +151,16 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	gw_worker_reclaim(w);
 }
 
-static int listen_socket(char *err, size_t errlen)
+/*
+ * A socket on --listen: with SO_REUSEPORT (each worker's own, the kernel spreads new
+ * clients over them) or, as a probe, without. SO_REUSEPORT lets any process of the same
+ * user join the group, so a second sluice started on the same port would silently take
+ * part of the new clients (issue 11). The probe, bound without SO_REUSEPORT before the
+ * workers' sockets, fails when anything listens there already; it is closed again
+ * because a socket bound without SO_REUSEPORT keeps the workers' binds out too. A
+ * process that binds in the moment between the probe and the workers is not detected.
+ */
+static int listen_socket(bool probe, char *err, size_t errlen)
 {
 	struct addrinfo hints, *res = NULL;
 	char port[8];
@@ -168,16 +178,45 @@ static int listen_socket(char *err, size_t errlen)
 	}
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
-		snprintf(err, errlen, "--listen %s:%u: %s", gw.cfg.listen_host, gw.cfg.listen_port,
-		         strerror(errno));
+	    (!probe && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || (!probe && listen(fd, 4096) < 0)) {
+		if (errno == EADDRINUSE)
+			snprintf(err, errlen,
+			         "--listen %s:%u: address already in use (another sluice or server "
+			         "listens there)",
+			         gw.cfg.listen_host, gw.cfg.listen_port);
+		else
+			snprintf(err, errlen, "--listen %s:%u: %s", gw.cfg.listen_host,
+			         gw.cfg.listen_port, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		fd = -1;
 	}
 	freeaddrinfo(res);
 	return fd;
+}
+
+/* The per-address table of logins (hosts.h), with a secret seed for its hash. */
+static bool hosts_start(char *err, size_t errlen)
+{
+	struct gw_hosts_config cfg = {
+		.max_prelogin = gw.cfg.max_prelogin_per_host,
+		.fail_threshold = gw.cfg.auth_fail_threshold,
+		.delay_max_ms = gw.cfg.auth_delay_max_ms,
+		.step_ms = GW_AUTH_DELAY_STEP_MS,
+		.window_ms = GW_AUTH_FAIL_WINDOW_MS,
+	};
+	uint64_t seed = 0;
+
+	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		seed = gw_now_ns() ^ ((uint64_t)getpid() << 32);
+	gw.hosts = malloc(sizeof(*gw.hosts));
+	if (!gw.hosts) {
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	gw_hosts_init(gw.hosts, &cfg, seed);
+	return true;
 }
 
 _Thread_local uint32_t gw_self_worker = UINT32_MAX;
@@ -214,6 +253,13 @@ bool gw_start(char *err, size_t errlen)
 {
 	struct timeval tick = { 0, 100000 };
 
+	int probe = listen_socket(/* probe= */ true, err, errlen);
+
+	if (probe < 0)
+		return false;
+	close(probe);
+	if (!hosts_start(err, errlen))
+		return false;
 	gw.workers = calloc(gw.cfg.threads, sizeof(*gw.workers));
 	if (!gw.workers) {
 		snprintf(err, errlen, "out of memory");
@@ -229,7 +275,7 @@ bool gw_start(char *err, size_t errlen)
 			snprintf(err, errlen, "libevent: cannot set up event priorities");
 			return false;
 		}
-		w->listen_fd = listen_socket(err, errlen);
+		w->listen_fd = listen_socket(/* probe= */ false, err, errlen);
 		if (!w->base || w->listen_fd < 0)
 			return false;
 		w->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
