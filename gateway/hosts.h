@@ -27,7 +27,11 @@
 #define GW_HOSTS_WAYS    8
 
 /* Defaults of the options (docs/limits.md). */
-#define GW_MAX_PRELOGIN_PER_HOST 64    /* connections of one address not logged in */
+#define GW_MAX_PRELOGIN_PER_HOST                                                                   \
+	UINT32_MAX                     /* connections of one address not logged in:                \
+	                                * automatic, a quarter of --max-clients,                   \
+	                                * at least 256 (main.c) */
+#define GW_MIN_PRELOGIN_PER_HOST 256   /* the automatic cap's floor */
 #define GW_AUTH_FAIL_THRESHOLD   10    /* failed logins answered without delay */
 #define GW_AUTH_DELAY_MAX_MS     2000  /* the longest a login answer waits */
 #define GW_AUTH_DELAY_STEP_MS    100   /* the delay grows by this per failure */

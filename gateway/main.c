@@ -67,8 +67,9 @@ static void usage(FILE *f)
 	       "                        while long statements fill it (default: an eighth of\n"
 	       "                        the pool, at least 1; 0 = off; docs/pooling.md)\n"
 	       "  --max-prelogin-per-host N  connections of one client address that have not\n"
-	       "                        logged in yet; the next gets ERR 1040 (default 64;\n"
-	       "                        0 = no cap; docs/limits.md)\n"
+	       "                        logged in yet; the next gets ERR 1040 (default: a\n"
+	       "                        quarter of --max-clients, at least 256; 0 = no cap;\n"
+	       "                        docs/limits.md)\n"
 	       "  --auth-fail-threshold N  failed logins of one address (each within 10 s of\n"
 	       "                        the last) answered at once; after that every login\n"
 	       "                        answer to it waits 100 ms more per failure (default 10)\n"
@@ -371,6 +372,12 @@ static void raise_fd_limit(uint32_t max_clients)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > own)
 		room = rl.rlim_cur - own;
 	gw.cfg.max_clients = max_clients ? max_clients : (uint32_t)(room > 1 ? room : 1);
+	/* One address may not fill --max-clients with connections that never log in, but
+	 * an application server opening its pool (1024 at once, say) must get through. */
+	if (gw.cfg.max_prelogin_per_host == GW_MAX_PRELOGIN_PER_HOST)
+		gw.cfg.max_prelogin_per_host = gw.cfg.max_clients / 4 > GW_MIN_PRELOGIN_PER_HOST
+		                                   ? gw.cfg.max_clients / 4
+		                                   : GW_MIN_PRELOGIN_PER_HOST;
 	if (max_clients > room)
 		gw_log_warn("--max-clients %u is more than the open-files limit leaves (%llu)",
 		            max_clients, (unsigned long long)room);
@@ -576,7 +583,7 @@ int main(int argc, char **argv)
 			o.max_active_given = true;
 			break;
 		case 'P':
-			if (!gw_parse_u32(optarg, 0, 1000000, &gw.cfg.max_prelogin_per_host))
+			if (!gw_parse_u32(optarg, 0, 10000000, &gw.cfg.max_prelogin_per_host))
 				die("--max-prelogin-per-host: a whole number from 0 (no cap), got "
 				    "'%s'",
 				    optarg);

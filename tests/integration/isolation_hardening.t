@@ -32,7 +32,8 @@ SCHEMA = lib.create_schema("t_isol_hard")
 A = lib.Account("t_isol_hard", "pw-isol-hard", schemas=[SCHEMA])
 DELAY_MAX_MS = 500
 s = lib.Sluice([A], pool_size=2, threads=2,
-               extra_args=["--auth-delay-max-ms", str(DELAY_MAX_MS)])
+               extra_args=["--auth-delay-max-ms", str(DELAY_MAX_MS),
+                           "--max-prelogin-per-host", "64"])
 
 
 def q1(conn, sql):
