@@ -1568,7 +1568,7 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 		s->may_hold = true; /* its account may get it back (anticipation) */
 		gw_server_release(s, /* reusable= */ true);
 	}
-	if (gw_buf_len(&c->in) > 0)
+	if (client_in_held(c) > 0 || c->zin.in_frame) /* (unwrapped or not yet) */
 		client_process(c);
 	client_resume_reading(c);
 }

@@ -31,11 +31,12 @@ static bool z_begin(struct gw_z_in *z)
 /* Take the next frame's header from raw, if it is there. */
 static enum gw_z_result z_frame_start(struct gw_z_in *z, struct gw_buf *raw, uint8_t *seq)
 {
-	const uint8_t *h = raw->data + raw->start;
+	const uint8_t *h;
 	uint32_t clen, ulen;
 
 	if (gw_buf_len(raw) < GW_Z_HDR_LEN)
 		return GW_Z_OK;
+	h = raw->data + raw->start;
 	clen = wire_u24(h);
 	ulen = wire_u24(h + 4);
 	if (ulen > (uint64_t)clen * 1032 + 64)
@@ -69,7 +70,7 @@ static enum gw_z_result z_inflate(struct gw_z_in *z, struct gw_buf *raw, struct 
 		want = GW_Z_STEP;
 	if (want > 0 && !gw_buf_reserve(plain, want))
 		return GW_Z_NOMEM;
-	zs->next_in = raw->data + raw->start;
+	zs->next_in = avail > 0 ? raw->data + raw->start : Z_NULL;
 	zs->avail_in = (uInt)avail;
 	/* With all its bytes written, the stream must end without writing more. */
 	zs->next_out = want > 0 ? plain->data + plain->end : &spare;
@@ -129,7 +130,7 @@ enum gw_z_result gw_z_unwrap(struct gw_z_in *z, struct gw_buf *raw, struct gw_bu
 
 			if (n > room)
 				n = room;
-			if (!gw_buf_append(plain, raw->data + raw->start, n)) {
+			if (n > 0 && !gw_buf_append(plain, raw->data + raw->start, n)) {
 				r = GW_Z_NOMEM;
 				break;
 			}

@@ -40,6 +40,8 @@ static void unwrap_trickled(const uint8_t *data, size_t size, enum gw_z_result w
 	size_t fed = 0;
 	uint8_t seq = 0;
 
+	if (size == 0)
+		return;
 	for (;;) {
 		size_t n = size - fed < feed ? size - fed : feed;
 		size_t before_raw, before_got;
@@ -53,7 +55,8 @@ static void unwrap_trickled(const uint8_t *data, size_t size, enum gw_z_result w
 			r = gw_z_unwrap(&z, &raw, &plain, limit, &seq);
 			if (gw_buf_len(&plain) > limit)
 				abort();
-			if (!gw_buf_append(&got, plain.data + plain.start, gw_buf_len(&plain)))
+			if (gw_buf_len(&plain) > 0 &&
+			    !gw_buf_append(&got, plain.data + plain.start, gw_buf_len(&plain)))
 				goto out;
 			plain.start = plain.end = 0;
 		} while (r == GW_Z_OK &&

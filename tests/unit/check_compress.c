@@ -299,7 +299,7 @@ START_TEST(test_drop)
 	size_t cut;
 
 	add_frame(&frames, d, 100000, 0, false, 100000); /* being unwrapped */
-	add_frame(&frames, d, 2000, 1, true, 0);          /* whole, behind it */
+	add_frame(&frames, d, 2000, 1, true, 0);         /* whole, behind it */
 	add_frame(&frames, d, 100000, 2, false, 100000); /* received in part */
 	cut = gw_buf_len(&frames) - 50;
 	add_frame(&frames, d + 1234, 5000, 3, false, 5000); /* sent after the drop */
