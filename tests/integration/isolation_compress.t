@@ -238,6 +238,15 @@ if not lib.sluice_only("compressed protocol memory bounds"):
     lib.done_testing()
     sys.exit(0)
 
+# Under AddressSanitizer freed memory sits in its quarantine (256 MB by default) before
+# reuse (and zlib allocates per frame), so RSS grows without a leak: there the bound
+# grows by the quarantine's size (as in hardening_storm.t); the plain build is the judge.
+with open("/proc/%d/maps" % s.proc.pid) as f:
+    if "libasan" in f.read():
+        BOUND += 256 * 1024 * 1024
+        diag("ASan build: RSS bound 16 MiB + the 256 MiB quarantine")
+GIVE_UP = BOUND + 48 * 1024 * 1024  # stop waiting: the bound is clearly broken
+
 # ---- the raw client works: a compressed SELECT round trip
 z = ZClient(A)
 is_(z.query_one(b"SELECT 40 + 2"), b"42", "raw compressed client: SELECT 40 + 2")
@@ -261,7 +270,7 @@ def a_settled():
     """Either sluice has taken in too much, or every query is stuck sending: MariaDB has
     sent its first rows and stopped (the rest waits on sluice reading)."""
     peak[0] = max(peak[0], rss() - before)
-    if peak[0] > 4 * BOUND:
+    if peak[0] > GIVE_UP:
         return "grew"
     stuck = [t for t in abuser_threads("seq_1_to_3000000") if t[3] >= 3]
     return "stuck" if len(stuck) == NCONN else None
@@ -275,7 +284,7 @@ while how == "stuck" and time.monotonic() < t_end:
     time.sleep(0.1)
 diag("(a) %d compressed clients not reading a 3M-row result: RSS %s -> %s, growth %s (%s)"
      % (NCONN, mib(before), mib(before + peak[0]), mib(peak[0]), how or "timeout"))
-ok(peak[0] < BOUND, "(a) unread compressed results: RSS growth under 16 MiB",
+ok(peak[0] < BOUND, "(a) unread compressed results: RSS growth under %s" % mib(BOUND),
    "grew %s" % mib(peak[0]))
 ok(normal_select_1(), "(a) a normal client is served meanwhile")
 ok(all(still_open(c) for c in clients) and s.alive(), "(a) the abusers are still connected")
@@ -308,7 +317,7 @@ for name, make in BOMBS.items():
     def b_settled():
         """Either sluice inflated too much, or every client's first statement runs."""
         peak[0] = max(peak[0], rss() - before)
-        if peak[0] > 4 * BOUND:
+        if peak[0] > GIVE_UP:
             return "grew"
         return "running" if len(abuser_threads("zzbomb")) == NCONN else None
 
@@ -317,7 +326,7 @@ for name, make in BOMBS.items():
     diag("(b) %s: %d clients each sent %d bytes: RSS %s -> %s, growth %s (%s)"
          % (name, NCONN, len(bomb), mib(before), mib(before + peak[0]), mib(peak[0]),
             how or "timeout"))
-    ok(peak[0] < BOUND, "(b) zip bomb, %s: RSS growth under 16 MiB" % name,
+    ok(peak[0] < BOUND, "(b) zip bomb, %s: RSS growth under %s" % (name, mib(BOUND)),
        "grew %s" % mib(peak[0]))
     ok(normal_select_1(), "(b) %s: a normal client is served meanwhile" % name)
     ok(s.alive(), "(b) %s: sluice alive" % name)
