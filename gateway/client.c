@@ -110,18 +110,19 @@ bool gw_client_forward(struct gw_client *c, const uint8_t *p, size_t n)
 			client_close(c, "out of memory");
 			return false;
 		}
-		if (!was_empty)
-			return true;
-		k = gw_send(c->fd, c->out.data + c->out.start, gw_buf_len(&c->out));
-		if (k < 0) {
-			client_close(c, "send failed");
-			return false;
+		if (was_empty) {
+			k = gw_send(c->fd, c->out.data + c->out.start, gw_buf_len(&c->out));
+			if (k < 0) {
+				client_close(c, "send failed");
+				return false;
+			}
+			c->out.start += (size_t)k;
+			if (gw_buf_len(&c->out) == 0) {
+				c->out.start = c->out.end = 0;
+				return true;
+			}
 		}
-		c->out.start += (size_t)k;
-		if (gw_buf_len(&c->out) == 0) {
-			c->out.start = c->out.end = 0;
-			return true;
-		}
+		/* Frames wait like plain bytes do: the backend pauses at the same cap. */
 		client_out_pending(c);
 		return true;
 	}
@@ -440,6 +441,7 @@ static void client_free(struct gw_client *c)
 	gw_buf_free(&c->in);
 	gw_buf_free(&c->out);
 	gw_buf_free(&c->zraw);
+	gw_z_in_free(&c->zin);
 	gw_vars_free(&c->vars);
 	explicit_bzero(&c->cred, sizeof(c->cred));
 	explicit_bzero(&c->auth_cred, sizeof(c->auth_cred));
@@ -714,6 +716,47 @@ static bool client_peek_packet(struct gw_client *c, const uint8_t **payload, uin
 	return true;
 }
 
+/* Input held for the client, received or unwrapped, not yet used: what the read cap
+ * (CLIENT_IN_HIGH) counts. */
+static size_t client_in_held(const struct gw_client *c)
+{
+	return gw_buf_len(&c->in) + gw_buf_len(&c->zraw);
+}
+
+/*
+ * How much c->in should hold for client_process: the packet at its head whole, and up
+ * to a read's worth in all. A compressed client's frames are inflated only this far;
+ * the rest waits in c->zraw, as sent, and counts against the read cap as sent. So a
+ * small frame claiming 16 MiB costs memory only once its bytes are used.
+ */
+static size_t client_in_want(const struct gw_client *c)
+{
+	size_t want = GW_IO_CHUNK;
+
+	if (gw_buf_len(&c->in) >= WIRE_HDR_LEN) {
+		size_t pkt = WIRE_HDR_LEN + (size_t)wire_u24(c->in.data + c->in.start);
+
+		if (pkt > want)
+			want = pkt;
+	}
+	return want;
+}
+
+/* Unwrap the client's frames into c->in up to client_in_want(). false when the client
+ * failed (it is closed); *starved when c->zraw had no more to give. */
+static bool client_unwrap(struct gw_client *c, bool *starved)
+{
+	size_t want = client_in_want(c);
+	enum gw_z_result zr = gw_z_unwrap(&c->zin, &c->zraw, &c->in, want, &c->zseq);
+
+	if (zr != GW_Z_OK) {
+		client_close(c, zr == GW_Z_BAD ? "malformed compressed frame" : "out of memory");
+		return false;
+	}
+	*starved = gw_buf_len(&c->in) < want;
+	return true;
+}
+
 static void client_consume(struct gw_client *c, size_t n)
 {
 	c->in.start += n;
@@ -746,18 +789,8 @@ static void client_on_read(evutil_socket_t fd, short what, void *arg)
 	}
 	buf->end += (size_t)n;
 	c->bytes_in += (uint64_t)n;
-	if (c->compress) {
-		enum gw_z_result zr = gw_z_unwrap(&c->zraw, &c->in, &c->zseq);
-
-		if (zr != GW_Z_OK) {
-			client_close(c, zr == GW_Z_BAD ? "malformed compressed frame"
-			                               : "out of memory");
-			gw_worker_reclaim(w);
-			return;
-		}
-	}
 	client_process(c);
-	if (c->state != GW_CL_CLOSED && gw_buf_len(&c->in) > CLIENT_IN_HIGH && !c->read_paused) {
+	if (c->state != GW_CL_CLOSED && client_in_held(c) > CLIENT_IN_HIGH && !c->read_paused) {
 		/* A client that pipelines far ahead waits until we catch up. */
 		event_del(c->ev);
 		c->read_paused = true;
@@ -1933,7 +1966,7 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 		s->may_hold = true; /* its account may get it back (anticipation) */
 		gw_server_release(s, /* reusable= */ true);
 	}
-	if (gw_buf_len(&c->in) > 0)
+	if (client_in_held(c) > 0 || c->zin.in_frame) /* (unwrapped or not yet) */
 		client_process(c);
 	client_resume_reading(c);
 }
@@ -1980,12 +2013,16 @@ void gw_client_server_lost(struct gw_client *c, uint8_t seq, const char *why)
 		return;
 	}
 	client_set_state(c, GW_CL_IDLE);
-	/* Drop what the client may have sent after the command (file data, continuation). */
+	/* Drop what the client may have sent after the command (file data, continuation):
+	 * of a compressed client, the frames received too, unwrapped or not. */
 	c->in.start = c->in.end = 0;
+	if (c->compress)
+		gw_z_drop(&c->zin, &c->zraw);
 }
 
-/* Handle whatever the input holds, as far as the state allows. */
-static void client_process(struct gw_client *c)
+/* Handle the packets c->in holds, as far as the state allows. true when it stopped for
+ * want of input (the packet at the head of c->in is not whole). */
+static bool client_process_packets(struct gw_client *c)
 {
 	const uint8_t *p;
 	uint32_t len;
@@ -1996,42 +2033,41 @@ static void client_process(struct gw_client *c)
 		switch (c->state) {
 		case GW_CL_HANDSHAKE:
 			if (!client_peek_packet(c, &p, &len, &seq))
-				return;
+				return c->state != GW_CL_CLOSED;
 			client_handshake(c, p, len, seq);
 			client_consume(c, WIRE_HDR_LEN + len);
 			break;
 		case GW_CL_AUTH_SWITCH:
 		case GW_CL_CHANGE_USER:
 			if (!client_peek_packet(c, &p, &len, &seq))
-				return;
+				return c->state != GW_CL_CLOSED;
 			client_auth_switch_answer(c, p, len, seq);
 			client_consume(c, WIRE_HDR_LEN + len);
 			break;
 		case GW_CL_IDLE:
 			if (!client_peek_packet(c, &p, &len, &seq))
-				return;
+				return c->state != GW_CL_CLOSED;
 			client_command(c, p, len, seq);
 			break;
-		case GW_CL_HOLD_WAIT:
-			return;
 		case GW_CL_AUTH_DELAY:
 			/* Nothing is due from the client before the answer: drop it. */
 			c->in.start = c->in.end = 0;
-			return;
+			return false;
+		case GW_CL_HOLD_WAIT:
 		case GW_CL_QUEUED:
-			return;
+			return false;
 		case GW_CL_RUNNING:
 			if (!c->infile && !c->cmd_continued)
-				return;
+				return false;
 			if (!client_peek_packet(c, &p, &len, &seq))
-				return;
+				return c->state != GW_CL_CLOSED;
 			if (!c->server) {
 				client_close(c, "data without a backend");
-				return;
+				return false;
 			}
 			if (!gw_server_send(c->server, c->in.data + c->in.start,
 			                    WIRE_HDR_LEN + len))
-				return;
+				return false;
 			client_consume(c, WIRE_HDR_LEN + len);
 			if (c->cmd_continued) {
 				c->cmd_continued = len == WIRE_MAX_PAYLOAD;
@@ -2045,7 +2081,27 @@ static void client_process(struct gw_client *c)
 			break;
 		case GW_CL_CLOSED:
 		case GW_CL__COUNT:
-			return;
+			return false;
 		}
 	}
+	return false;
+}
+
+/*
+ * Handle whatever the input holds, as far as the state allows. A compressed client's
+ * frames are unwrapped as its packets are needed (client_in_want), and reading, if the
+ * read cap stopped it, goes on once the input held is back under the cap.
+ */
+static void client_process(struct gw_client *c)
+{
+	bool starved = true;
+
+	for (;;) {
+		if (c->compress && !client_unwrap(c, &starved))
+			return;
+		if (!client_process_packets(c) || !c->compress || starved)
+			break; /* busy, or nothing more to unwrap: more bytes will call again */
+	}
+	if (c->read_paused && c->state != GW_CL_CLOSED && client_in_held(c) <= CLIENT_IN_HIGH)
+		client_resume_reading(c);
 }

@@ -25,6 +25,7 @@
 
 #include <event2/event.h>
 
+#include "gateway/compress.h"
 #include "gateway/hosts.h"
 #include "gateway/session.h"
 #include "gateway/stmt.h"
@@ -297,6 +298,7 @@ struct gw_client {
 	uint32_t prep_sql_len;
 	uint8_t zseq;               /* compressed-frame sequence id, next to send */
 	struct gw_buf zraw;         /* compress: frames received, not unwrapped */
+	struct gw_z_in zin;         /* compress: where unwrapping zraw stopped */
 	struct gw_buf in;           /* bytes received, not yet consumed */
 	struct gw_buf out;          /* bytes to send that did not fit */
 	struct gw_account *account; /* borrowed (accounts live forever): after auth */

@@ -27,6 +27,59 @@ static void check_vars(const struct gw_vars *vs)
 	}
 }
 
+/* Unwrap data again, fed a few bytes at a time and with a small limit, the output
+ * taken away between calls (as a client's packets are): the same result and bytes as
+ * all at once (whole: r, plain), and never more in the output than the limit. */
+static void unwrap_trickled(const uint8_t *data, size_t size, enum gw_z_result whole_r,
+                            const struct gw_buf *whole)
+{
+	struct gw_buf raw = { 0 }, plain = { 0 }, got = { 0 };
+	struct gw_z_in z = { 0 };
+	enum gw_z_result r = GW_Z_OK;
+	size_t feed = size > 0 ? 1 + data[0] % 97 : 1, limit = 1 + (size * 31) % 4099;
+	size_t fed = 0;
+	uint8_t seq = 0;
+
+	if (size == 0)
+		return;
+	for (;;) {
+		size_t n = size - fed < feed ? size - fed : feed;
+		size_t before_raw, before_got;
+
+		if (!gw_buf_append(&raw, data + fed, n))
+			goto out;
+		fed += n;
+		do {
+			before_raw = gw_buf_len(&raw);
+			before_got = gw_buf_len(&got);
+			r = gw_z_unwrap(&z, &raw, &plain, limit, &seq);
+			if (gw_buf_len(&plain) > limit)
+				abort();
+			if (gw_buf_len(&plain) > 0 &&
+			    !gw_buf_append(&got, plain.data + plain.start, gw_buf_len(&plain)))
+				goto out;
+			plain.start = plain.end = 0;
+		} while (r == GW_Z_OK &&
+		         (gw_buf_len(&raw) != before_raw || gw_buf_len(&got) != before_got));
+		if (r != GW_Z_OK || fed == size)
+			break;
+	}
+	if (r == GW_Z_NOMEM)
+		goto out;
+	if (r != whole_r)
+		abort();
+	if (r == GW_Z_OK &&
+	    (gw_buf_len(&got) != gw_buf_len(whole) ||
+	     (gw_buf_len(&got) > 0 &&
+	      memcmp(got.data + got.start, whole->data + whole->start, gw_buf_len(&got)) != 0)))
+		abort();
+out:
+	gw_z_in_free(&z);
+	gw_buf_free(&raw);
+	gw_buf_free(&plain);
+	gw_buf_free(&got);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct gw_vars vs = { 0 }, empty = { 0 }, copy = { 0 };
@@ -63,24 +116,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sql_kill_parse(data, size, &query_only, &id) && size == 0)
 		abort();
 
-	/* compressed frames */
+	/* compressed frames: all at once, then trickled with little room each time; both
+	 * must agree, and the trickle must never write past its limit */
 	if (gw_buf_append(&raw, data, size)) {
-		enum gw_z_result r = gw_z_unwrap(&raw, &plain, &seq);
+		struct gw_z_in z = { 0 };
+		enum gw_z_result r = gw_z_unwrap(&z, &raw, &plain, SIZE_MAX, &seq);
 
 		if (r == GW_Z_OK && plain.end > plain.cap)
 			abort();
+		if (r != GW_Z_NOMEM)
+			unwrap_trickled(data, size, r, &plain);
+		gw_z_in_free(&z);
 		if (r == GW_Z_OK && plain.end - plain.start > 0) {
 			struct gw_buf again = { 0 }, back = { 0 };
+			struct gw_z_in z2 = { 0 };
 			uint8_t s1 = 0, s2 = 0;
 
 			/* what we wrap, we unwrap to the same bytes */
 			if (gw_z_wrap(plain.data + plain.start, plain.end - plain.start, &again,
 			              &s1) &&
-			    gw_z_unwrap(&again, &back, &s2) == GW_Z_OK &&
+			    gw_z_unwrap(&z2, &again, &back, SIZE_MAX, &s2) == GW_Z_OK &&
 			    (back.end - back.start != plain.end - plain.start ||
 			     memcmp(back.data + back.start, plain.data + plain.start,
 			            plain.end - plain.start) != 0))
 				abort();
+			gw_z_in_free(&z2);
 			gw_buf_free(&again);
 			gw_buf_free(&back);
 		}
