@@ -412,7 +412,8 @@ static void client_close(struct gw_client *c, const char *reason)
 		c->server = NULL;
 		s->client = NULL;
 		if (c->state == GW_CL_RUNNING)
-			gw_server_orphan(s, /* awaits_client= */ c->infile || c->cmd_continued);
+			gw_server_orphan(s, /* awaits_client= */ c->infile || c->cmd_continued,
+			                 &c->cred);
 		else
 			gw_server_release(s, /* reusable= */ false);
 	}

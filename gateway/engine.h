@@ -133,9 +133,10 @@ bool gw_server_flush_closes(struct gw_server *s);
  * as it is, since the statement may have left a transaction, variables or locks behind
  * that the client's status did not show. awaits_client: the backend waits for more of
  * the command (file data, a continuation), so it is closed at once, which aborts the
- * statement; otherwise the rest of the answer is read away first, so the statement is
- * not left running on the backend, and then s is closed. */
-void gw_server_orphan(struct gw_server *s, bool awaits_client);
+ * statement; otherwise a statement still running is killed (as its account, switched to
+ * with cred, the client's credentials) and the rest of the answer is read away, and
+ * then s is closed. */
+void gw_server_orphan(struct gw_server *s, bool awaits_client, const struct gw_cred *cred);
 /* Send bytes to the backend (buffering what does not fit). */
 bool gw_server_send(struct gw_server *s, const void *p, size_t n) GW_MUSTCHECK;
 /* Pause / resume reading the backend (client backpressure). */

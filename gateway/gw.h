@@ -246,13 +246,18 @@ struct gw_server {
 	bool tracking;              /* session tracking switched on (SET done) */
 	uint64_t started_ns;        /* when the running command was sent */
 	uint64_t connect_start_ns;
-	bool infile_refused;    /* ACTIVE: a LOCAL INFILE request was refused for
-	                         * the client; its final OK/ERR becomes ERR 1148 */
-	uint8_t infile_seq;     /* the refused request's sequence id */
-	bool kill_hold;         /* a KILL QUERY for its statement is on its way:
-	                         * close instead of reuse (under sched_lock) */
-	bool paused;            /* not reading: the client is backed up */
-	struct gw_server *next; /* in the pool's idle list */
+	bool infile_refused; /* ACTIVE: a LOCAL INFILE request was refused for
+	                      * the client; its final OK/ERR becomes ERR 1148 */
+	uint8_t infile_seq;  /* the refused request's sequence id */
+	bool kill_hold;      /* a KILL QUERY for its statement is on its way:
+	                      * close instead of reuse (under sched_lock) */
+	bool paused;         /* not reading: the client is backed up */
+	/* KILLER: the statement it stops (server_kill_for) */
+	uint32_t kill_tid;               /* the backend thread to KILL QUERY */
+	struct gw_account *kill_account; /* weak: that thread's account */
+	struct gw_cred kill_cred;        /* the credentials to switch to it with */
+	uint8_t kill_step;               /* 0: switching user, 1: auth answered, 2: KILL sent */
+	struct gw_server *next;          /* in the pool's idle list */
 	struct gw_server *prev;
 };
 

@@ -37,6 +37,9 @@ static void server_connect_failed(struct gw_server *s, const char *what);
 static void gw_pool_shrink(struct gw_worker *w);
 static void server_stream(struct gw_server *s);
 static void server_prep_answered(struct gw_server *s, struct gw_client *c);
+static void server_kill_send(struct gw_server *k);
+static bool server_auth_switch(struct gw_server *s, const uint8_t *p, uint32_t len, uint8_t seq,
+                               const struct gw_cred *cred, struct wire_buf *b);
 static void stmt_build_closes(struct gw_server *s, struct wire_buf *b);
 
 const char *gw_server_state_name(enum gw_server_state st)
@@ -568,22 +571,27 @@ void gw_server_release(struct gw_server *s, bool reusable)
 
 /*
  * Stop the statement orphan o still runs (issue 11: a client that leaves must not leave
- * its statement running on the backend): KILL QUERY on an idle connection of the same
- * account, which may kill its own threads. Without one, o's drain waits for the end.
+ * its statement running on the backend): KILL QUERY as o's account, which may kill its
+ * own threads, from an idle connection: one of that account's if there is one, else any,
+ * switched to the account first with cred (what o's client proved). Without an idle
+ * connection, o's drain waits for the end.
  */
-static void server_kill_for(const struct gw_server *o)
+static void server_kill_for(const struct gw_server *o, const struct gw_cred *cred)
 {
-	struct gw_server *k;
+	struct gw_server *k, *any = NULL;
 	struct wire_buf b;
-	char sql[40];
-	size_t off;
-	int n;
 
 	pthread_mutex_lock(&gw.sched_lock);
 	for (k = gw.idle; k; k = k->next) {
-		if (k->account == o->account && k->fd >= 0)
+		if (k->fd < 0)
+			continue;
+		if (k->account == o->account && k->cred_gen == cred->gen)
 			break;
+		if (!any)
+			any = k;
 	}
+	if (!k)
+		k = any;
 	if (k) {
 		idle_remove_locked(k);
 		server_set_state(k, GW_SV_ASSIGNED); /* its old worker's read event lets go */
@@ -593,37 +601,112 @@ static void server_kill_for(const struct gw_server *o)
 		return;
 	server_attach(k, o->worker);
 	server_set_state(k, GW_SV_KILLER);
-	n = snprintf(sql, sizeof(sql), "KILL QUERY %u", o->backend_conn_id);
+	k->kill_tid = o->backend_conn_id;
+	k->kill_account = o->account;
+	k->kill_cred = *cred;
+	gw_log_debug("S-%u: KILL QUERY %u of S-%u (its client left)%s", k->id, o->backend_conn_id,
+	             o->id, k->account == o->account ? "" : ", after a switch to its account");
+	wire_buf_init(&b);
+	if (k->account == o->account && k->cred_gen == cred->gen) {
+		server_kill_send(k);
+		return;
+	}
+	k->kill_step = 0;
+	{
+		struct wire_change_user cu;
+
+		memset(&cu, 0, sizeof(cu));
+		gw_strlcpy(cu.user, o->account->name, sizeof(cu.user));
+		if (cred->has_password) {
+			auth_native_scramble(cred->stage1, k->salt, cu.auth);
+			cu.auth_len = 20;
+		}
+		cu.charset = k->charset;
+		gw_strlcpy(cu.auth_plugin, AUTH_NATIVE, sizeof(cu.auth_plugin));
+		wire_build_change_user(&b, 0, k->caps, &cu);
+	}
+	server_send_wbuf(k, &b);
+}
+
+/* KILLER k, as its target's account: send the KILL QUERY. */
+static void server_kill_send(struct gw_server *k)
+{
+	struct wire_buf b;
+	char sql[40];
+	size_t off;
+	int n = snprintf(sql, sizeof(sql), "KILL QUERY %u", k->kill_tid);
+
+	k->kill_step = 2;
 	wire_buf_init(&b);
 	off = wire_packet_begin(&b, 0);
 	wire_put_u8(&b, COM_QUERY);
 	wire_put_bytes(&b, sql, (size_t)n);
 	wire_packet_end(&b, off);
-	gw_log_debug("S-%u: KILL QUERY %u on S-%u (its client left)", k->id, o->backend_conn_id,
-	             o->id);
 	server_send_wbuf(k, &b);
 }
 
-/* The answer to server_kill_for()'s KILL QUERY, OK or ERR (the statement had ended):
- * either way k goes back to the pool. */
+/* Whole packets of the answers to server_kill_for()'s steps: the switch (an auth switch
+ * request, then OK; a refusal closes k), then the KILL's OK or ERR (the statement had
+ * ended): either way k goes back to the pool, as the account it now is. */
 static void server_killer_read(struct gw_server *k)
 {
-	const uint8_t *h = k->in.data + k->in.start;
-	size_t avail = gw_buf_len(&k->in);
+	while (k->state == GW_SV_KILLER) {
+		const uint8_t *h = k->in.data + k->in.start;
+		size_t avail = gw_buf_len(&k->in);
+		uint32_t len;
+		uint8_t seq;
 
-	if (avail < WIRE_HDR_LEN || avail < WIRE_HDR_LEN + (size_t)wire_u24(h))
-		return;
-	if (avail != WIRE_HDR_LEN + (size_t)wire_u24(h) ||
-	    (h[WIRE_HDR_LEN] != 0x00 && h[WIRE_HDR_LEN] != 0xff)) {
-		server_close(k, "unexpected answer to KILL QUERY");
-		return;
+		if (avail < WIRE_HDR_LEN || avail < WIRE_HDR_LEN + (size_t)wire_u24(h))
+			return;
+		len = wire_u24(h);
+		seq = h[3];
+		k->in.start += WIRE_HDR_LEN + len;
+		if (k->in.start == k->in.end)
+			k->in.start = k->in.end = 0;
+		if (len == 0) {
+			server_close(k, "empty packet from backend");
+			return;
+		}
+		if (k->kill_step == 2) {
+			if (h[WIRE_HDR_LEN] != 0x00 && h[WIRE_HDR_LEN] != 0xff) {
+				server_close(k, "unexpected answer to KILL QUERY");
+				return;
+			}
+			explicit_bzero(&k->kill_cred, sizeof(k->kill_cred));
+			server_set_state(k, GW_SV_ACTIVE);
+			gw_server_release(k, /* reusable= */ true);
+			return;
+		}
+		if (h[WIRE_HDR_LEN] == 0xfe && len > 1 && k->kill_step == 0) {
+			struct wire_buf b;
+
+			wire_buf_init(&b);
+			if (!server_auth_switch(k, h + WIRE_HDR_LEN, len, seq, &k->kill_cred, &b)) {
+				wire_buf_free(&b);
+				return;
+			}
+			k->kill_step = 1;
+			server_send_wbuf(k, &b);
+			continue;
+		}
+		if (h[WIRE_HDR_LEN] != 0x00) {
+			/* Refused (the account's password changed on the backend): what is left
+			 * of the session is unknown, so it goes. */
+			server_close(k, "account switch for a KILL refused");
+			return;
+		}
+		/* Switched: a fresh session of the target's account. */
+		k->account = k->kill_account;
+		k->cred_gen = k->kill_cred.gen;
+		k->db[0] = '\0';
+		k->tracking = false;
+		gw_vars_clear(&k->vars);
+		gw_sstmts_clear(&k->stmts);
+		server_kill_send(k);
 	}
-	k->in.start = k->in.end = 0;
-	server_set_state(k, GW_SV_ACTIVE);
-	gw_server_release(k, /* reusable= */ true);
 }
 
-void gw_server_orphan(struct gw_server *s, bool awaits_client)
+void gw_server_orphan(struct gw_server *s, bool awaits_client, const struct gw_cred *cred)
 {
 	s->client = NULL;
 	if (s->state != GW_SV_ACTIVE) {
@@ -638,8 +721,8 @@ void gw_server_orphan(struct gw_server *s, bool awaits_client)
 	}
 	server_set_state(s, GW_SV_DRAIN);
 	gw_server_pause(s, false);
-	if (s->resp.state != WRS_DONE)
-		server_kill_for(s);
+	if (s->resp.state != WRS_DONE && s->account)
+		server_kill_for(s, cred);
 }
 
 /* Close the socket and free the slot; a client still bound learns it lost its server. */

@@ -277,6 +277,30 @@ def left_statement_killed(s):
     ok(sleeping and gone and took < 2,
        "left_statement_killed: the abandoned SLEEP(20) is killed on the backend (%.2f s)"
        % took, "sleeping=%r gone=%r" % (sleeping, gone))
+    # Again with only bob's connections idle: one is switched to alice to send the KILL.
+    bobs = [s.connect(BOB) for _ in range(4)]
+    threads = [threading.Thread(target=lambda c=c: c.cursor().execute("SELECT SLEEP(0.3)"))
+               for c in bobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    close_all(bobs)
+    idle_users = sorted(r[1] for r in lib.backend_threads([ALICE.name, BOB.name]))
+    c = s.connect(ALICE)
+    c._sock.sendall(len(q).to_bytes(3, "little") + b"\x00" + q)
+    sleeping = lib.wait_until(lambda: [r for r in lib.backend_threads([ALICE.name])
+                                       if r[4] and "SLEEP(20)" in r[4]], 5)
+    t0 = time.monotonic()
+    c._sock.shutdown(socket.SHUT_RDWR)
+    close_all([c])
+    gone = lib.wait_until(lambda: not [r for r in lib.backend_threads([ALICE.name])
+                                       if r[4] and "SLEEP(20)" in r[4]], 10)
+    took = time.monotonic() - t0
+    ok(sleeping and gone and took < 2 and ALICE.name not in idle_users,
+       "left_statement_killed: ... also when only another account's connections are idle "
+       "(one switched to alice for the KILL: %.2f s)" % took,
+       "idle before: %r sleeping=%r gone=%r" % (idle_users, sleeping, gone))
 
 
 def pins_hold_every_connection(s):
