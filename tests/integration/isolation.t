@@ -249,54 +249,52 @@ def long_statements_and_unread_results(s, bob):
     close_all(hogs)
 
 
+def at_once(conns, sql):
+    """Run sql on every connection at the same time; wait for all."""
+    threads = [threading.Thread(target=lambda c=c: c.cursor().execute(sql)) for c in conns]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+
+
+def abandon_sleep(s):
+    """alice sends SELECT SLEEP(20) and disconnects once it runs: (it ran, it is gone from
+    the processlist within 10 s, seconds from the disconnect until gone)."""
+    def running():
+        return [r for r in lib.backend_threads([ALICE.name]) if r[4] and "SLEEP(20)" in r[4]]
+
+    c = s.connect(ALICE)
+    q = b"\x03SELECT SLEEP(20)"
+    c._sock.sendall(len(q).to_bytes(3, "little") + b"\x00" + q)
+    sleeping = lib.wait_until(running, 5)
+    t0 = time.monotonic()
+    c._sock.shutdown(socket.SHUT_RDWR)
+    close_all([c])
+    gone = lib.wait_until(lambda: not running(), 10)
+    return bool(sleeping), bool(gone), time.monotonic() - t0
+
+
 def left_statement_killed(s):
     """Attack 3's other half: a statement left behind does not run on. alice starts a
-    SLEEP(20) and disconnects; sluice KILLs the query (from an idle connection of hers)."""
+    SLEEP(20) and disconnects; sluice KILLs the query, from an idle connection of hers or
+    from another account's switched to her."""
     # The unread results before are drained (or killed) first: the pool is alice's again.
     lib.wait_until(lambda: not [r for r in lib.backend_threads([ALICE.name]) if r[2] != "Sleep"],
                    30)
     warm = [s.connect(ALICE) for _ in range(2)]
-    threads = [threading.Thread(target=lambda c=c: c.cursor().execute("SELECT SLEEP(0.3)"))
-               for c in warm]
-    for t in threads:  # two idle connections of alice's in the pool afterwards
-        t.start()
-    for t in threads:
-        t.join(10)
+    at_once(warm, "SELECT SLEEP(0.3)")  # two idle connections of alice's afterwards
     close_all(warm)
-    c = s.connect(ALICE)
-    q = b"\x03SELECT SLEEP(20)"
-    c._sock.sendall(len(q).to_bytes(3, "little") + b"\x00" + q)
-    sleeping = lib.wait_until(lambda: [r for r in lib.backend_threads([ALICE.name])
-                                       if r[4] and "SLEEP(20)" in r[4]], 5)
-    t0 = time.monotonic()
-    c._sock.shutdown(socket.SHUT_RDWR)
-    close_all([c])
-    gone = lib.wait_until(lambda: not [r for r in lib.backend_threads([ALICE.name])
-                                       if r[4] and "SLEEP(20)" in r[4]], 10)
-    took = time.monotonic() - t0
+    sleeping, gone, took = abandon_sleep(s)
     ok(sleeping and gone and took < 2,
        "left_statement_killed: the abandoned SLEEP(20) is killed on the backend (%.2f s)"
        % took, "sleeping=%r gone=%r" % (sleeping, gone))
     # Again with only bob's connections idle: one is switched to alice to send the KILL.
     bobs = [s.connect(BOB) for _ in range(4)]
-    threads = [threading.Thread(target=lambda c=c: c.cursor().execute("SELECT SLEEP(0.3)"))
-               for c in bobs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
+    at_once(bobs, "SELECT SLEEP(0.3)")
     close_all(bobs)
     idle_users = sorted(r[1] for r in lib.backend_threads([ALICE.name, BOB.name]))
-    c = s.connect(ALICE)
-    c._sock.sendall(len(q).to_bytes(3, "little") + b"\x00" + q)
-    sleeping = lib.wait_until(lambda: [r for r in lib.backend_threads([ALICE.name])
-                                       if r[4] and "SLEEP(20)" in r[4]], 5)
-    t0 = time.monotonic()
-    c._sock.shutdown(socket.SHUT_RDWR)
-    close_all([c])
-    gone = lib.wait_until(lambda: not [r for r in lib.backend_threads([ALICE.name])
-                                       if r[4] and "SLEEP(20)" in r[4]], 10)
-    took = time.monotonic() - t0
+    sleeping, gone, took = abandon_sleep(s)
     ok(sleeping and gone and took < 2 and ALICE.name not in idle_users,
        "left_statement_killed: ... also when only another account's connections are idle "
        "(one switched to alice for the KILL: %.2f s)" % took,
