@@ -49,6 +49,7 @@ static const char *const client_state_names[] = { GW_CLIENT_STATES(GW_X_NAME) };
 
 static void client_on_read(evutil_socket_t fd, short what, void *arg);
 static void client_on_write(evutil_socket_t fd, short what, void *arg);
+static void client_on_more(evutil_socket_t fd, short what, void *arg);
 static void client_process(struct gw_client *c);
 static void client_close(struct gw_client *c, const char *reason);
 static void client_consume(struct gw_client *c, size_t n);
@@ -301,15 +302,18 @@ void gw_client_accept(struct gw_worker *w, int fd, const struct sockaddr *sa)
 	c->state = GW_CL_HANDSHAKE;
 	c->ev = event_new(w->base, fd, EV_READ | EV_PERSIST, client_on_read, c);
 	c->wev = event_new(w->base, fd, EV_WRITE | EV_PERSIST, client_on_write, c);
+	c->more_ev = event_new(w->base, -1, 0, client_on_more, c);
 	if (c->ev)
 		event_priority_set(c->ev, GW_PRIO_HIGH);
 	if (c->wev)
 		event_priority_set(c->wev, GW_PRIO_HIGH);
+	if (c->more_ev) /* after everyone else's reads: the budget is for fairness */
+		event_priority_set(c->more_ev, GW_PRIO_LOW);
 	client_list_push(&w->clients, c);
 	gw_killmap_add(c);
 	w->nclients++;
 	atomic_fetch_add(&gw.clients_now, 1);
-	if (!c->ev || !c->wev || event_add(c->ev, NULL) < 0) {
+	if (!c->ev || !c->wev || !c->more_ev || event_add(c->ev, NULL) < 0) {
 		client_close(c, "out of memory");
 		return;
 	}
@@ -421,6 +425,8 @@ static void client_close(struct gw_client *c, const char *reason)
 		gw_sched_kick();
 	event_del(c->ev);
 	event_del(c->wev);
+	if (c->more_ev)
+		event_del(c->more_ev);
 	close(c->fd);
 	c->fd = -1;
 	client_set_state(c, GW_CL_CLOSED);
@@ -439,6 +445,8 @@ static void client_free(struct gw_client *c)
 	free(c->prep_sql);
 	event_free(c->ev);
 	event_free(c->wev);
+	if (c->more_ev)
+		event_free(c->more_ev);
 	gw_buf_free(&c->in);
 	gw_buf_free(&c->out);
 	gw_buf_free(&c->zraw);
@@ -2085,7 +2093,22 @@ static bool client_process_packets(struct gw_client *c)
 			return false;
 		}
 	}
+	/* The budget ran out with input left (pipelined commands, issue 12): the rest
+	 * waits for one loop turn, after other clients, then goes on without new bytes. */
+	if (c->state != GW_CL_CLOSED)
+		event_active(c->more_ev, 0, 0);
 	return false;
+}
+
+static void client_on_more(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_client *c = arg;
+	struct gw_worker *w = c->worker;
+
+	(void)fd;
+	(void)what;
+	client_process(c);
+	gw_worker_reclaim(w);
 }
 
 /*

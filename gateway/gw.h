@@ -288,6 +288,8 @@ struct gw_client {
 	struct event *ev;          /* owned: persistent EV_READ */
 	struct event *wev;         /* owned: persistent EV_WRITE, added while out
 	                            * holds bytes the socket did not take */
+	struct event *more_ev;     /* owned: made active when a wakeup's packet budget ran
+	                            * out with input left (pipelined commands) */
 	bool read_paused;          /* ev deleted: too much unprocessed input */
 	bool low_prio;             /* ev at GW_PRIO_LOW: its account is backlogged */
 	bool compress;             /* CLIENT_COMPRESS in force (after login) */
