@@ -669,7 +669,8 @@ void gw_client_sweep(struct gw_worker *w, uint64_t now)
 			if (expired)
 				client_refuse_hold(c);
 		} else if (c->state == GW_CL_QUEUED &&
-		           now - __atomic_load_n(&gw.freed_ns, __ATOMIC_RELAXED) > 10000000u) {
+		           now - __atomic_load_n(&gw.freed_ns, __ATOMIC_RELAXED) >
+		               GW_RESERVE_AFTER_NS) {
 			/* The pool may have got stuck since it queued (server.c). */
 			struct gw_server *s = NULL;
 

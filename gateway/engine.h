@@ -109,9 +109,14 @@ uint32_t gw_active_cap_locked(void);
  * servers and the pool has room above that; and c's account is sparse: nothing queued,
  * nothing running, within its share (docs/qos.md). */
 struct gw_server *gw_server_take_spare_locked(struct gw_client *c);
+/* How long no connection may have come free before the pool counts as stuck: busy pools
+ * free one every few hundred microseconds (a loaded 2-core CI box under ASan went 10 ms
+ * without), and then the queue serves a light account soon enough; a pool held by long
+ * statements or unread results frees none. */
+#define GW_RESERVE_AFTER_NS (50u * 1000000u)
 /* Under sched_lock: a connection beyond the pool's size for c's statement, bound to c and
  * skipping the queue like a spare one (taken out of the queue when it waits there), or
- * NULL. Only when every connection is busy, none came free for 10 ms, and c's account
+ * NULL. Only when every connection is busy, none came free for 50 ms, and c's account
  * occupies none and queues nothing else (issue 11: long statements, unread results and
  * held sessions of other accounts cannot keep it from starting); at most an eighth of
  * the pool (at least 1) such connections at once, each closed after its statement. */

@@ -476,11 +476,6 @@ static uint32_t reserve_conns_locked(void)
 	return gw.cfg.pool_size >= 16 ? gw.cfg.pool_size / 8 : 1;
 }
 
-/* How long no connection may have come free before the pool counts as stuck: busy
- * pools free one every few hundred microseconds, and then the queue serves a light
- * account soon enough; a pool held by long statements or unread results frees none. */
-#define GW_RESERVE_AFTER_NS (10u * 1000000u)
-
 struct gw_server *gw_server_take_reserve_locked(struct gw_client *c)
 {
 	struct gw_account *a = c->account;

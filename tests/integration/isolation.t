@@ -223,6 +223,7 @@ def long_statements_and_unread_results(s, bob):
         t.start()
     busy = lib.wait_until(lambda: sum(1 for r in lib.backend_threads([ALICE.name])
                                       if r[4] and "SLEEP" in r[4]) == 4, 5)
+    time.sleep(0.1)  # stuck: no connection came free for 50 ms (docs/pooling.md)
     ms = bob_select_ms(s, bob)
     ok(busy and ms < 100, "long_statements: bob's SELECT 1 beside 4 of alice's SLEEP(3) on a "
        "pool of 4: %.1f ms (< 100)" % ms)
@@ -237,6 +238,7 @@ def long_statements_and_unread_results(s, bob):
         c._sock.sendall(len(q).to_bytes(3, "little") + b"\x00" + q)  # and never read
         hogs.append(c)
     paused = lib.wait_until(lambda: qoslib.stats(s)[ALICE.name]["active"] == 4, 5)
+    time.sleep(0.1)  # stuck, as above
     ms = bob_select_ms(s, bob)
     ok(paused and ms < 100, "unread_results: bob's SELECT 1 beside 4 of alice's unread "
        "results on a pool of 4: %.1f ms (< 100)" % ms,
