@@ -339,6 +339,12 @@ void gw_ok_strip_tracking(struct wire_buf *b, uint8_t seq, const uint8_t *p, siz
 	wire_put_lenenc(b, ok.last_insert_id);
 	wire_put_u16(b, (uint16_t)(ok.status & ~SERVER_SESSION_STATE_CHANGED));
 	wire_put_u16(b, ok.warnings);
-	wire_put_bytes(b, ok.info, ok.info_len);
+	/* The info is string<lenenc> in this format too, as MariaDB writes it: mysqlnd reads
+	 * a length first (issue 12: PHP saw "additional data length is past 45 bytes the
+	 * packet size" and every command after it failed with 2014). */
+	if (ok.info_len > 0) {
+		wire_put_lenenc(b, ok.info_len);
+		wire_put_bytes(b, ok.info, ok.info_len);
+	}
 	wire_packet_end(b, off);
 }

@@ -70,7 +70,8 @@ bool gw_session_build_set(struct wire_buf *b, const struct gw_vars *want,
                           const struct gw_vars *have, bool tracking);
 
 /* Rewrite an OK packet (payload p[0..n), sequence seq) for a client that did not ask for
- * CLIENT_SESSION_TRACK: info becomes a plain string, the state block goes. */
+ * CLIENT_SESSION_TRACK: the info stays (string<lenenc>, as servers write it), the state
+ * block and SERVER_SESSION_STATE_CHANGED go. */
 void gw_ok_strip_tracking(struct wire_buf *b, uint8_t seq, const uint8_t *p, size_t n,
                           uint32_t server_caps);
 

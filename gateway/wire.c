@@ -570,7 +570,14 @@ bool wire_parse_ok(const uint8_t *p, size_t n, uint32_t caps, struct wire_ok *ok
 				return false;
 		}
 	} else {
-		wire_get_rest(&c, &ok->info, &ok->info_len);
+		/* Servers write the info as string<lenenc> here too (libmysqlclient and
+		 * mysqlnd read a length first); a plain string<EOF> is taken as well. */
+		struct wire_cur save = c;
+
+		if (!wire_get_lenenc_str(&c, &ok->info, &ok->info_len) || wire_cur_left(&c) != 0) {
+			c = save;
+			wire_get_rest(&c, &ok->info, &ok->info_len);
+		}
 	}
 	return true;
 }

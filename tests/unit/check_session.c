@@ -333,6 +333,10 @@ START_TEST(test_ok_strip_tracking)
 	ck_assert_uint_eq(parsed.status, 0x0003); /* STATE_CHANGED cleared */
 	ck_assert_uint_eq(parsed.info_len, sizeof(info) - 1);
 	ck_assert(memcmp(parsed.info, info, parsed.info_len) == 0);
+	/* The info keeps its length byte, as mysqlnd reads it (issue 12), and nothing
+	 * follows it. */
+	ck_assert_uint_eq(b.data[4 + 7], sizeof(info) - 1);
+	ck_assert_uint_eq(b.len, 4 + 7 + 1 + sizeof(info) - 1);
 	wire_buf_free(&b);
 }
 END_TEST

@@ -924,9 +924,16 @@ START_TEST(test_ok_parse_session_track)
 	ck_assert_uint_eq(ok.state_len, 0);
 	free(p);
 
-	/* Same bytes without CLIENT_SESSION_TRACK: info is the rest, length byte included. */
+	/* Same bytes without CLIENT_SESSION_TRACK: servers still write string<lenenc>, as
+	 * libmysqlclient and mysqlnd read it (issue 12). */
 	ck_assert(parse_ok_hex("00 00 00 02 00 00 00 03 61 62 63", CAPS41, &ok, &p, &n));
+	ck_assert_uint_eq(ok.info_len, 3);
+	ck_assert_mem_eq(ok.info, "abc", 3);
+	free(p);
+	/* ... and a plain string<EOF> whose first byte is no fitting length is the rest. */
+	ck_assert(parse_ok_hex("00 00 00 02 00 00 00 52 6f 77 73", CAPS41, &ok, &p, &n));
 	ck_assert_uint_eq(ok.info_len, 4);
+	ck_assert_mem_eq(ok.info, "Rows", 4);
 	free(p);
 
 	/* Servers omit the info entirely when it is empty and nothing changed. */
