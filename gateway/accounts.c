@@ -123,6 +123,11 @@ bool gw_accounts_load(struct store *st, char *err, size_t errlen)
 		limits_from_store(sa, &a->limits);
 		qos_account_set_limits(gw.qos, a->qa, &a->limits);
 	}
+	gw.reserved = 0;
+	for (struct gw_account *a = gw.accounts; a; a = a->next) {
+		if (!a->dead)
+			gw.reserved += a->limits.reservation;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (fresh[i]) {
 			qos_account_release(gw.qos, fresh[i]->qa);

@@ -478,15 +478,11 @@ void gw_worker_reclaim(struct gw_worker *w)
 static bool client_hold_take_locked(struct gw_client *c)
 {
 	struct gw_account *a = c->account;
-	uint32_t reserved = 0;
+	uint32_t others = gw.reserved - (a->dead ? 0 : a->limits.reservation);
 
 	if (c->holds)
 		return true;
-	for (const struct gw_account *o = gw.accounts; o; o = o->next) {
-		if (o != a && !o->dead)
-			reserved += o->limits.reservation;
-	}
-	if (!gw_pin_room(a->holding, a->max_pinned, gw.holding, gw.cfg.pool_size, reserved))
+	if (!gw_pin_room(a->holding, a->max_pinned, gw.holding, gw.cfg.pool_size, others))
 		return false;
 	a->holding++;
 	gw.holding++;

@@ -424,6 +424,8 @@ struct gw {
 	uint64_t account_switches;      /* COM_CHANGE_USER sent to hand a server over */
 	uint64_t held_hits;             /* statements that took a server HELD for them */
 	uint32_t holding;               /* sum of the accounts' holding (under sched_lock) */
+	uint32_t reserved;              /* sum of the live accounts' reservations (under
+	                                 * sched_lock; set by gw_accounts_load) */
 	struct gw_client *hold_waiters; /* HOLD_WAIT clients, oldest first, linked by
 	                                 * hold_next (under sched_lock) */
 	struct gw_client *hold_waiters_tail;

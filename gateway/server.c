@@ -101,6 +101,19 @@ static void idle_remove_locked(struct gw_server *s)
 	gw.nidle--;
 }
 
+/* A CLOSED slot for a new connection (the caller brings it to life), or NULL. */
+static struct gw_server *closed_slot_locked(void)
+{
+	for (uint32_t i = 0; i < gw.pool_cap; i++) {
+		if (gw.servers[i].state == GW_SV_CLOSED) {
+			if (i >= gw.pool_hwm)
+				__atomic_store_n(&gw.pool_hwm, i + 1, __ATOMIC_RELEASE);
+			return &gw.servers[i];
+		}
+	}
+	return NULL;
+}
+
 /*
  * The best server for client c, by what it saves: an idle one already on c's identity,
  * schema and capability class, preferably one whose events live on c's worker (no
@@ -130,15 +143,8 @@ static struct gw_server *choose_server_locked(const struct gw_client *c)
 	}
 	if (match)
 		return match;
-	if (gw.nlive < gw.cfg.pool_size) {
-		for (uint32_t i = 0; i < gw.pool_cap; i++) {
-			if (gw.servers[i].state == GW_SV_CLOSED) {
-				if (i >= gw.pool_hwm)
-					__atomic_store_n(&gw.pool_hwm, i + 1, __ATOMIC_RELEASE);
-				return &gw.servers[i];
-			}
-		}
-	}
+	if (gw.nlive < gw.cfg.pool_size && (s = closed_slot_locked()))
+		return s;
 	return same_class ? same_class : gw.idle;
 }
 
@@ -500,14 +506,8 @@ struct gw_server *gw_server_take_reserve_locked(struct gw_client *c)
 			return NULL;
 		c->req_queued = false;
 	}
-	for (uint32_t i = 0;; i++) {
-		GW_BUG_ON(i >= gw.pool_cap);
-		s = &gw.servers[i];
-		if (s->state == GW_SV_CLOSED)
-			break;
-	}
-	if (s->id >= gw.pool_hwm)
-		__atomic_store_n(&gw.pool_hwm, s->id + 1, __ATOMIC_RELEASE);
+	s = closed_slot_locked();
+	GW_BUG_ON(!s); /* nlive < pool_cap */
 	gw.nlive++;
 	s->state = GW_SV_ASSIGNED;
 	s->client = c;
