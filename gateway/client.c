@@ -452,6 +452,8 @@ static void client_free(struct gw_client *c)
 	gw_buf_free(&c->zraw);
 	gw_z_in_free(&c->zin);
 	gw_vars_free(&c->vars);
+	gw_vars_free(&c->uvars);
+	free(c->uv_dirty);
 	explicit_bzero(&c->cred, sizeof(c->cred));
 	explicit_bzero(&c->auth_cred, sizeof(c->auth_cred));
 	free(c);
@@ -588,6 +590,55 @@ static bool client_expects_hold(const struct gw_client *c, uint8_t cmd)
 	default:
 		return false;
 	}
+}
+
+/* A new session (COM_CHANGE_USER, COM_RESET_CONNECTION): no user variables, and
+ * LAST_INSERT_ID() is 0 again. */
+static void client_forget_carried(struct gw_client *c)
+{
+	gw_vars_clear(&c->uvars);
+	if (c->uv_dirty)
+		c->uv_dirty->n = 0;
+	c->last_insert_id = 0;
+	c->lid_dirty = false;
+}
+
+/* What a statement's scan means for what c carries from connection to connection: the
+ * user variables it may assign are read back when it ends (uvars.h); one that names
+ * LAST_INSERT_ID makes the value exact from then on. Returns flags, with SQL_UVAR_PIN when
+ * the variables are more than a capture takes. */
+static unsigned client_note_carried(struct gw_client *c, unsigned flags,
+                                    const struct sql_uvars *names)
+{
+	if (flags & SQL_LAST_INSERT_ID)
+		c->lid_used = true;
+	if (flags & SQL_LID_SET)
+		c->lid_dirty = true;
+	if (!(flags & SQL_UVAR_WRITE) || !names)
+		return flags;
+	if (!c->uv_dirty && !(c->uv_dirty = calloc(1, sizeof(*c->uv_dirty))))
+		return flags | SQL_UVAR_PIN;
+	for (uint32_t i = 0; i < names->n; i++) {
+		struct sql_uvars *d = c->uv_dirty;
+		uint32_t j = 0;
+
+		while (j < d->n && strcmp(d->name[j], names->name[i]) != 0)
+			j++;
+		if (j < d->n)
+			continue;
+		if (d->n == SQL_UVARS_MAX)
+			return flags | SQL_UVAR_PIN;
+		memcpy(d->name[d->n++], names->name[i], sizeof(names->name[i]));
+	}
+	return flags;
+}
+
+/* The scan of a COM_QUERY's text, noted (client_note_carried). */
+static unsigned client_scan_query(struct gw_client *c, const uint8_t *q, size_t n)
+{
+	struct sql_uvars names;
+
+	return client_note_carried(c, sql_scan_vars(q, n, &names), &names);
 }
 
 /* Has c, holding its server, been idle past its account's pinned_idle_timeout_ms? */
@@ -1090,7 +1141,7 @@ static void client_change_user(struct gw_client *c, const uint8_t *p, uint32_t l
 	client_drop_server(c);
 	gw_vars_clear(&c->vars);
 	gw_stmts_clear(&c->stmts);
-	c->last_insert_id = 0;
+	client_forget_carried(c);
 	gw_strlcpy(c->db, cu.db, sizeof(c->db));
 	if (cu.charset)
 		c->charset = (uint8_t)cu.charset;
@@ -1339,7 +1390,7 @@ static bool client_stmt_intake(struct gw_client *c, const uint8_t *p, uint32_t l
 	if (e.flags & WIRE_CURSOR_FLAGS)
 		gw_stmt_make_private(st, c->id); /* the cursor lives in its backend statement */
 	/* What the execute will do, for client_expects_hold() before it queues. */
-	c->sql_flags = st->sql_flags;
+	c->sql_flags = client_note_carried(c, st->sql_flags, NULL);
 	c->pin_pending = c->pin_pending || (e.flags & WIRE_CURSOR_FLAGS);
 	if (len == WIRE_MAX_PAYLOAD && !e.types_sent && st->nparams > 0)
 		/* Sent as it is (client_stmt_subst): it runs with the types its backend
@@ -1382,8 +1433,14 @@ void gw_client_stmt_prepared(struct gw_client *c, struct gw_server *s, uint8_t *
 		gw_stmts_remove(&c->stmts, st->id);
 		st = NULL;
 	} else {
-		st->sql_flags = sql_scan((const uint8_t *)c->prep_sql, c->prep_sql_len) &
-		                (SQL_PINS | SQL_TRANS);
+		unsigned f = sql_scan((const uint8_t *)c->prep_sql, c->prep_sql_len);
+
+		/* A prepared statement that assigns user variables keeps its session where
+		 * it ran: its names are not captured (one that reads them gets them). */
+		if (f & SQL_UVAR_WRITE)
+			f |= SQL_UVAR_PIN;
+		st->sql_flags =
+		    f & (SQL_PINS | SQL_TRANS | SQL_USER_VAR | SQL_LAST_INSERT_ID | SQL_LID_SET);
 	}
 	/* Without a record (out of memory, or GW_STMTS_MAX open) the client gets an id it
 	 * can only use to learn that it is unknown: 0. */
@@ -1417,7 +1474,7 @@ static bool client_stmt_subst(struct gw_client *c, struct gw_server *s, const ui
 	if (execute) {
 		/* Pinned at the end if it opens a cursor or does what a query pins for. */
 		c->pin_pending = c->pin_pending || (e.flags & WIRE_CURSOR_FLAGS);
-		c->sql_flags = st->sql_flags;
+		c->sql_flags = client_note_carried(c, st->sql_flags, NULL);
 	}
 	if (len == WIRE_MAX_PAYLOAD) {
 		/* The first of several packets: the rest follow as the client sent them, so
@@ -1628,7 +1685,7 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 			c->status = SERVER_STATUS_AUTOCOMMIT;
 			gw_vars_clear(&c->vars);
 			gw_stmts_clear(&c->stmts);
-			c->last_insert_id = 0;
+			client_forget_carried(c);
 			client_send_ok(c, 1);
 			return;
 		}
@@ -1647,13 +1704,7 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 		if (len < 256 &&
 		    sql_parse_use(p + 1, len - 1, c->pending_db, sizeof(c->pending_db)))
 			c->db_change_pending = true;
-		c->sql_flags = sql_scan(p + 1, len - 1);
-		if ((c->sql_flags & SQL_LAST_INSERT_ID) &&
-		    sql_is(p + 1, len - 1, "selectlast_insert_id()")) {
-			client_consume(c, WIRE_HDR_LEN + len);
-			client_answer_number(c, "LAST_INSERT_ID()", c->last_insert_id);
-			return;
-		}
+		c->sql_flags = client_scan_query(c, p + 1, len - 1);
 		if ((c->sql_flags & SQL_CONNECTION_ID) &&
 		    sql_is(p + 1, len - 1, "selectconnection_id()")) {
 			client_consume(c, WIRE_HDR_LEN + len);
@@ -1717,11 +1768,13 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 	c->enqueued_ns = now;
 	if (c->server) {
 		/* Pinned or inside a transaction: straight to its own server, by way of a
-		 * prepare when the statement it names is not prepared there yet. */
+		 * prepare when the statement it names is not prepared there yet, or when it
+		 * names user variables or LAST_INSERT_ID() set elsewhere before the hold. */
 		const struct gw_stmt *st = gw_client_stmt_pending(c);
 
 		c->req_running = false;
-		if (st && !gw_sstmts_find(&c->server->stmts, st)) {
+		if ((st && !gw_sstmts_find(&c->server->stmts, st)) ||
+		    gw_server_needs_sync(c->server, c)) {
 			client_set_state(c, GW_CL_RUNNING);
 			gw_server_run(c->server, c);
 		} else {
@@ -1880,13 +1933,15 @@ void gw_client_unqueued_done_locked(struct gw_client *c)
 	}
 }
 
-/* The server's response to the client's command is complete. */
-void gw_client_response_done(struct gw_client *c, struct gw_server *s)
+/*
+ * c's command on s answered: what the answer tells of the session (status, schema, a
+ * reset), and whether the command pins. Returns that; the rest of the booking is
+ * gw_client_response_done()'s.
+ */
+static bool client_settle(struct gw_client *c, struct gw_server *s)
 {
 	const struct wire_resp *r = &s->resp;
-	uint64_t now = gw_now_ns();
-	uint64_t cost = now - s->started_ns;
-	bool pin = false, keep, completed = false, over = false;
+	bool pin = false;
 
 	if (!r->is_err && r->has_status) {
 		c->status = r->status;
@@ -1909,7 +1964,9 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 			gw_stmts_clear(&c->stmts);
 			gw_sstmts_clear(&s->stmts);
 			s->tracking = false;
-			c->last_insert_id = 0;
+			client_forget_carried(c);
+			gw_vars_clear(&s->uvars);
+			s->lid_client = 0;
 			if (c->pinned) {
 				c->pinned = false;
 				pin = false;
@@ -1922,11 +1979,36 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 	if (gw.cfg.no_replay && !(c->cmd == COM_SET_OPTION || c->cmd == COM_STMT_SEND_LONG_DATA ||
 	                          (c->cmd == COM_STMT_EXECUTE && c->pin_pending)))
 		pin = false; /* testing only: show what goes wrong without pins */
+	if (c->sql_flags & SQL_LID_SET)
+		s->lid_client = c->id; /* LAST_INSERT_ID(expr) set c's value there */
 	c->pin_pending = false;
 	c->sql_flags = 0;
 	if (c->cmd == COM_STMT_SEND_LONG_DATA)
 		pin = true; /* the data waits on that server for the execute */
 	c->db_change_pending = false;
+	return pin;
+}
+
+/* The server's response to the client's command is complete. */
+void gw_client_response_done(struct gw_client *c, struct gw_server *s)
+{
+	uint64_t now;
+	uint64_t cost;
+	bool pin, keep, completed = false, over = false;
+
+	if (!c->settled) {
+		c->settle_pin = client_settle(c, s);
+		/* A connection about to go back to the pool first gives up what the session
+		 * carries to the next one (uvars.h); the command ends when that is read. */
+		if (!c->pinned && !c->settle_pin && !c->in_trans && gw_server_capture(s, c)) {
+			c->settled = true;
+			return;
+		}
+	}
+	c->settled = false;
+	pin = c->settle_pin;
+	now = gw_now_ns();
+	cost = now - s->started_ns;
 	keep = c->pinned || pin || c->in_trans;
 	pthread_mutex_lock(&gw.sched_lock);
 	if (c->req_running) {
@@ -1987,6 +2069,7 @@ void gw_client_server_lost(struct gw_client *c, uint8_t seq, const char *why)
 
 	snprintf(msg, sizeof(msg), "Lost connection to backend server during query: %s%s", why,
 	         end_session ? " (the session's transaction or state is gone)" : "");
+	c->settled = false; /* (lost during a capture) */
 	pthread_mutex_lock(&gw.sched_lock);
 	if (c->req_running) {
 		qos_complete(gw.qos, &c->req, 0, now);

@@ -96,6 +96,14 @@ void gw_msgs_run(struct gw_msg *list);
 void gw_server_run(struct gw_server *s, struct gw_client *c);
 /* The client is done with s for now: back to the pool or closed. Takes sched_lock. */
 void gw_server_release(struct gw_server *s, bool reusable);
+/* Does c's statement name user variables or LAST_INSERT_ID() that s does not hold as c
+ * has them (uvars.h)? Then it must go by way of gw_server_run(), which sets them, even
+ * on a server c holds. */
+bool gw_server_needs_sync(const struct gw_server *s, const struct gw_client *c);
+/* c's command is done and s is about to go: read back the user variables and
+ * LAST_INSERT_ID() its statements changed (uvars.h), then gw_client_response_done()
+ * again. false when there is nothing to read. */
+bool gw_server_capture(struct gw_server *s, struct gw_client *c);
 /* Under sched_lock: the server HELD for c's account, now bound to c (its statement skips
  * the queue, counts as active until gw_client_unqueued_done_locked() and is charged all
  * the same), or NULL; one that c's account may no longer skip the queue for goes idle,

@@ -29,6 +29,7 @@
 #include "gateway/hosts.h"
 #include "gateway/session.h"
 #include "gateway/stmt.h"
+#include "gateway/uvars.h"
 #include "gateway/wire.h"
 #include "qos/qos.h"
 
@@ -172,6 +173,8 @@ enum gw_client_state { GW_CLIENT_STATES(GW_X_ENUM) GW_CL__COUNT };
 	X(GW_SV_DRAIN)      /* the client left mid-response: reading the rest away */              \
 	X(GW_SV_KILLER)     /* sending KILL QUERY for a DRAIN connection's statement, as its       \
 	                     * account; back to the pool when answered */                          \
+	X(GW_SV_CAPTURE)    /* the client's command is done: reading back its user variables       \
+	                     * and LAST_INSERT_ID() before the connection goes (uvars.h) */        \
 	X(GW_SV_CLOSED)     /* closed, slot free */
 
 enum gw_server_state { GW_SERVER_STATES(GW_X_ENUM) GW_SV__COUNT };
@@ -243,6 +246,10 @@ struct gw_server {
 	uint8_t charset;            /* collation id now */
 	uint32_t caps_class;        /* client capability bits it was opened with */
 	struct gw_vars vars;        /* session variables set on it now */
+	struct gw_vars uvars;       /* user variables set on it, as far as sluice knows */
+	uint64_t lid_client;        /* the client whose LAST_INSERT_ID() the backend holds
+	                             * (the last to change it there), 0: none */
+	struct gw_capture cap;      /* CAPTURE: the answer read so far */
 	bool tracking;              /* session tracking switched on (SET done) */
 	uint64_t started_ns;        /* when the running command was sent */
 	uint64_t connect_start_ns;
@@ -284,24 +291,33 @@ struct gw_client {
 	uint64_t id;                /* C-<id> in logs */
 	enum gw_client_state state; /* written only by gw_client_set_state() */
 	int fd;
-	struct gw_worker *worker;  /* borrowed: owner, for life */
-	struct event *ev;          /* owned: persistent EV_READ */
-	struct event *wev;         /* owned: persistent EV_WRITE, added while out
-	                            * holds bytes the socket did not take */
-	struct event *more_ev;     /* owned: made active when a wakeup's packet budget ran
-	                            * out with input left (pipelined commands) */
-	bool read_paused;          /* ev deleted: too much unprocessed input */
-	bool low_prio;             /* ev at GW_PRIO_LOW: its account is backlogged */
-	bool compress;             /* CLIENT_COMPRESS in force (after login) */
-	struct gw_vars vars;       /* session variables the client SET */
-	uint64_t last_insert_id;   /* from the last OK that carried one */
-	unsigned sql_flags;        /* sql_scan() of the running COM_QUERY */
-	bool pin_pending;          /* pin when the running command succeeds */
-	struct wire_buf subst_pkt; /* what goes to the server instead of the client's
-	                            * command: KILL QUERY <backend id> for its KILL, a
-	                            * COM_STMT_* with the backend's statement id */
-	struct gw_stmts stmts;     /* its prepared statements (stmt.h) */
-	char *prep_sql;            /* owned: the SQL of its COM_STMT_PREPARE running */
+	struct gw_worker *worker;   /* borrowed: owner, for life */
+	struct event *ev;           /* owned: persistent EV_READ */
+	struct event *wev;          /* owned: persistent EV_WRITE, added while out
+	                             * holds bytes the socket did not take */
+	struct event *more_ev;      /* owned: made active when a wakeup's packet budget ran
+	                             * out with input left (pipelined commands) */
+	bool read_paused;           /* ev deleted: too much unprocessed input */
+	bool low_prio;              /* ev at GW_PRIO_LOW: its account is backlogged */
+	bool compress;              /* CLIENT_COMPRESS in force (after login) */
+	struct gw_vars vars;        /* session variables the client SET */
+	struct gw_vars uvars;       /* its user variables, as literals (uvars.h) */
+	struct sql_uvars *uv_dirty; /* owned, NULL until needed: user variables its statements
+	                             * may have assigned since the last capture */
+	uint64_t last_insert_id;    /* what LAST_INSERT_ID() returns: from the OK packets,
+	                             * exact once captured */
+	bool lid_used;              /* it named LAST_INSERT_ID in a statement: captured after
+	                             * each change from then on */
+	bool lid_dirty;             /* a statement changed it since the last capture */
+	bool settled;               /* its command's answer is booked, a capture runs */
+	bool settle_pin;            /* ... and the command pins */
+	unsigned sql_flags;         /* sql_scan() of the running COM_QUERY */
+	bool pin_pending;           /* pin when the running command succeeds */
+	struct wire_buf subst_pkt;  /* what goes to the server instead of the client's
+	                             * command: KILL QUERY <backend id> for its KILL, a
+	                             * COM_STMT_* with the backend's statement id */
+	struct gw_stmts stmts;      /* its prepared statements (stmt.h) */
+	char *prep_sql;             /* owned: the SQL of its COM_STMT_PREPARE running */
 	uint32_t prep_sql_len;
 	uint8_t zseq;               /* compressed-frame sequence id, next to send */
 	struct gw_buf zraw;         /* compress: frames received, not unwrapped */

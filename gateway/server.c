@@ -696,8 +696,72 @@ static void server_killer_read(struct gw_server *k)
 		k->db[0] = '\0';
 		k->tracking = false;
 		gw_vars_clear(&k->vars);
+		gw_vars_clear(&k->uvars);
+		k->lid_client = 0;
 		gw_sstmts_clear(&k->stmts);
 		server_kill_send(k);
+	}
+}
+
+/* ---- capture: reading back user variables and LAST_INSERT_ID() (uvars.h) ---- */
+
+bool gw_server_capture(struct gw_server *s, struct gw_client *c)
+{
+	struct wire_buf b;
+	bool lid = c->lid_dirty && c->lid_used;
+
+	if ((!lid && (!c->uv_dirty || c->uv_dirty->n == 0)) || gw.cfg.no_replay)
+		return false;
+	wire_buf_init(&b);
+	if (!gw_capture_begin(&s->cap, &b, lid, c->uv_dirty,
+	                      (s->caps & CLIENT_DEPRECATE_EOF) != 0)) {
+		wire_buf_free(&b);
+		return false;
+	}
+	server_set_state(s, GW_SV_CAPTURE);
+	gw_server_pause(s, false); /* the answer is sluice's, whatever the client reads */
+	server_send_wbuf(s, &b);
+	return true;
+}
+
+/* Whole packets of the capture's answer; at its end the client's command ends. */
+static void server_capture_read(struct gw_server *s)
+{
+	while (s->state == GW_SV_CAPTURE) {
+		const uint8_t *h = s->in.data + s->in.start;
+		size_t avail = gw_buf_len(&s->in);
+		struct gw_client *c = s->client;
+		enum gw_capture_step step;
+		uint32_t len;
+
+		if (avail < WIRE_HDR_LEN || avail < WIRE_HDR_LEN + (size_t)wire_u24(h))
+			return;
+		len = wire_u24(h);
+		s->in.start += WIRE_HDR_LEN + len;
+		if (s->in.start == s->in.end)
+			s->in.start = s->in.end = 0;
+		step = gw_capture_feed(&s->cap, h + WIRE_HDR_LEN, len, &c->uvars);
+		if (step == GW_CAP_MORE)
+			continue;
+		if (step == GW_CAP_BAD || !gw_vars_copy(&s->uvars, &c->uvars)) {
+			server_close(s, step == GW_CAP_BAD ? "unexpected answer to the capture of "
+			                                     "user variables"
+			                                   : "out of memory");
+			return;
+		}
+		if (s->cap.lid && step == GW_CAP_OK) {
+			c->last_insert_id = s->cap.lid_value;
+			c->lid_dirty = false;
+		}
+		if (c->uv_dirty)
+			c->uv_dirty->n = 0;
+		/* What cannot be written as a literal stays where it is: the session
+		 * keeps this connection, as it would have before captures. */
+		if (step == GW_CAP_FAIL)
+			c->settle_pin = true;
+		server_set_state(s, GW_SV_ACTIVE);
+		gw_client_response_done(c, s);
+		return;
 	}
 }
 
@@ -893,6 +957,8 @@ static void server_login(struct gw_server *s, const uint8_t *p, uint32_t len)
 	s->charset = c->charset;
 	s->tracking = false;
 	gw_vars_clear(&s->vars);
+	gw_vars_clear(&s->uvars);
+	s->lid_client = 0;
 	server_set_state(s, GW_SV_LOGIN);
 	s->prep_n = s->prep_i = 0;
 }
@@ -936,9 +1002,18 @@ static void prep_push(struct gw_server *s, enum gw_prep_step step)
 	s->prep_q[s->prep_n++] = step;
 }
 
+bool gw_server_needs_sync(const struct gw_server *s, const struct gw_client *c)
+{
+	if (gw.cfg.no_replay)
+		return false;
+	return ((c->sql_flags & SQL_USER_VAR) && !gw_vars_equal(&c->uvars, &s->uvars)) ||
+	       ((c->sql_flags & SQL_LAST_INSERT_ID) && s->lid_client != c->id);
+}
+
 /* The steps after the identity that bring s's session in line with c's, into b. */
 static void prep_build_rest(struct gw_server *s, const struct gw_client *c, struct wire_buf *b)
 {
+	struct gw_sync sync = { 0 };
 	size_t off;
 
 	if ((s->caps ^ c->caps) & CLIENT_MULTI_STATEMENTS) {
@@ -949,7 +1024,18 @@ static void prep_build_rest(struct gw_server *s, const struct gw_client *c, stru
 		wire_packet_end(b, off);
 		prep_push(s, GW_PREP_SET_OPTION);
 	}
-	if (gw_session_build_set(b, gw.cfg.no_replay ? &s->vars : &c->vars, &s->vars, !s->tracking))
+	sync.want = gw.cfg.no_replay ? &s->vars : &c->vars;
+	sync.have = &s->vars;
+	sync.tracking = !s->tracking;
+	/* User variables and LAST_INSERT_ID(), for a statement that reads them. */
+	if ((c->sql_flags & SQL_USER_VAR) && !gw.cfg.no_replay) {
+		sync.uwant = &c->uvars;
+		sync.uhave = &s->uvars;
+	}
+	sync.set_lid =
+	    (c->sql_flags & SQL_LAST_INSERT_ID) && s->lid_client != c->id && !gw.cfg.no_replay;
+	sync.lid = c->last_insert_id;
+	if (gw_session_build_set(b, &sync))
 		prep_push(s, GW_PREP_SET);
 	/* Last, so that a refused COM_INIT_DB (a dropped schema) leaves nothing behind it and
 	 * the connection, whose earlier steps are recorded, can be kept. */
@@ -1267,10 +1353,14 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 	switch (step) {
 	case GW_PREP_SET:
 		s->tracking = true;
-		if (!gw_vars_copy(&s->vars, &c->vars)) {
+		if (!gw_vars_copy(&s->vars, &c->vars) ||
+		    ((c->sql_flags & SQL_USER_VAR) && !gw.cfg.no_replay &&
+		     !gw_vars_copy(&s->uvars, &c->uvars))) {
 			server_close(s, "out of memory");
 			return;
 		}
+		if ((c->sql_flags & SQL_LAST_INSERT_ID) && !gw.cfg.no_replay)
+			s->lid_client = c->id;
 		break;
 	case GW_PREP_INIT_DB:
 		gw_strlcpy(s->db, c->db, sizeof(s->db));
@@ -1284,6 +1374,8 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 		gw_strlcpy(s->db, c->db, sizeof(s->db));
 		s->tracking = false;
 		gw_vars_clear(&s->vars);
+		gw_vars_clear(&s->uvars);
+		s->lid_client = 0;
 		gw_sstmts_clear(&s->stmts);
 		break;
 	case GW_PREP_SET_OPTION: /* handled above */
@@ -1323,8 +1415,13 @@ static void server_on_ok(struct gw_server *s, const uint8_t *pkt, size_t end)
 
 	if (!wire_parse_ok(p, n, s->caps, &ok))
 		return;
-	if (c && ok.last_insert_id)
+	if (c && ok.last_insert_id) {
+		/* What LAST_INSERT_ID() returns now, unless the id was given, not generated:
+		 * exact once captured (uvars.h). The backend holds c's value. */
 		c->last_insert_id = ok.last_insert_id;
+		c->lid_dirty = true;
+		s->lid_client = c->id;
+	}
 	if (ok.state_len > 0) {
 		if (!gw_session_parse(ok.state, ok.state_len, &s->vars, &chg)) {
 			if (c)
@@ -1338,16 +1435,25 @@ static void server_on_ok(struct gw_server *s, const uint8_t *pkt, size_t end)
 				gw_session_parse(ok.state, ok.state_len, &c->vars, &cchg);
 				if (chg.schema)
 					gw_strlcpy(c->db, chg.db, sizeof(c->db));
+				if (chg.lid_set) { /* SET last_insert_id = N */
+					c->last_insert_id = chg.lid;
+					c->lid_dirty = false;
+					s->lid_client = c->id;
+				}
 				/* The variables and schema reported explain a state change
-				 * only for COM_INIT_DB and for SET / USE statements; anything
-				 * else (a procedure, say) may also have set what nothing
-				 * reports: a user variable, a temporary table. */
+				 * only for COM_INIT_DB and for SET / USE statements, and so do
+				 * the user variables a statement assigns (captured when it
+				 * ends); anything else (a procedure, say) may also have set
+				 * what nothing reports: a user variable, a temporary table. */
+				bool uv = c->cmd == COM_QUERY && (c->sql_flags & SQL_UVAR_WRITE);
 				bool told =
 				    c->cmd == COM_INIT_DB ||
-				    (c->cmd == COM_QUERY && !(c->sql_flags & SQL_NOT_SET_USE));
+				    (c->cmd == COM_QUERY && !(c->sql_flags & SQL_NOT_SET_USE)) ||
+				    uv;
 
 				if ((chg.state_changed &&
-				     (!told || (chg.nvars == 0 && !chg.schema))) ||
+				     (!told ||
+				      (chg.nvars == 0 && !chg.schema && !chg.lid_set && !uv))) ||
 				    chg.overflow || cchg.overflow)
 					c->pin_pending = true;
 			}
@@ -1601,6 +1707,10 @@ static void server_on_read(evutil_socket_t fd, short what, void *arg)
 	s->in.end += (size_t)n;
 	if (st == GW_SV_KILLER) {
 		server_killer_read(s);
+		return;
+	}
+	if (st == GW_SV_CAPTURE) {
+		server_capture_read(s);
 		return;
 	}
 	if (st == GW_SV_LOGIN || st == GW_SV_PREPARE) {

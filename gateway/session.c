@@ -1,10 +1,12 @@
 /*
  * session.c - tracked session variables and their replay (see session.h).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gateway/session.h"
+#include "gateway/uvars.h"
 
 static uint64_t fnv(uint64_t h, const char *s)
 {
@@ -122,6 +124,25 @@ bool gw_vars_set_expr(struct gw_vars *vs, const char *name, const char *expr)
 	return false;
 }
 
+bool gw_vars_set_literal(struct gw_vars *vs, const char *name, size_t nlen, const char *lit,
+                         size_t litlen)
+{
+	return vars_put(vs, name, nlen, lit, litlen, /* expr= */ true);
+}
+
+void gw_vars_remove(struct gw_vars *vs, const char *name)
+{
+	for (uint32_t i = 0; i < vs->n; i++) {
+		if (strcmp(vs->v[i].name, name) == 0) {
+			free(vs->v[i].name);
+			memmove(vs->v + i, vs->v + i + 1, (vs->n - i - 1) * sizeof(*vs->v));
+			vs->n--;
+			rehash(vs);
+			return;
+		}
+	}
+}
+
 bool gw_vars_copy(struct gw_vars *dst, const struct gw_vars *src)
 {
 	gw_vars_clear(dst);
@@ -145,7 +166,7 @@ bool gw_vars_equal(const struct gw_vars *a, const struct gw_vars *b)
 	return true;
 }
 
-static const struct gw_var *vars_get(const struct gw_vars *vs, const char *name)
+const struct gw_var *gw_vars_get(const struct gw_vars *vs, const char *name)
 {
 	for (uint32_t i = 0; i < vs->n; i++) {
 		if (strcmp(vs->v[i].name, name) == 0)
@@ -179,6 +200,27 @@ bool gw_session_parse(const uint8_t *state, size_t len, struct gw_vars *vs,
 				out->nvars++;
 				if (alen >= 13 && memcmp(a, "session_track", 13) == 0)
 					continue;
+				if (alen == 14 && memcmp(a, "last_insert_id", 14) == 0) {
+					/* What LAST_INSERT_ID() returns, carried like one
+					 * (uvars.h), never replayed as a variable. */
+					out->lid = 0;
+					out->lid_set = blen > 0 && blen <= 20;
+					for (size_t i = 0; i < blen; i++) {
+						if (b[i] < '0' || b[i] > '9')
+							out->lid_set = false;
+						out->lid = out->lid * 10 + (uint64_t)(b[i] - '0');
+					}
+					if (!out->lid_set)
+						out->overflow = true;
+					continue;
+				}
+				if (alen == 9 && memcmp(a, "insert_id", 9) == 0) {
+					/* For the next insert only: replaying it would give every
+					 * later insert that id. Kept where it is (the session
+					 * pins). */
+					out->overflow = true;
+					continue;
+				}
 				if (vs &&
 				    !gw_vars_set(vs, (const char *)a, alen, (const char *)b, blen))
 					out->overflow = true;
@@ -277,13 +319,15 @@ static void put_name(struct wire_buf *b, const char *name, bool *first)
 	wire_put_u8(b, '=');
 }
 
-bool gw_session_build_set(struct wire_buf *b, const struct gw_vars *want,
-                          const struct gw_vars *have, bool tracking)
+bool gw_session_build_set(struct wire_buf *b, const struct gw_sync *sync)
 {
+	const struct gw_vars *want = sync->want, *have = sync->have;
+	bool tracking = sync->tracking;
+	bool uvars = sync->uwant && !gw_vars_equal(sync->uwant, sync->uhave);
 	size_t off;
 	bool first = true;
 
-	if (!tracking && gw_vars_equal(want, have))
+	if (!tracking && !uvars && !sync->set_lid && gw_vars_equal(want, have))
 		return false;
 	off = wire_packet_begin(b, 0);
 	wire_put_u8(b, COM_QUERY);
@@ -298,13 +342,13 @@ bool gw_session_build_set(struct wire_buf *b, const struct gw_vars *want,
 	}
 	/* Variables the connection has that the client does not: back to defaults. */
 	for (uint32_t i = 0; i < have->n; i++) {
-		if (!vars_get(want, have->v[i].name)) {
+		if (!gw_vars_get(want, have->v[i].name)) {
 			put_name(b, have->v[i].name, &first);
 			wire_put_bytes(b, "DEFAULT", 7);
 		}
 	}
 	for (uint32_t i = 0; i < want->n; i++) {
-		const struct gw_var *cur = vars_get(have, want->v[i].name);
+		const struct gw_var *cur = gw_vars_get(have, want->v[i].name);
 
 		if (cur && cur->expr == want->v[i].expr &&
 		    strcmp(cur->value, want->v[i].value) == 0)
@@ -312,6 +356,15 @@ bool gw_session_build_set(struct wire_buf *b, const struct gw_vars *want,
 		put_name(b, want->v[i].name, &first);
 		put_value(b, &want->v[i]);
 	}
+	if (sync->set_lid) {
+		char num[24];
+
+		put_name(b, "last_insert_id", &first);
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)sync->lid);
+		wire_put_bytes(b, num, strlen(num));
+	}
+	if (uvars)
+		gw_uvars_put_set(b, sync->uwant, sync->uhave, &first);
 	if (first) { /* nothing differed after all */
 		b->len = off;
 		return false;

@@ -14,7 +14,7 @@
 #include "gateway/wire.h"
 
 #define GW_VARS_MAX      128  /* distinct variables one session may set */
-#define GW_VAR_VALUE_MAX 2048 /* longest value we replay */
+#define GW_VAR_VALUE_MAX 4096 /* longest value (or user variable literal) we replay */
 
 struct gw_var {
 	char *name;  /* owned; name and value share one allocation */
@@ -41,6 +41,12 @@ bool gw_vars_set(struct gw_vars *vs, const char *name, size_t nlen, const char *
  * apart from values a client can choose). Only the expressions in session.c's list are
  * taken; false for anything else. */
 bool gw_vars_set_expr(struct gw_vars *vs, const char *name, const char *expr);
+/* Set a user variable's name to a literal written by gw_uvar_literal() (uvars.h): replayed
+ * as it is. false as gw_vars_set(). */
+bool gw_vars_set_literal(struct gw_vars *vs, const char *name, size_t nlen, const char *lit,
+                         size_t litlen);
+void gw_vars_remove(struct gw_vars *vs, const char *name);
+const struct gw_var *gw_vars_get(const struct gw_vars *vs, const char *name);
 bool gw_vars_copy(struct gw_vars *dst, const struct gw_vars *src);
 bool gw_vars_equal(const struct gw_vars *a, const struct gw_vars *b);
 
@@ -50,7 +56,10 @@ struct gw_session_change {
 	char db[193];
 	uint32_t nvars;     /* system variables reported */
 	bool state_changed; /* SESSION_TRACK_STATE_CHANGE said 1 */
-	bool overflow;      /* a variable could not be recorded */
+	bool lid_set;       /* the client SET last_insert_id: to lid (not a variable to replay:
+	                     * the next insert changes it) */
+	uint64_t lid;
+	bool overflow; /* a variable could not be recorded */
 };
 
 /* Parse the session-state block of an OK packet, recording variables into vs (which
@@ -59,15 +68,23 @@ struct gw_session_change {
 bool gw_session_parse(const uint8_t *state, size_t len, struct gw_vars *vs,
                       struct gw_session_change *out);
 
-/* Build "SET SESSION a=..., b=DEFAULT" as a COM_QUERY packet (sequence 0) that turns a
- * connection whose variables are `have` into one whose variables are `want`; with
- * `tracking` it also switches on the session tracking sluice relies on. Returns false
- * (and builds nothing) when there is nothing to do. Values are written as literals that
- * read the same under every sql_mode (NO_BACKSLASH_ESCAPES, ANSI_QUOTES): a plain number
- * bare, text without backslashes or bytes outside printable ASCII in single quotes
- * (quotes doubled), anything else as a hex literal X'..'. */
-bool gw_session_build_set(struct wire_buf *b, const struct gw_vars *want,
-                          const struct gw_vars *have, bool tracking);
+/* What a connection's session must become before a client's statement runs on it. */
+struct gw_sync {
+	const struct gw_vars *want, *have;   /* session variables: the client's, the connection's */
+	const struct gw_vars *uwant, *uhave; /* user variables, when the statement names any */
+	bool tracking;                       /* switch on the session tracking sluice relies on */
+	bool set_lid;                        /* give LAST_INSERT_ID() the client's value: */
+	uint64_t lid;
+};
+
+/* Build "SET @@SESSION.a=..., @@SESSION.b=DEFAULT, @u=..." as a COM_QUERY packet
+ * (sequence 0) that turns a connection's session into the one sync describes. Returns
+ * false (and builds nothing) when there is nothing to do. Values are written as literals
+ * that read the same under every sql_mode (NO_BACKSLASH_ESCAPES, ANSI_QUOTES): a plain
+ * number bare, text without backslashes or bytes outside printable ASCII in single quotes
+ * (quotes doubled), anything else as a hex literal X'..'; user variables as uvars.h
+ * wrote them. */
+bool gw_session_build_set(struct wire_buf *b, const struct gw_sync *sync);
 
 /* Rewrite an OK packet (payload p[0..n), sequence seq) for a client that did not ask for
  * CLIENT_SESSION_TRACK: the info stays (string<lenenc>, as servers write it), the state

@@ -81,9 +81,52 @@ static bool word_at(const uint8_t *q, size_t i, size_t n, const char *w)
 	       strncasecmp((const char *)q + i, w, k) == 0;
 }
 
-unsigned sql_scan(const uint8_t *q, size_t n)
+/* Note the user variable whose name starts at q[i] (after the '@'); the flags it adds. */
+static unsigned uvar_at(const uint8_t *q, size_t i, size_t n, struct sql_uvars *vars)
+{
+	size_t k = 0;
+	char name[SQL_UVAR_NAME_MAX + 1];
+
+	while (i + k < n && is_ident(q[i + k]))
+		k++;
+	/* Quoted (@`a b`), '$' or bytes outside ASCII in the name, or a name too long: not
+	 * written into a SET by sluice. */
+	if (k == 0 || k > SQL_UVAR_NAME_MAX || (i + k < n && q[i + k] == '.'))
+		return SQL_UVAR_PIN;
+	for (size_t j = 0; j < k; j++) {
+		if (q[i + j] == '$' || q[i + j] >= 0x80)
+			return SQL_UVAR_PIN;
+		name[j] = (char)tolower(q[i + j]);
+	}
+	name[k] = '\0';
+	if (!vars)
+		return 0;
+	for (uint32_t j = 0; j < vars->n; j++) {
+		if (strcmp(vars->name[j], name) == 0)
+			return 0;
+	}
+	if (vars->n == SQL_UVARS_MAX)
+		return SQL_UVAR_PIN;
+	memcpy(vars->name[vars->n++], name, k + 1);
+	return 0;
+}
+
+/* After LAST_INSERT_ID at q[i]: "(" and something other than ")" is the form that sets. */
+static bool lid_has_arg(const uint8_t *q, size_t i, size_t n)
+{
+	while (i < n && isspace(q[i]))
+		i++;
+	if (i >= n || q[i] != '(')
+		return false;
+	for (i++; i < n && isspace(q[i]); i++)
+		;
+	return i < n && q[i] != ')';
+}
+
+static unsigned scan(const uint8_t *q, size_t n, struct sql_uvars *vars)
 {
 	unsigned flags = 0;
+	bool is_set = false, assigns = false; /* a SET statement; ':=' or INTO seen */
 	size_t i = 0;
 	bool at_start = true; /* no token of the current statement seen yet */
 
@@ -94,6 +137,8 @@ unsigned sql_scan(const uint8_t *q, size_t n)
 			/* The first token of a statement. */
 			if (!set_or_use_at(q, i, n))
 				flags |= SQL_NOT_SET_USE;
+			else if (word_at(q, i, n, "SET"))
+				is_set = true;
 			if (word_at(q, i, n, "BEGIN") || word_at(q, i, n, "START"))
 				flags |= SQL_TRANS;
 			at_start = false;
@@ -145,21 +190,42 @@ unsigned sql_scan(const uint8_t *q, size_t n)
 			}
 			if (i + 1 < n && (is_ident(q[i + 1]) || q[i + 1] == '`' ||
 			                  q[i + 1] == '\'' || q[i + 1] == '"'))
-				flags |= SQL_USER_VAR;
+				flags |= SQL_USER_VAR | uvar_at(q, i + 1, n, vars);
 			i++;
 		} else if (is_ident(ch) && !isdigit(ch)) {
 			size_t start = i;
 
 			while (i < n && is_ident(q[i]))
 				i++;
-			flags |= classify(q + start, i - start);
+			unsigned f = classify(q + start, i - start);
+
+			if (f == SQL_LAST_INSERT_ID && lid_has_arg(q, i, n))
+				f |= SQL_LID_SET;
+			if (word_at(q, start, n, "INTO"))
+				assigns = true;
+			flags |= f;
 		} else {
 			if (ch == ';')
 				at_start = true;
+			if (ch == ':' && i + 1 < n && q[i + 1] == '=')
+				assigns = true;
 			i++;
 		}
 	}
+	if ((flags & SQL_USER_VAR) && (is_set || assigns))
+		flags |= SQL_UVAR_WRITE;
 	return flags;
+}
+
+unsigned sql_scan(const uint8_t *q, size_t n)
+{
+	return scan(q, n, NULL);
+}
+
+unsigned sql_scan_vars(const uint8_t *q, size_t n, struct sql_uvars *vars)
+{
+	vars->n = 0;
+	return scan(q, n, vars);
 }
 
 /* Parse KILL [QUERY | CONNECTION] <number> [;]. */

@@ -30,12 +30,36 @@
 	0x800u /* BEGIN / START TRANSACTION: the statement opens a transaction,                    \
 	        * which holds the connection (pins.h) */
 
+#define SQL_LID_SET                                                                                \
+	0x1000u /* LAST_INSERT_ID(expr): the statement may set the value                           \
+	         * LAST_INSERT_ID() returns */
+#define SQL_UVAR_WRITE                                                                             \
+	0x2000u /* may assign a user variable: a SET statement, ':=' or INTO                       \
+	         * next to an @name */
+#define SQL_UVAR_PIN                                                                               \
+	0x4000u /* a user variable sluice cannot capture and replay (a quoted                      \
+	         * or odd name, too many names): the session pins */
+
+/* User variables are captured and replayed (uvars.h) and LAST_INSERT_ID() carried from
+ * connection to connection (issue 12): neither pins any more. */
 #define SQL_PINS                                                                                   \
-	(SQL_USER_VAR | SQL_LOCK | SQL_FOUND_ROWS | SQL_TEMPORARY | SQL_PREPARE | SQL_XA |         \
-	 SQL_LAST_INSERT_ID | SQL_HANDLER)
+	(SQL_UVAR_PIN | SQL_LOCK | SQL_FOUND_ROWS | SQL_TEMPORARY | SQL_PREPARE | SQL_XA |         \
+	 SQL_HANDLER)
+
+#define SQL_UVARS_MAX     16 /* distinct user variables one statement may name */
+#define SQL_UVAR_NAME_MAX 64
+
+/* The user variables a statement names, lower-cased (MariaDB's are case-insensitive). */
+struct sql_uvars {
+	uint32_t n;
+	char name[SQL_UVARS_MAX][SQL_UVAR_NAME_MAX + 1];
+};
 
 /* Flags for the statement(s) in q[0..n). */
 unsigned sql_scan(const uint8_t *q, size_t n);
+/* The same, and the user variables named, into *vars (emptied first): a name that is not
+ * [A-Za-z0-9_]{1,64}, or more than SQL_UVARS_MAX names, sets SQL_UVAR_PIN. */
+unsigned sql_scan_vars(const uint8_t *q, size_t n, struct sql_uvars *vars);
 /* Is q[0..n) exactly KILL [QUERY | CONNECTION] <number> [;]? */
 bool sql_kill_parse(const uint8_t *q, size_t n, bool *query_only, uint32_t *id);
 

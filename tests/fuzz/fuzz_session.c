@@ -13,6 +13,16 @@
 #include "gateway/engine.h"
 #include "gateway/session.h"
 #include "gateway/sqlscan.h"
+#include "gateway/uvars.h"
+
+/* gw_session_build_set() for session variables alone. */
+static bool build_set(struct wire_buf *b, const struct gw_vars *want, const struct gw_vars *have,
+                      bool tracking)
+{
+	struct gw_sync sync = { .want = want, .have = have, .tracking = tracking };
+
+	return gw_session_build_set(b, &sync);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -25,6 +35,31 @@ static void check_vars(const struct gw_vars *vs)
 		if (strcmp(vs->v[i - 1].name, vs->v[i].name) >= 0)
 			abort();
 	}
+}
+
+/* Is v a literal of the forms uvars.c writes: a number, a typed NULL, or
+ * _charset X'hex' COLLATE `collation`? Nothing else may reach a SET. */
+static bool is_sluice_literal(const char *v)
+{
+	static const char ident[] = "abcdefghijklmnopqrstuvwxyz0123456789_";
+	size_t n;
+
+	if (strcmp(v, "CAST(NULL AS SIGNED)") == 0 || strcmp(v, "CAST(NULL AS DECIMAL)") == 0 ||
+	    strcmp(v, "CAST(NULL AS DOUBLE)") == 0)
+		return true;
+	if (*v != '_')
+		return v[0] && strspn(v, "-+.0123456789eE") == strlen(v);
+	v++;
+	n = strspn(v, ident);
+	if (n == 0 || strncmp(v + n, " X'", 3) != 0)
+		return false;
+	v += n + 3;
+	v += strspn(v, "0123456789ABCDEF");
+	if (strncmp(v, "' COLLATE `", 11) != 0)
+		return false;
+	v += 11;
+	n = strspn(v, ident);
+	return n > 0 && strcmp(v + n, "`") == 0;
 }
 
 /* Unwrap data again, fed a few bytes at a time and with a small limit, the output
@@ -96,8 +131,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (chg.schema && strlen(chg.db) >= sizeof(chg.db))
 			abort();
 		wire_buf_init(&b);
-		gw_session_build_set(&b, &vs, &empty, true);
-		gw_session_build_set(&b, &empty, &vs, false);
+		build_set(&b, &vs, &empty, true);
+		build_set(&b, &empty, &vs, false);
 		wire_buf_free(&b);
 		if (!gw_vars_copy(&copy, &vs) || !gw_vars_equal(&copy, &vs))
 			abort();
@@ -111,8 +146,51 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	gw_ok_strip_tracking(&b, 2, data, size, CLIENT_PROTOCOL_41);
 	wire_buf_free(&b);
 
-	/* COM_QUERY text */
+	/* COM_QUERY text, and the user variables it names */
 	(void)sql_scan(data, size);
+	{
+		struct sql_uvars names;
+
+		(void)sql_scan_vars(data, size, &names);
+		if (names.n > SQL_UVARS_MAX)
+			abort();
+		for (uint32_t i = 0; i < names.n; i++) {
+			if (strlen(names.name[i]) == 0 ||
+			    strspn(names.name[i], "abcdefghijklmnopqrstuvwxyz0123456789_") !=
+			        strlen(names.name[i]))
+				abort();
+		}
+	}
+
+	/* a capture's answer (uvars.h): the data split into packets by its own length
+	 * bytes; every literal it yields must be one sluice writes */
+	{
+		struct sql_uvars names = { .n = 2, .name = { "a", "b" } };
+		struct gw_capture cap;
+		struct gw_vars uv = { 0 };
+		enum gw_capture_step st = GW_CAP_MORE;
+		size_t off = 0;
+
+		wire_buf_init(&b);
+		gw_capture_begin(&cap, &b, size > 0 && data[0] & 1, &names,
+		                 size > 1 && data[1] & 1);
+		wire_buf_free(&b);
+		while (st == GW_CAP_MORE && off + 2 <= size) {
+			size_t len = data[off] | (size_t)(data[off + 1] & 1) << 8;
+
+			off += 2;
+			if (len > size - off)
+				len = size - off;
+			st = gw_capture_feed(&cap, data + off, len, &uv);
+			off += len;
+		}
+		check_vars(&uv);
+		for (uint32_t i = 0; i < uv.n; i++) {
+			if (!is_sluice_literal(uv.v[i].value))
+				abort();
+		}
+		gw_vars_free(&uv);
+	}
 	if (sql_kill_parse(data, size, &query_only, &id) && size == 0)
 		abort();
 

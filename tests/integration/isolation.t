@@ -310,7 +310,7 @@ def pins_hold_every_connection(s):
     ok(st == 200, "pins_hold_every_connection: PATCH alice queue_timeout_ms 1500")
     bob = s.connect(BOB, read_timeout=10)
     bob_select_ms(s, bob)  # logged in and warm
-    ways = ["SET @x = 1", "SELECT GET_LOCK('t_iso_pin', 0)", "BEGIN",
+    ways = ["SET @`x y` = 1", "SELECT GET_LOCK('t_iso_pin', 0)", "BEGIN",
             "CREATE TEMPORARY TABLE tt (v INT)"]
     sessions, results, threads = alice_pins(s, ways)
     lib.wait_until(lambda: sum(r is not None for r in results) >= 2, 10)

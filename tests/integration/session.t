@@ -2,7 +2,8 @@
 # session.t: pooling that applications cannot tell apart from a direct connection.
 # 200 parallel short sessions on a pool of 4, each with its own schema, time_zone,
 # sql_mode and character set (replayed onto whichever backend connection runs the next
-# statement), a quarter of them also with a user variable and a temporary table (pinned);
+# statement), a quarter of them also with a user variable (carried) and a temporary table
+# (pinned);
 # every read must see exactly its own state. Then the same run with replay and pinning
 # switched off (--unsafe-no-replay) must see other sessions' state: the test can fail.
 # Also: transactions keep their connection, a client vanishing inside a transaction
@@ -231,7 +232,11 @@ if lib.TEST_ADDR is None:
                       ("SET NAMES latin1", False),
                       ("USE `%s`" % S2, False),
                       ("SET SESSION wait_timeout = 600, time_zone = '-02:00'", False),
-                      ("SET @mine = 1", True),
+                      # user variables are read back and replayed (carry.t)...
+                      ("SET @mine = 1", False),
+                      ("SELECT @m2 := 2, LAST_INSERT_ID(5)", False),
+                      # ... but not a quoted name
+                      ("SET @`my var` = 1", True),
                       ("CALL `%s`.set_u()" % S1, True),
                       ("CREATE TEMPORARY TABLE tmp_pin (v INT)", True)):
         cp = sq.connect(A)

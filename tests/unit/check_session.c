@@ -13,6 +13,15 @@
 #include "gateway/sqlscan.h"
 #include "gateway/stmt.h"
 
+/* gw_session_build_set() for session variables alone. */
+static bool build_set(struct wire_buf *b, const struct gw_vars *want, const struct gw_vars *have,
+                      bool tracking)
+{
+	struct gw_sync sync = { .want = want, .have = have, .tracking = tracking };
+
+	return gw_session_build_set(b, &sync);
+}
+
 /* Append a length-encoded string (short ones only: < 251 bytes). */
 static size_t put_lenenc(uint8_t *p, const char *s)
 {
@@ -118,7 +127,7 @@ START_TEST(test_build_set)
 	ck_assert(gw_vars_set(&have, "time_zone", 9, "+01:00", 6)); /* same: not sent */
 	ck_assert(gw_vars_set(&have, "autocommit", 10, "OFF", 3));  /* not wanted: DEFAULT */
 	wire_buf_init(&b);
-	ck_assert(gw_session_build_set(&b, &want, &have, false));
+	ck_assert(build_set(&b, &want, &have, false));
 	ck_assert(!b.failed);
 	ck_assert_uint_eq(b.data[4], 0x03); /* COM_QUERY */
 	ck_assert_uint_eq(b.len - 4, b.data[0] | b.data[1] << 8 | b.data[2] << 16);
@@ -129,8 +138,8 @@ START_TEST(test_build_set)
 	wire_buf_free(&b);
 	/* equal sets: nothing to send; with tracking: the tracking switches only */
 	wire_buf_init(&b);
-	ck_assert(!gw_session_build_set(&b, &want, &want, false));
-	ck_assert(gw_session_build_set(&b, &want, &want, true));
+	ck_assert(!build_set(&b, &want, &want, false));
+	ck_assert(build_set(&b, &want, &want, true));
 	memcpy(sql, b.data + 5, b.len - 5);
 	sql[b.len - 5] = '\0';
 	ck_assert_ptr_nonnull(strstr(sql, "session_track_system_variables='*'"));
@@ -148,7 +157,7 @@ static void set_sql(const struct gw_vars *want, char *sql, size_t n)
 	struct wire_buf b;
 
 	wire_buf_init(&b);
-	ck_assert(gw_session_build_set(&b, want, &none, false));
+	ck_assert(build_set(&b, want, &none, false));
 	ck_assert(!b.failed);
 	ck_assert_uint_lt(b.len - 5, n);
 	memcpy(sql, b.data + 5, b.len - 5);
