@@ -45,6 +45,9 @@
 	 CLIENT_CONNECT_ATTRS | CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | CLIENT_SESSION_TRACK |     \
 	 CLIENT_DEPRECATE_EOF | CLIENT_COMPRESS)
 
+/* MariaDB's capabilities 32-63 that sluice offers, when its backend offers them. */
+#define GW_SERVER_EXT_CAPS MARIADB_CLIENT_STMT_BULK_OPERATIONS
+
 static const char *const client_state_names[] = { GW_CLIENT_STATES(GW_X_NAME) };
 
 static void client_on_read(evutil_socket_t fd, short what, void *arg);
@@ -351,7 +354,10 @@ void gw_client_accept(struct gw_worker *w, int fd, const struct sockaddr *sa)
 	h.conn_id = (uint32_t)c->id;
 	memcpy(h.scramble, c->salt, sizeof(h.scramble));
 	h.caps = GW_SERVER_CAPS;
-	h.charset = 45; /* utf8mb4_general_ci */
+	h.ext_caps = gw.cfg.backend_ext_caps & GW_SERVER_EXT_CAPS;
+	if (h.ext_caps)
+		h.caps &= ~CLIENT_LONG_PASSWORD; /* "a MariaDB server": its clients read them */
+	h.charset = 45;                          /* utf8mb4_general_ci */
 	h.status = SERVER_STATUS_AUTOCOMMIT;
 	gw_strlcpy(h.auth_plugin, AUTH_NATIVE, sizeof(h.auth_plugin));
 	wire_buf_init(&b);
@@ -581,6 +587,7 @@ static bool client_expects_hold(const struct gw_client *c, uint8_t cmd)
 		return (c->sql_flags & (SQL_PINS | SQL_TRANS)) ||
 		       (!autocommit && (c->sql_flags & SQL_NOT_SET_USE));
 	case COM_STMT_EXECUTE:
+	case COM_STMT_BULK_EXECUTE:
 		return c->pin_pending || (c->sql_flags & (SQL_PINS | SQL_TRANS)) || !autocommit;
 	case COM_STMT_SEND_LONG_DATA:
 	case COM_SET_OPTION:
@@ -1026,6 +1033,7 @@ static void client_handshake(struct gw_client *c, const uint8_t *p, uint32_t len
 		return;
 	}
 	c->caps = r.caps & GW_SERVER_CAPS;
+	c->ext_caps = r.ext_caps & gw.cfg.backend_ext_caps & GW_SERVER_EXT_CAPS;
 	c->charset = r.charset;
 	if (r.caps & CLIENT_CONNECT_WITH_DB)
 		gw_strlcpy(c->db, r.db, sizeof(c->db));
@@ -1284,9 +1292,35 @@ static const char *stmt_cmd_name(uint8_t cmd)
 		return "mysqld_stmt_reset";
 	case COM_STMT_FETCH:
 		return "mysqld_stmt_fetch";
+	case COM_STMT_BULK_EXECUTE:
+		return "mysqld_stmt_bulk_execute";
 	default:
 		return "mysqld_stmt_send_long_data";
 	}
+}
+
+/* COM_STMT_BULK_EXECUTE of st: like an execute, its types are kept (they have an
+ * execute's layout), and it holds and pins as its statement's text would. */
+static bool client_stmt_bulk_intake(struct gw_client *c, struct gw_stmt *st, const uint8_t *p,
+                                    uint32_t len)
+{
+	struct wire_bulk bk;
+
+	if (!wire_parse_bulk(p, len, st->nparams, &bk)) {
+		client_consume(c, WIRE_HDR_LEN + len);
+		client_send_err(c, 1, 1210, "HY000",
+		                "Incorrect arguments to mysqld_stmt_bulk_execute");
+		return false;
+	}
+	if (bk.types_sent && st->nparams > 0 && !gw_stmt_set_types(st, p + bk.types_off)) {
+		client_consume(c, WIRE_HDR_LEN + len);
+		client_send_err(c, 1, 1037, "HY001", "Out of memory");
+		return false;
+	}
+	c->sql_flags = st->sql_flags;
+	if (len == WIRE_MAX_PAYLOAD && !bk.types_sent && st->nparams > 0)
+		gw_stmt_make_private(st, c->id); /* as for an execute (client_stmt_subst) */
+	return true;
 }
 
 /*
@@ -1324,6 +1358,8 @@ static bool client_stmt_intake(struct gw_client *c, const uint8_t *p, uint32_t l
 	}
 	if (p[0] == COM_STMT_SEND_LONG_DATA)
 		gw_stmt_make_private(st, c->id); /* the data waits in its backend statement */
+	if (p[0] == COM_STMT_BULK_EXECUTE)
+		return client_stmt_bulk_intake(c, st, p, len);
 	if (p[0] != COM_STMT_EXECUTE)
 		return true;
 	if (!wire_parse_execute(p, len, st->nparams, &e)) {
@@ -1355,7 +1391,7 @@ const struct gw_stmt *gw_client_stmt_pending(struct gw_client *c)
 	uint8_t seq;
 
 	if (c->cmd != COM_STMT_EXECUTE && c->cmd != COM_STMT_SEND_LONG_DATA &&
-	    c->cmd != COM_STMT_RESET && c->cmd != COM_STMT_FETCH)
+	    c->cmd != COM_STMT_RESET && c->cmd != COM_STMT_FETCH && c->cmd != COM_STMT_BULK_EXECUTE)
 		return NULL;
 	if (!client_peek_packet(c, &p, &len, &seq) || len < 5)
 		return NULL;
@@ -1402,7 +1438,8 @@ static bool client_stmt_subst(struct gw_client *c, struct gw_server *s, const ui
 {
 	const struct gw_stmt *st = gw_client_stmt_pending(c);
 	struct wire_execute e;
-	bool execute;
+	struct wire_bulk bk;
+	bool execute, bulk;
 	uint32_t id;
 
 	if (!st)
@@ -1414,6 +1451,9 @@ static bool client_stmt_subst(struct gw_client *c, struct gw_server *s, const ui
 	}
 	wire_buf_reset(&c->subst_pkt);
 	execute = p[0] == COM_STMT_EXECUTE && wire_parse_execute(p, len, st->nparams, &e);
+	bulk = p[0] == COM_STMT_BULK_EXECUTE && wire_parse_bulk(p, len, st->nparams, &bk);
+	if (bulk)
+		c->sql_flags = st->sql_flags;
 	if (execute) {
 		/* Pinned at the end if it opens a cursor or does what a query pins for. */
 		c->pin_pending = c->pin_pending || (e.flags & WIRE_CURSOR_FLAGS);
@@ -1427,6 +1467,8 @@ static bool client_stmt_subst(struct gw_client *c, struct gw_server *s, const ui
 			wire_put_u32_at(c->subst_pkt.data + WIRE_HDR_LEN + 1, id);
 	} else if (execute) {
 		wire_build_execute(&c->subst_pkt, 0, p, len, st->nparams, &e, id, st->types);
+	} else if (bulk) {
+		wire_build_bulk(&c->subst_pkt, 0, p, len, st->nparams, &bk, id, st->types);
 	} else {
 		wire_build_stmt_cmd(&c->subst_pkt, 0, p, len, id);
 	}
@@ -1667,6 +1709,15 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 		if (!client_stmt_prepare_begin(c, p, len))
 			return; /* answered here */
 		break;
+	case COM_STMT_BULK_EXECUTE:
+		/* Offered to a client only when the backend has it; one that did not ask
+		 * for it gets what MariaDB says then. */
+		if (!(c->ext_caps & MARIADB_CLIENT_STMT_BULK_OPERATIONS)) {
+			client_consume(c, WIRE_HDR_LEN + len);
+			client_send_err(c, 1, 1047, "08S01", "Unknown command");
+			return;
+		}
+		/* fall through */
 	case COM_STMT_EXECUTE:
 	case COM_STMT_SEND_LONG_DATA:
 	case COM_STMT_RESET:
@@ -1900,7 +1951,8 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 			gw_strlcpy(s->db, c->pending_db, sizeof(s->db));
 		}
 		if (c->cmd == COM_SET_OPTION || c->pin_pending ||
-		    ((c->cmd == COM_QUERY || c->cmd == COM_STMT_EXECUTE) &&
+		    ((c->cmd == COM_QUERY || c->cmd == COM_STMT_EXECUTE ||
+		      c->cmd == COM_STMT_BULK_EXECUTE) &&
 		     (c->sql_flags & SQL_PINS)))
 			pin = true;
 		if (c->cmd == COM_RESET_CONNECTION) {

@@ -235,6 +235,7 @@ struct gw_server {
 	                             * packet is still to come */
 	uint8_t salt[20];           /* from the backend's handshake */
 	uint32_t caps;              /* capabilities agreed with the backend */
+	uint32_t ext_caps;          /* ... MariaDB's (MARIADB_CLIENT_* >> 32) */
 	uint32_t backend_conn_id;   /* the backend's thread id */
 	struct gw_account *account; /* weak (accounts live forever): identity now */
 	uint64_t cred_gen;          /* the gw_cred.gen its login or last COM_CHANGE_USER
@@ -321,6 +322,7 @@ struct gw_client {
 	                             * its account or a spare one above --max-active:
 	                             * counted in account->unqueued_active */
 	uint32_t caps;              /* negotiated with the client */
+	uint32_t ext_caps;          /* ... MariaDB's (MARIADB_CLIENT_* >> 32) */
 	uint8_t charset;
 	char db[GW_DB_MAX + 1];         /* current schema */
 	char pending_db[GW_DB_MAX + 1]; /* COM_INIT_DB / USE in flight */
@@ -390,6 +392,9 @@ struct gw_config {
 	uint32_t threads;
 	uint32_t handshake_timeout_ms;
 	char server_version[64];        /* what clients see in the greeting */
+	uint32_t backend_ext_caps;      /* MariaDB's capabilities 32-63 its greeting offered
+	                                 * (wire.h): the ones sluice passes on are offered to
+	                                 * clients only when the backend has them */
 	bool no_replay;                 /* testing only: no variable replay, no pins */
 	uint32_t anticipate_us;         /* how long a light account's server is HELD; 0 = never */
 	uint32_t max_active;            /* queued statements running at once; 0 = pool_size */

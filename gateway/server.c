@@ -873,6 +873,8 @@ static void server_login(struct gw_server *s, const uint8_t *p, uint32_t len)
 	    h.caps;
 	if (c->db[0])
 		r.caps |= CLIENT_CONNECT_WITH_DB;
+	/* Bulk execute needs it on the connection; it changes nothing else. */
+	r.ext_caps = h.ext_caps & MARIADB_CLIENT_STMT_BULK_OPERATIONS;
 	r.max_packet = 1u << 30;
 	r.charset = c->charset;
 	gw_strlcpy(r.user, c->account->name, sizeof(r.user));
@@ -883,6 +885,7 @@ static void server_login(struct gw_server *s, const uint8_t *p, uint32_t len)
 	gw_strlcpy(r.db, c->db, sizeof(r.db));
 	gw_strlcpy(r.auth_plugin, AUTH_NATIVE, sizeof(r.auth_plugin));
 	s->caps = r.caps;
+	s->ext_caps = r.ext_caps;
 	wire_buf_init(&b);
 	wire_build_handshake_resp(&b, 1, &r);
 	if (!server_send_wbuf(s, &b))

@@ -13,7 +13,11 @@
  *  - a 17 MiB parameter (an execute of several packets);
  *  - an execute that does what a query pins for (SQL_CALC_FOUND_ROWS) pins.
  *
- * Usage: psclient HOST PORT USER PASSWORD DB DB2 MARIADB_PORT MARIADB_SOCKET
+ * With "bulk" after them (bulk.t), only:
+ *  - COM_STMT_BULK_EXECUTE (array binding): offered, its affected rows and insert id, and
+ *    run again without its types on a backend connection that never saw the statement.
+ *
+ * Usage: psclient HOST PORT USER PASSWORD DB DB2 MARIADB_PORT MARIADB_SOCKET [bulk]
  * (MARIADB_SOCKET "": root over TCP at HOST:MARIADB_PORT; MARIADB_ROOT_PASSWORD from the
  * environment, as tests/integration/lib.py takes it).
  * DB and DB2 each hold a table ps_w with one row: v = 'one' in DB, 'two' in DB2.
@@ -31,6 +35,7 @@
 
 static const char *host, *user, *pass, *db, *db2, *sock;
 static unsigned port, direct_port;
+static int only_bulk;
 static MYSQL *open_at(unsigned at_port, const char *schema)
 {
 	MYSQL *m = mysql_init(NULL);
@@ -356,10 +361,117 @@ static void test_big_execute(MYSQL *m)
 	free(blob);
 }
 
+/* One bulk execute (STMT_ATTR_ARRAY_SIZE: COM_STMT_BULK_EXECUTE, types only the first
+ * time) of NBULK rows; its affected rows and insert id. */
+#define NBULK 200
+static int bulk_insert(MYSQL_STMT *st, int base, unsigned long long *affected,
+                       unsigned long long *id)
+{
+	static int v[NBULK];
+	static char s[NBULK][8], *sp[NBULK]; /* column-wise strings: an array of pointers */
+	static unsigned long slen[NBULK];
+	static char ind[NBULK];
+	unsigned size = NBULK;
+	MYSQL_BIND pb[2];
+
+	for (int i = 0; i < NBULK; i++) {
+		v[i] = base + i;
+		slen[i] = (unsigned long)snprintf(s[i], sizeof(s[i]), "r%d", base + i);
+		sp[i] = s[i];
+		ind[i] = i % 50 == 49 ? STMT_INDICATOR_NULL : STMT_INDICATOR_NONE;
+	}
+	memset(pb, 0, sizeof(pb));
+	pb[0].buffer_type = MYSQL_TYPE_LONG;
+	pb[0].buffer = v;
+	pb[1].buffer_type = MYSQL_TYPE_STRING;
+	pb[1].buffer = sp;
+	pb[1].length = slen;
+	pb[1].u.indicator = ind;
+	if (mysql_stmt_attr_set(st, STMT_ATTR_ARRAY_SIZE, &size) ||
+	    (base == 0 && mysql_stmt_bind_param(st, pb)) || mysql_stmt_execute(st))
+		return -1;
+	*affected = mysql_stmt_affected_rows(st);
+	*id = mysql_stmt_insert_id(st);
+	return 0;
+}
+
+/* What the bulk executes of test_bulk() left: "rows sum(v) nulls". */
+static void bulk_table(MYSQL *m, char *out, size_t n)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	out[0] = '\0';
+	if (mysql_query(m, "SELECT CONCAT(COUNT(*), ' ', SUM(v), ' ', SUM(s IS NULL)) FROM "
+	                   "ps_bulk") == 0 &&
+	    (res = mysql_store_result(m))) {
+		if ((row = mysql_fetch_row(res)) && row[0])
+			snprintf(out, n, "%s", row[0]);
+		mysql_free_result(res);
+	}
+}
+
+/* COM_STMT_BULK_EXECUTE (issue 12, symptom 2): offered, its OK passed on whole, and run
+ * again, without its types, on a backend connection that never saw the statement. */
+static void test_bulk(MYSQL *m)
+{
+	const char *ins = "INSERT INTO ps_bulk (v, s) VALUES (?, ?)";
+	MYSQL_STMT *st = mysql_stmt_init(m), *q;
+	unsigned long long affected = 0, id = 0;
+	long long cid = 0, dummy = 0;
+	char table[64];
+	int rc;
+	unsigned long caps = 0, ext = 0;
+
+	mariadb_get_infov(m, MARIADB_CONNECTION_SERVER_CAPABILITIES, &caps);
+	mariadb_get_infov(m, MARIADB_CONNECTION_EXTENDED_SERVER_CAPABILITIES, &ext);
+	ok(!(caps & CLIENT_MYSQL) && (ext & (MARIADB_CLIENT_STMT_BULK_OPERATIONS >> 32)),
+	   "the server offers MARIADB_CLIENT_STMT_BULK_OPERATIONS (capabilities %#lx, %#lx)", caps,
+	   ext);
+	rc = mysql_query(m, "DROP TABLE IF EXISTS ps_bulk") ||
+	     mysql_query(m, "CREATE TABLE ps_bulk (id INT AUTO_INCREMENT PRIMARY KEY, v INT, "
+	                    "s VARCHAR(8)) AUTO_INCREMENT=1001") ||
+	     mysql_stmt_prepare(st, ins, strlen(ins));
+	rc = rc || bulk_insert(st, 0, &affected, &id);
+	ok(rc == 0 && affected == NBULK && id == 1001,
+	   "a bulk insert of %d rows: %llu affected, insert id %llu (straight to MariaDB: %d, 1001)"
+	   ": %s",
+	   NBULK, affected, id, NBULK, mysql_stmt_error(st));
+	/* Its backend connection goes: the next one must prepare it again, and be given
+	 * the types libmariadb sent the first time only. */
+	q = mysql_stmt_init(m);
+	if (mysql_stmt_prepare(q, "SELECT CONNECTION_ID()", 22) || exec_ints(q, NULL, &cid, &dummy))
+		printf("# CONNECTION_ID(): %s\n", mysql_stmt_error(q));
+	mysql_stmt_close(q);
+	ok(cid && kill_backend((unsigned long long)cid) == 0, "KILL backend thread %lld", cid);
+	affected = id = 0;
+	rc = bulk_insert(st, 1000, &affected, &id);
+	if (rc) {
+		/* The KILL may land while sluice still holds the dead connection: one retry. */
+		printf("# first bulk execute after the KILL: %s\n", mysql_stmt_error(st));
+		rc = bulk_insert(st, 1000, &affected, &id);
+	}
+	/* (InnoDB hands a bulk insert its ids in blocks: the next ones may skip some.) */
+	ok(rc == 0 && affected == NBULK && id >= 1201,
+	   "the same bulk insert again, without its types, on another backend connection: %llu "
+	   "affected, insert id %llu (at least 1201): %s",
+	   affected, id, mysql_stmt_error(st));
+	mysql_stmt_close(st);
+	bulk_table(m, table, sizeof(table));
+	ok(strcmp(table, "400 239800 8") == 0,
+	   "the table holds what was sent: rows, SUM(v), NULLs = '%s' (want '400 239800 8')", table);
+	mysql_query(m, "DROP TABLE IF EXISTS ps_bulk");
+}
+
 int main(int argc, char **argv)
 {
 	MYSQL *m;
 
+	if (argc == 10 && strcmp(argv[9], "bulk") == 0) {
+		/* bulk.t: only the bulk execute checks */
+		argc = 9;
+		only_bulk = 1;
+	}
 	if (argc != 9) {
 		fprintf(
 		    stderr,
@@ -378,6 +490,12 @@ int main(int argc, char **argv)
 	ok(m != NULL, "connect through sluice as %s", user);
 	if (!m)
 		return 1;
+	if (only_bulk) {
+		test_bulk(m);
+		mysql_close(m);
+		printf("1..%d\n", test_no);
+		return failures ? 1 : 0;
+	}
 	test_reprepare(m);
 	test_schema();
 	test_execute_direct(m);
