@@ -459,7 +459,8 @@ static void test_bulk(MYSQL *m)
 	mysql_stmt_close(st);
 	bulk_table(m, table, sizeof(table));
 	ok(strcmp(table, "400 239800 8") == 0,
-	   "the table holds what was sent: rows, SUM(v), NULLs = '%s' (want '400 239800 8')", table);
+	   "the table holds what was sent: rows, SUM(v), NULLs = '%s' (want '400 239800 8')",
+	   table);
 	mysql_query(m, "DROP TABLE IF EXISTS ps_bulk");
 }
 
