@@ -447,6 +447,7 @@ static void client_free(struct gw_client *c)
 	free(c->auth_deny_msg);
 	gw_killmap_remove(c);
 	wire_buf_free(&c->subst_pkt);
+	wire_buf_free(&c->cont_carry);
 	gw_stmts_free(&c->stmts);
 	free(c->prep_sql);
 	event_free(c->ev);
@@ -1318,8 +1319,6 @@ static bool client_stmt_bulk_intake(struct gw_client *c, struct gw_stmt *st, con
 		return false;
 	}
 	c->sql_flags = st->sql_flags;
-	if (len == WIRE_MAX_PAYLOAD && !bk.types_sent && st->nparams > 0)
-		gw_stmt_make_private(st, c->id); /* as for an execute (client_stmt_subst) */
 	return true;
 }
 
@@ -1377,10 +1376,6 @@ static bool client_stmt_intake(struct gw_client *c, const uint8_t *p, uint32_t l
 	/* What the execute will do, for client_expects_hold() before it queues. */
 	c->sql_flags = st->sql_flags;
 	c->pin_pending = c->pin_pending || (e.flags & WIRE_CURSOR_FLAGS);
-	if (len == WIRE_MAX_PAYLOAD && !e.types_sent && st->nparams > 0)
-		/* Sent as it is (client_stmt_subst): it runs with the types its backend
-		 * statement was last given, which must then be this client's. */
-		gw_stmt_make_private(st, c->id);
 	return true;
 }
 
@@ -1459,7 +1454,30 @@ static bool client_stmt_subst(struct gw_client *c, struct gw_server *s, const ui
 		c->pin_pending = c->pin_pending || (e.flags & WIRE_CURSOR_FLAGS);
 		c->sql_flags = st->sql_flags;
 	}
-	if (len == WIRE_MAX_PAYLOAD) {
+	if (len == WIRE_MAX_PAYLOAD && ((execute && !e.types_sent) || (bulk && !bk.types_sent)) &&
+	    st->types && st->nparams > 0) {
+		/* The first of several packets, without the types the connection may never
+		 * have seen: with them it is longer than a packet. Its first 16 MiB go now;
+		 * the rest is carried into the next packet, and so on to the last
+		 * (client_forward_shifted). */
+		if (execute)
+			wire_build_execute(&c->subst_pkt, 0, p, len, st->nparams, &e, id,
+			                   st->types);
+		else
+			wire_build_bulk(&c->subst_pkt, 0, p, len, st->nparams, &bk, id, st->types);
+		wire_buf_reset(&c->cont_carry);
+		if (!c->subst_pkt.failed) {
+			size_t first = WIRE_HDR_LEN + (size_t)WIRE_MAX_PAYLOAD;
+
+			wire_put_bytes(&c->cont_carry, c->subst_pkt.data + first + WIRE_HDR_LEN,
+			               c->subst_pkt.len - first - WIRE_HDR_LEN);
+			c->subst_pkt.len = first;
+			c->cont_shift = true;
+			c->cont_seq = 1;
+			if (c->cont_carry.failed)
+				c->subst_pkt.failed = true;
+		}
+	} else if (len == WIRE_MAX_PAYLOAD) {
 		/* The first of several packets: the rest follow as the client sent them, so
 		 * this one keeps its length and sequence id; only the id changes. */
 		wire_put_bytes(&c->subst_pkt, p - WIRE_HDR_LEN, WIRE_HDR_LEN + (size_t)len);
@@ -1474,9 +1492,64 @@ static bool client_stmt_subst(struct gw_client *c, struct gw_server *s, const ui
 	}
 	if (c->subst_pkt.failed) {
 		wire_buf_free(&c->subst_pkt);
+		c->cont_shift = false;
 		gw_server_fail(s, "out of memory");
 		return false;
 	}
+	return true;
+}
+
+/* The packets in b (whole ones, from wire_packet_end). */
+static unsigned wire_buf_packets(const struct wire_buf *b)
+{
+	unsigned n = 0;
+
+	for (size_t pos = 0; pos + WIRE_HDR_LEN <= b->len;
+	     pos += WIRE_HDR_LEN + wire_u24(b->data + pos))
+		n++;
+	return n;
+}
+
+static bool client_send_header(struct gw_server *s, uint32_t len, uint8_t seq)
+{
+	uint8_t h[WIRE_HDR_LEN] = { (uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16), seq };
+
+	return gw_server_send(s, h, sizeof(h));
+}
+
+/*
+ * A continuation packet p (len bytes, sequence id seq) of a command that sluice made
+ * longer (cont_shift): the carried bytes go first, and what no longer fits is carried
+ * into the next packet. The client's last packet (shorter than 16 MiB) ends it with one
+ * or two packets; the answer's sequence ids are then lowered by the extra one, if any.
+ * false when the server failed.
+ */
+static bool client_forward_shifted(struct gw_client *c, struct gw_server *s, const uint8_t *p,
+                                   uint32_t len, uint8_t seq)
+{
+	size_t k = c->cont_carry.len, room = WIRE_MAX_PAYLOAD - k; /* k < 16 MiB */
+	bool more = len == WIRE_MAX_PAYLOAD;
+
+	if (more || k + len >= WIRE_MAX_PAYLOAD) {
+		/* A full packet: the carry, then the first bytes of p. */
+		if (!client_send_header(s, WIRE_MAX_PAYLOAD, c->cont_seq++) ||
+		    (k && !gw_server_send(s, c->cont_carry.data, k)) || !gw_server_send(s, p, room))
+			return false;
+		p += room;
+		len -= (uint32_t)room;
+		if (more) {
+			/* The rest of p (k bytes) is the next packet's carry. */
+			memcpy(c->cont_carry.data, p, k);
+			return true;
+		}
+		k = 0; /* the last packet: what is left of p (maybe nothing) ends it */
+	}
+	if (!client_send_header(s, (uint32_t)(k + len), c->cont_seq) ||
+	    (k && !gw_server_send(s, c->cont_carry.data, k)) || (len && !gw_server_send(s, p, len)))
+		return false;
+	s->seq_delta = (uint8_t)(c->cont_seq - seq);
+	c->cont_shift = false;
+	wire_buf_reset(&c->cont_carry);
 	return true;
 }
 
@@ -1491,9 +1564,14 @@ void gw_client_send_command(struct gw_client *c, struct gw_server *s)
 		gw_bug(__FILE__, __LINE__, "command packet vanished");
 	}
 	s->last_seq = 0; /* should s fail below, the client's error answers this command */
+	s->seq_delta = 0;
+	c->cont_shift = false;
 	client_set_state(c, GW_CL_RUNNING);
 	if (!client_stmt_subst(c, s, payload, len) || !gw_server_flush_closes(s))
 		return; /* s failed; the client got an error */
+	if (c->subst_pkt.len && len < WIRE_MAX_PAYLOAD)
+		/* The types put back may have made it 16 MiB or more: several packets. */
+		s->seq_delta = (uint8_t)(wire_buf_packets(&c->subst_pkt) - 1);
 	wire_resp_init(&s->resp, wire_cmd_resp_kind(payload[0]), s->caps);
 	s->prep_resp_first = payload[0] == COM_STMT_PREPARE;
 	s->infile_refused = false;
@@ -2054,6 +2132,7 @@ void gw_client_server_lost(struct gw_client *c, uint8_t seq, const char *why)
 	c->in_trans = false;
 	c->infile = false;
 	c->cmd_continued = false;
+	c->cont_shift = false;
 	c->server = NULL;
 	if (c->state == GW_CL_IDLE) {
 		/* Between statements (a pinned or in-transaction session whose connection
@@ -2123,9 +2202,13 @@ static bool client_process_packets(struct gw_client *c)
 				client_close(c, "data without a backend");
 				return false;
 			}
-			if (!gw_server_send(c->server, c->in.data + c->in.start,
-			                    WIRE_HDR_LEN + len))
+			if (c->cont_shift) {
+				if (!client_forward_shifted(c, c->server, p, len, seq))
+					return false;
+			} else if (!gw_server_send(c->server, c->in.data + c->in.start,
+			                           WIRE_HDR_LEN + len)) {
 				return false;
+			}
 			client_consume(c, WIRE_HDR_LEN + len);
 			if (c->cmd_continued) {
 				c->cmd_continued = len == WIRE_MAX_PAYLOAD;

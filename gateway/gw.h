@@ -221,6 +221,9 @@ struct gw_server {
 	size_t scan;                 /* in: bytes [in.start, scan) parsed, forwardable */
 	size_t skip;                 /* bytes of a streamed packet still to pass */
 	bool continued;              /* the last packet was 0xffffff long */
+	uint8_t seq_delta;           /* the running command reached the server in this many
+	                              * packets more than the client sent: the answer's
+	                              * sequence ids are lowered by it for the client */
 	uint8_t last_seq;            /* sequence id of the last packet read */
 	struct wire_resp resp;       /* tracker for the running command */
 	/* In PREPARE: the steps sent in one write, answered in order; prep_q[prep_i]
@@ -354,8 +357,14 @@ struct gw_client {
 	bool infile;        /* streaming a LOCAL INFILE to the server */
 	size_t cmd_left;    /* bytes of the current command still to forward */
 	bool cmd_continued; /* the last command packet was 0xffffff long */
-	uint8_t cmd;        /* command byte of the running request */
-	uint16_t status;    /* server status flags last seen */
+	/* An execute of several packets that sluice made longer (the parameter types put
+	 * back): the bytes pushed past the first packet, carried into the next one, and
+	 * the next sequence id toward the server (client_forward_shifted). */
+	bool cont_shift;
+	uint8_t cont_seq;
+	struct wire_buf cont_carry;
+	uint8_t cmd;     /* command byte of the running request */
+	uint16_t status; /* server status flags last seen */
 	uint64_t connected_ns;
 	uint64_t enqueued_ns;
 	uint64_t bytes_in, bytes_out;

@@ -1478,6 +1478,8 @@ static void server_stream(struct gw_server *s)
 			len = wire_u24(d + pos);
 			if (s->continued) {
 				/* The tail of a packet of 16 MiB or more: pass it on. */
+				s->in.data[pos + 3] =
+				    (uint8_t)(d[pos + 3] - s->seq_delta); /* once */
 				s->last_seq = d[pos + 3];
 				s->continued = len == WIRE_MAX_PAYLOAD;
 				s->skip = WIRE_HDR_LEN + (size_t)len;
@@ -1486,6 +1488,8 @@ static void server_stream(struct gw_server *s)
 			if (avail >= WIRE_HDR_LEN + (size_t)len) {
 				size_t pkt = pos;
 
+				s->in.data[pos + 3] =
+				    (uint8_t)(d[pos + 3] - s->seq_delta); /* once */
 				s->last_seq = d[pos + 3];
 				s->continued = len == WIRE_MAX_PAYLOAD;
 				if (s->prep_resp_first) {
@@ -1505,6 +1509,8 @@ static void server_stream(struct gw_server *s)
 			}
 			if (avail > WIRE_HDR_LEN && len >= 1024 &&
 			    wire_resp_can_stream(&s->resp, d[pos + WIRE_HDR_LEN], len)) {
+				s->in.data[pos + 3] =
+				    (uint8_t)(d[pos + 3] - s->seq_delta); /* once */
 				s->last_seq = d[pos + 3];
 				s->continued = len == WIRE_MAX_PAYLOAD;
 				s->skip = WIRE_HDR_LEN + (size_t)len;

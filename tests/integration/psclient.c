@@ -13,11 +13,14 @@
  *  - a 17 MiB parameter (an execute of several packets);
  *  - an execute that does what a query pins for (SQL_CALC_FOUND_ROWS) pins.
  *
+ * With "big" after them (prepared_big.t), only:
+ *  - 17 MiB executes, again without their types on a connection that never saw the
+ *    statement (prepared there, the types put back, the execute split again).
  * With "bulk" after them (bulk.t), only:
  *  - COM_STMT_BULK_EXECUTE (array binding): offered, its affected rows and insert id, and
  *    run again without its types on a backend connection that never saw the statement.
  *
- * Usage: psclient HOST PORT USER PASSWORD DB DB2 MARIADB_PORT MARIADB_SOCKET [bulk]
+ * Usage: psclient HOST PORT USER PASSWORD DB DB2 MARIADB_PORT MARIADB_SOCKET [bulk|big]
  * (MARIADB_SOCKET "": root over TCP at HOST:MARIADB_PORT; MARIADB_ROOT_PASSWORD from the
  * environment, as tests/integration/lib.py takes it).
  * DB and DB2 each hold a table ps_w with one row: v = 'one' in DB, 'two' in DB2.
@@ -35,7 +38,7 @@
 
 static const char *host, *user, *pass, *db, *db2, *sock;
 static unsigned port, direct_port;
-static int only_bulk;
+static char only; /* 'b': only test_bulk(); 'B': only test_big_reprepare() */
 static MYSQL *open_at(unsigned at_port, const char *schema)
 {
 	MYSQL *m = mysql_init(NULL);
@@ -464,6 +467,101 @@ static void test_bulk(MYSQL *m)
 	mysql_query(m, "DROP TABLE IF EXISTS ps_bulk");
 }
 
+/* n bytes of 'a'..'z' from letter `off` on, as REPEAT() makes them in big_check(). */
+static void big_fill(char *b, size_t n, int off)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = (char)('a' + (i + (size_t)off) % 26);
+}
+
+/* "n length md5-matches" of each row of ps_big2, in order, as one string. */
+static void big_check(MYSQL *m, size_t len, char *out, size_t n)
+{
+	char sql[400];
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	size_t used = 0;
+
+	out[0] = '\0';
+	snprintf(sql, sizeof(sql),
+	         "SELECT CONCAT(n, ' ', LENGTH(b) = %zu, ' ', MD5(b) = MD5(SUBSTRING(REPEAT("
+	         "'abcdefghijklmnopqrstuvwxyz', %zu DIV 26 + 2), n + 1, %zu))) FROM ps_big2 "
+	         "ORDER BY n",
+	         len, len, len);
+	if (mysql_query(m, sql) != 0 || !(res = mysql_store_result(m))) {
+		snprintf(out, n, "query failed: %s", mysql_error(m));
+		return;
+	}
+	while ((row = mysql_fetch_row(res)) && used < n)
+		used += (size_t)snprintf(out + used, n - used, "%s%s", used ? ", " : "",
+		                         row[0] ? row[0] : "NULL");
+	mysql_free_result(res);
+}
+
+/*
+ * Prepared executes over 16 MiB (issue 12, symptom 10) with a parameter of len bytes:
+ * the first with its types, the next two without them (libmariadb sends the types only
+ * after a bind), the first of those on a backend connection that never saw the
+ * statement, where sluice must prepare it, put the types back in, and split the now
+ * longer execute into 16 MiB packets again.
+ */
+static void test_big_reprepare(MYSQL *m, size_t blen, const char *what)
+{
+	const char *ins = "INSERT INTO ps_big2 VALUES (?, ?)";
+	MYSQL_STMT *st = mysql_stmt_init(m), *q;
+	char *blob = malloc(blen), rows[200];
+	unsigned long len = (unsigned long)blen;
+	long long cid = 0, dummy = 0;
+	int n = 0, rc;
+	MYSQL_BIND pb[2];
+
+	if (!blob) {
+		ok(0, "memory for the big executes");
+		return;
+	}
+	rc = mysql_query(m, "DROP TABLE IF EXISTS ps_big2") ||
+	     mysql_query(m, "CREATE TABLE ps_big2 (n INT, b LONGBLOB)") ||
+	     mysql_stmt_prepare(st, ins, strlen(ins));
+	memset(pb, 0, sizeof(pb));
+	pb[0].buffer_type = MYSQL_TYPE_LONG;
+	pb[0].buffer = &n;
+	pb[1].buffer_type = MYSQL_TYPE_LONG_BLOB;
+	pb[1].buffer = blob;
+	pb[1].buffer_length = len;
+	pb[1].length = &len;
+	big_fill(blob, blen, n);
+	rc = rc || mysql_stmt_bind_param(st, pb) || mysql_stmt_execute(st);
+	ok(rc == 0, "%s: an execute with its types: %s", what, mysql_stmt_error(st));
+	q = mysql_stmt_init(m);
+	if (mysql_stmt_prepare(q, "SELECT CONNECTION_ID()", 22) || exec_ints(q, NULL, &cid, &dummy))
+		printf("# CONNECTION_ID(): %s\n", mysql_stmt_error(q));
+	mysql_stmt_close(q);
+	ok(cid && kill_backend((unsigned long long)cid) == 0, "%s: KILL backend thread %lld", what,
+	   cid);
+	/* New values in the bound buffers, no bind: the execute goes without types. */
+	n = 1;
+	big_fill(blob, blen, n);
+	rc = mysql_stmt_execute(st);
+	if (rc) {
+		/* The KILL may land while sluice still holds the dead connection: one retry. */
+		printf("# first big execute after the KILL: %s\n", mysql_stmt_error(st));
+		rc = mysql_stmt_execute(st);
+	}
+	ok(rc == 0, "%s: the same execute without its types, on another backend connection: %s",
+	   what, mysql_stmt_error(st));
+	n = 2;
+	big_fill(blob, blen, n);
+	rc = mysql_stmt_execute(st);
+	ok(rc == 0, "%s: once more, without types: %s", what, mysql_stmt_error(st));
+	mysql_stmt_close(st);
+	free(blob);
+	big_check(m, blen, rows, sizeof(rows));
+	ok(strcmp(rows, "0 1 1, 1 1 1, 2 1 1") == 0,
+	   "%s: each row arrived whole, byte for byte (n, LENGTH right, MD5 right): %s", what,
+	   rows);
+	mysql_query(m, "DROP TABLE IF EXISTS ps_big2");
+}
+
 int main(int argc, char **argv)
 {
 	MYSQL *m;
@@ -471,7 +569,11 @@ int main(int argc, char **argv)
 	if (argc == 10 && strcmp(argv[9], "bulk") == 0) {
 		/* bulk.t: only the bulk execute checks */
 		argc = 9;
-		only_bulk = 1;
+		only = 'b';
+	} else if (argc == 10 && strcmp(argv[9], "big") == 0) {
+		/* prepared_big.t: only the executes over 16 MiB */
+		argc = 9;
+		only = 'B';
 	}
 	if (argc != 9) {
 		fprintf(
@@ -491,8 +593,19 @@ int main(int argc, char **argv)
 	ok(m != NULL, "connect through sluice as %s", user);
 	if (!m)
 		return 1;
-	if (only_bulk) {
-		test_bulk(m);
+	if (only) {
+		if (only == 'b')
+			test_bulk(m);
+		else {
+			/* An execute of the statement below without types is 25 bytes and
+			 * the parameter; with them, 29. */
+			test_big_reprepare(m, 17u << 20, "17 MiB");
+			/* 2 x 16 MiB - 4 from the client; 2 x 16 MiB with the types: a
+			 * 16 MiB packet, another, and an empty one to end it */
+			test_big_reprepare(m, 2 * (size_t)0xffffff - 29, "2 x 16 MiB - 29");
+			/* with the types 1 byte more: the last packet is 1 byte long */
+			test_big_reprepare(m, 2 * (size_t)0xffffff - 28, "2 x 16 MiB - 28");
+		}
 		mysql_close(m);
 		printf("1..%d\n", test_no);
 		return failures ? 1 : 0;
