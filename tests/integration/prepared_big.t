@@ -61,5 +61,22 @@ r = subprocess.run([prog, s.host, str(s.port), A.name, A.password, SCHEMA, SCHEM
                     str(lib.MARIADB_PORT), lib.MARIADB_SOCKET or "", "big"],
                    capture_output=True, text=True, timeout=240)
 lib.relay_tap(r, "psclient: ", 16)
+
+# ---- the driver of the report: DBD::mysql with mysql_server_prepare=1
+has_dbd = subprocess.run(["perl", "-MDBD::mysql", "-e", "1"], capture_output=True).returncode == 0
+if not has_dbd:
+    lib.skip("DBD::mysql, server-side prepare, 17 MiB", "DBD::mysql is not installed "
+             "(Debian: libdbd-mysql-perl)")
+else:
+    r = subprocess.run(["perl", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                             "prepared_big.pl"),
+                        str(s.port), A.name, A.password, SCHEMA],
+                       capture_output=True, text=True, timeout=240)
+    out = r.stdout.splitlines()
+    diag("DBD::mysql through sluice:\n" + r.stdout + r.stderr)
+    for n in range(3):
+        ok("execute %d: ok 1" % n in out, "DBD::mysql: execute %d of a 17 MiB parameter" % n)
+    ok("rows (n, LENGTH, MD5 right): 0 17825792 1, 1 17825792 1, 2 17825792 1" in out,
+       "DBD::mysql: each row arrived whole, byte for byte")
 lib.finish(s)
 lib.done_testing()
