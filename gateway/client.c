@@ -1789,10 +1789,12 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 		break;
 	case COM_STMT_BULK_EXECUTE:
 		/* Offered to a client only when the backend has it; one that did not ask
-		 * for it gets what MariaDB says then. */
+		 * for it gets what MariaDB answers it (ER_UNSUPPORTED_PS). */
 		if (!(c->ext_caps & MARIADB_CLIENT_STMT_BULK_OPERATIONS)) {
 			client_consume(c, WIRE_HDR_LEN + len);
-			client_send_err(c, 1, 1047, "08S01", "Unknown command");
+			client_send_err(c, 1, 1295, "HY000",
+			                "This command is not supported in the prepared statement "
+			                "protocol yet");
 			return;
 		}
 		/* fall through */

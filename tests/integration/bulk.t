@@ -29,12 +29,35 @@ SCHEMA = lib.create_schema("t_bulk")
 A = lib.Account("t_bulk", "pw-bulk", schemas=[SCHEMA])
 SCRIPT = os.path.join(HERE, "bulk.js")
 
+# ---- a client that did not ask for bulk operations (pymysql) gets what MariaDB answers it
+
+
+def bulk_without_cap(conn):
+    conn._execute_command(0xfa, b"\x01\x00\x00\x00\x00\x00")
+    try:
+        conn._read_ok_packet()
+        got = "OK"
+    except lib.pymysql.err.MySQLError as e:
+        got = "ERR %d %s" % (e.args[0], e.args[1])
+    conn.ping(reconnect=False)
+    return got
+
+
+s = lib.start_sluice([A], pool_size=1)
+c = lib.pymysql.connect(host="127.0.0.1", port=lib.MARIADB_PORT, user=A.name,
+                        password=A.password, database=SCHEMA)
+want = bulk_without_cap(c)
+c.close()
+c = s.connect(A)
+is_(bulk_without_cap(c), want, "COM_STMT_BULK_EXECUTE without the capability: as MariaDB "
+    "answers it, and the session goes on")
+c.close()
+
 # ---- libmariadb: pool 1, the backend connection KILLed between two bulk executes
 prog = os.path.join(os.path.dirname(os.environ.get("SLUICE_BIN", "./sluice")),
                     "tests", "integration", "psclient")
 if not os.path.exists(prog):
     lib.bail_out("%s is missing: build it with make check" % prog)
-s = lib.start_sluice([A], pool_size=1)
 r = subprocess.run([prog, s.host, str(s.port), A.name, A.password, SCHEMA, SCHEMA,
                     str(lib.MARIADB_PORT), lib.MARIADB_SOCKET or "", "bulk"],
                    capture_output=True, text=True, timeout=120)
