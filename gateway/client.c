@@ -45,6 +45,9 @@
 	 CLIENT_CONNECT_ATTRS | CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | CLIENT_SESSION_TRACK |     \
 	 CLIENT_DEPRECATE_EOF | CLIENT_COMPRESS)
 
+/* MariaDB's capabilities 32-63 that sluice offers, when its backend offers them. */
+#define GW_SERVER_EXT_CAPS MARIADB_CLIENT_STMT_BULK_OPERATIONS
+
 static const char *const client_state_names[] = { GW_CLIENT_STATES(GW_X_NAME) };
 
 static void client_on_read(evutil_socket_t fd, short what, void *arg);
@@ -351,7 +354,10 @@ void gw_client_accept(struct gw_worker *w, int fd, const struct sockaddr *sa)
 	h.conn_id = (uint32_t)c->id;
 	memcpy(h.scramble, c->salt, sizeof(h.scramble));
 	h.caps = GW_SERVER_CAPS;
-	h.charset = 45; /* utf8mb4_general_ci */
+	h.ext_caps = gw.cfg.backend_ext_caps & GW_SERVER_EXT_CAPS;
+	if (h.ext_caps)
+		h.caps &= ~CLIENT_LONG_PASSWORD; /* "a MariaDB server": its clients read them */
+	h.charset = 45;                          /* utf8mb4_general_ci */
 	h.status = SERVER_STATUS_AUTOCOMMIT;
 	gw_strlcpy(h.auth_plugin, AUTH_NATIVE, sizeof(h.auth_plugin));
 	wire_buf_init(&b);
@@ -441,6 +447,7 @@ static void client_free(struct gw_client *c)
 	free(c->auth_deny_msg);
 	gw_killmap_remove(c);
 	wire_buf_free(&c->subst_pkt);
+	wire_buf_free(&c->cont_carry);
 	gw_stmts_free(&c->stmts);
 	free(c->prep_sql);
 	event_free(c->ev);
@@ -583,6 +590,7 @@ static bool client_expects_hold(const struct gw_client *c, uint8_t cmd)
 		return (c->sql_flags & (SQL_PINS | SQL_TRANS)) ||
 		       (!autocommit && (c->sql_flags & SQL_NOT_SET_USE));
 	case COM_STMT_EXECUTE:
+	case COM_STMT_BULK_EXECUTE:
 		return c->pin_pending || (c->sql_flags & (SQL_PINS | SQL_TRANS)) || !autocommit;
 	case COM_STMT_SEND_LONG_DATA:
 	case COM_SET_OPTION:
@@ -1077,6 +1085,7 @@ static void client_handshake(struct gw_client *c, const uint8_t *p, uint32_t len
 		return;
 	}
 	c->caps = r.caps & GW_SERVER_CAPS;
+	c->ext_caps = r.ext_caps & gw.cfg.backend_ext_caps & GW_SERVER_EXT_CAPS;
 	c->charset = r.charset;
 	if (r.caps & CLIENT_CONNECT_WITH_DB)
 		gw_strlcpy(c->db, r.db, sizeof(c->db));
@@ -1335,9 +1344,33 @@ static const char *stmt_cmd_name(uint8_t cmd)
 		return "mysqld_stmt_reset";
 	case COM_STMT_FETCH:
 		return "mysqld_stmt_fetch";
+	case COM_STMT_BULK_EXECUTE:
+		return "mysqld_stmt_bulk_execute";
 	default:
 		return "mysqld_stmt_send_long_data";
 	}
+}
+
+/* COM_STMT_BULK_EXECUTE of st: like an execute, its types are kept (they have an
+ * execute's layout), and it holds and pins as its statement's text would. */
+static bool client_stmt_bulk_intake(struct gw_client *c, struct gw_stmt *st, const uint8_t *p,
+                                    uint32_t len)
+{
+	struct wire_bulk bk;
+
+	if (!wire_parse_bulk(p, len, st->nparams, &bk)) {
+		client_consume(c, WIRE_HDR_LEN + len);
+		client_send_err(c, 1, 1210, "HY000",
+		                "Incorrect arguments to mysqld_stmt_bulk_execute");
+		return false;
+	}
+	if (bk.types_sent && st->nparams > 0 && !gw_stmt_set_types(st, p + bk.types_off)) {
+		client_consume(c, WIRE_HDR_LEN + len);
+		client_send_err(c, 1, 1037, "HY001", "Out of memory");
+		return false;
+	}
+	c->sql_flags = st->sql_flags;
+	return true;
 }
 
 /*
@@ -1375,6 +1408,8 @@ static bool client_stmt_intake(struct gw_client *c, const uint8_t *p, uint32_t l
 	}
 	if (p[0] == COM_STMT_SEND_LONG_DATA)
 		gw_stmt_make_private(st, c->id); /* the data waits in its backend statement */
+	if (p[0] == COM_STMT_BULK_EXECUTE)
+		return client_stmt_bulk_intake(c, st, p, len);
 	if (p[0] != COM_STMT_EXECUTE)
 		return true;
 	if (!wire_parse_execute(p, len, st->nparams, &e)) {
@@ -1392,10 +1427,6 @@ static bool client_stmt_intake(struct gw_client *c, const uint8_t *p, uint32_t l
 	/* What the execute will do, for client_expects_hold() before it queues. */
 	c->sql_flags = client_note_carried(c, st->sql_flags, NULL);
 	c->pin_pending = c->pin_pending || (e.flags & WIRE_CURSOR_FLAGS);
-	if (len == WIRE_MAX_PAYLOAD && !e.types_sent && st->nparams > 0)
-		/* Sent as it is (client_stmt_subst): it runs with the types its backend
-		 * statement was last given, which must then be this client's. */
-		gw_stmt_make_private(st, c->id);
 	return true;
 }
 
@@ -1406,7 +1437,7 @@ const struct gw_stmt *gw_client_stmt_pending(struct gw_client *c)
 	uint8_t seq;
 
 	if (c->cmd != COM_STMT_EXECUTE && c->cmd != COM_STMT_SEND_LONG_DATA &&
-	    c->cmd != COM_STMT_RESET && c->cmd != COM_STMT_FETCH)
+	    c->cmd != COM_STMT_RESET && c->cmd != COM_STMT_FETCH && c->cmd != COM_STMT_BULK_EXECUTE)
 		return NULL;
 	if (!client_peek_packet(c, &p, &len, &seq) || len < 5)
 		return NULL;
@@ -1459,7 +1490,8 @@ static bool client_stmt_subst(struct gw_client *c, struct gw_server *s, const ui
 {
 	const struct gw_stmt *st = gw_client_stmt_pending(c);
 	struct wire_execute e;
-	bool execute;
+	struct wire_bulk bk;
+	bool execute, bulk;
 	uint32_t id;
 
 	if (!st)
@@ -1471,12 +1503,38 @@ static bool client_stmt_subst(struct gw_client *c, struct gw_server *s, const ui
 	}
 	wire_buf_reset(&c->subst_pkt);
 	execute = p[0] == COM_STMT_EXECUTE && wire_parse_execute(p, len, st->nparams, &e);
+	bulk = p[0] == COM_STMT_BULK_EXECUTE && wire_parse_bulk(p, len, st->nparams, &bk);
+	if (bulk)
+		c->sql_flags = st->sql_flags;
 	if (execute) {
 		/* Pinned at the end if it opens a cursor or does what a query pins for. */
 		c->pin_pending = c->pin_pending || (e.flags & WIRE_CURSOR_FLAGS);
 		c->sql_flags = client_note_carried(c, st->sql_flags, NULL);
 	}
-	if (len == WIRE_MAX_PAYLOAD) {
+	if (len == WIRE_MAX_PAYLOAD && ((execute && !e.types_sent) || (bulk && !bk.types_sent)) &&
+	    st->types && st->nparams > 0) {
+		/* The first of several packets, without the types the connection may never
+		 * have seen: with them it is longer than a packet. Its first 16 MiB go now;
+		 * the rest is carried into the next packet, and so on to the last
+		 * (client_forward_shifted). */
+		if (execute)
+			wire_build_execute(&c->subst_pkt, 0, p, len, st->nparams, &e, id,
+			                   st->types);
+		else
+			wire_build_bulk(&c->subst_pkt, 0, p, len, st->nparams, &bk, id, st->types);
+		wire_buf_reset(&c->cont_carry);
+		if (!c->subst_pkt.failed) {
+			size_t first = WIRE_HDR_LEN + (size_t)WIRE_MAX_PAYLOAD;
+
+			wire_put_bytes(&c->cont_carry, c->subst_pkt.data + first + WIRE_HDR_LEN,
+			               c->subst_pkt.len - first - WIRE_HDR_LEN);
+			c->subst_pkt.len = first;
+			c->cont_shift = true;
+			c->cont_seq = 1;
+			if (c->cont_carry.failed)
+				c->subst_pkt.failed = true;
+		}
+	} else if (len == WIRE_MAX_PAYLOAD) {
 		/* The first of several packets: the rest follow as the client sent them, so
 		 * this one keeps its length and sequence id; only the id changes. */
 		wire_put_bytes(&c->subst_pkt, p - WIRE_HDR_LEN, WIRE_HDR_LEN + (size_t)len);
@@ -1484,14 +1542,71 @@ static bool client_stmt_subst(struct gw_client *c, struct gw_server *s, const ui
 			wire_put_u32_at(c->subst_pkt.data + WIRE_HDR_LEN + 1, id);
 	} else if (execute) {
 		wire_build_execute(&c->subst_pkt, 0, p, len, st->nparams, &e, id, st->types);
+	} else if (bulk) {
+		wire_build_bulk(&c->subst_pkt, 0, p, len, st->nparams, &bk, id, st->types);
 	} else {
 		wire_build_stmt_cmd(&c->subst_pkt, 0, p, len, id);
 	}
 	if (c->subst_pkt.failed) {
 		wire_buf_free(&c->subst_pkt);
+		c->cont_shift = false;
 		gw_server_fail(s, "out of memory");
 		return false;
 	}
+	return true;
+}
+
+/* The packets in b (whole ones, from wire_packet_end). */
+static unsigned wire_buf_packets(const struct wire_buf *b)
+{
+	unsigned n = 0;
+
+	for (size_t pos = 0; pos + WIRE_HDR_LEN <= b->len;
+	     pos += WIRE_HDR_LEN + wire_u24(b->data + pos))
+		n++;
+	return n;
+}
+
+static bool client_send_header(struct gw_server *s, uint32_t len, uint8_t seq)
+{
+	uint8_t h[WIRE_HDR_LEN] = { (uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16), seq };
+
+	return gw_server_send(s, h, sizeof(h));
+}
+
+/*
+ * A continuation packet p (len bytes, sequence id seq) of a command that sluice made
+ * longer (cont_shift): the carried bytes go first, and what no longer fits is carried
+ * into the next packet. The client's last packet (shorter than 16 MiB) ends it with one
+ * or two packets; the answer's sequence ids are then lowered by the extra one, if any.
+ * false when the server failed.
+ */
+static bool client_forward_shifted(struct gw_client *c, struct gw_server *s, const uint8_t *p,
+                                   uint32_t len, uint8_t seq)
+{
+	size_t k = c->cont_carry.len, room = WIRE_MAX_PAYLOAD - k; /* k < 16 MiB */
+	bool more = len == WIRE_MAX_PAYLOAD;
+
+	if (more || k + len >= WIRE_MAX_PAYLOAD) {
+		/* A full packet: the carry, then the first bytes of p. */
+		if (!client_send_header(s, WIRE_MAX_PAYLOAD, c->cont_seq++) ||
+		    (k && !gw_server_send(s, c->cont_carry.data, k)) || !gw_server_send(s, p, room))
+			return false;
+		p += room;
+		len -= (uint32_t)room;
+		if (more) {
+			/* The rest of p (k bytes) is the next packet's carry. */
+			memcpy(c->cont_carry.data, p, k);
+			return true;
+		}
+		k = 0; /* the last packet: what is left of p (maybe nothing) ends it */
+	}
+	if (!client_send_header(s, (uint32_t)(k + len), c->cont_seq) ||
+	    (k && !gw_server_send(s, c->cont_carry.data, k)) || (len && !gw_server_send(s, p, len)))
+		return false;
+	s->seq_delta = (uint8_t)(c->cont_seq - seq);
+	c->cont_shift = false;
+	wire_buf_reset(&c->cont_carry);
 	return true;
 }
 
@@ -1506,9 +1621,14 @@ void gw_client_send_command(struct gw_client *c, struct gw_server *s)
 		gw_bug(__FILE__, __LINE__, "command packet vanished");
 	}
 	s->last_seq = 0; /* should s fail below, the client's error answers this command */
+	s->seq_delta = 0;
+	c->cont_shift = false;
 	client_set_state(c, GW_CL_RUNNING);
 	if (!client_stmt_subst(c, s, payload, len) || !gw_server_flush_closes(s))
 		return; /* s failed; the client got an error */
+	if (c->subst_pkt.len && len < WIRE_MAX_PAYLOAD)
+		/* The types put back may have made it 16 MiB or more: several packets. */
+		s->seq_delta = (uint8_t)(wire_buf_packets(&c->subst_pkt) - 1);
 	wire_resp_init(&s->resp, wire_cmd_resp_kind(payload[0]), s->caps);
 	s->prep_resp_first = payload[0] == COM_STMT_PREPARE;
 	s->infile_refused = false;
@@ -1718,6 +1838,17 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 		if (!client_stmt_prepare_begin(c, p, len))
 			return; /* answered here */
 		break;
+	case COM_STMT_BULK_EXECUTE:
+		/* Offered to a client only when the backend has it; one that did not ask
+		 * for it gets what MariaDB answers it (ER_UNSUPPORTED_PS). */
+		if (!(c->ext_caps & MARIADB_CLIENT_STMT_BULK_OPERATIONS)) {
+			client_consume(c, WIRE_HDR_LEN + len);
+			client_send_err(c, 1, 1295, "HY000",
+			                "This command is not supported in the prepared statement "
+			                "protocol yet");
+			return;
+		}
+		/* fall through */
 	case COM_STMT_EXECUTE:
 	case COM_STMT_SEND_LONG_DATA:
 	case COM_STMT_RESET:
@@ -1955,7 +2086,8 @@ static bool client_settle(struct gw_client *c, struct gw_server *s)
 			gw_strlcpy(s->db, c->pending_db, sizeof(s->db));
 		}
 		if (c->cmd == COM_SET_OPTION || c->pin_pending ||
-		    ((c->cmd == COM_QUERY || c->cmd == COM_STMT_EXECUTE) &&
+		    ((c->cmd == COM_QUERY || c->cmd == COM_STMT_EXECUTE ||
+		      c->cmd == COM_STMT_BULK_EXECUTE) &&
 		     (c->sql_flags & SQL_PINS)))
 			pin = true;
 		if (c->cmd == COM_RESET_CONNECTION) {
@@ -2085,6 +2217,7 @@ void gw_client_server_lost(struct gw_client *c, uint8_t seq, const char *why)
 	c->in_trans = false;
 	c->infile = false;
 	c->cmd_continued = false;
+	c->cont_shift = false;
 	c->server = NULL;
 	if (c->state == GW_CL_IDLE) {
 		/* Between statements (a pinned or in-transaction session whose connection
@@ -2154,9 +2287,13 @@ static bool client_process_packets(struct gw_client *c)
 				client_close(c, "data without a backend");
 				return false;
 			}
-			if (!gw_server_send(c->server, c->in.data + c->in.start,
-			                    WIRE_HDR_LEN + len))
+			if (c->cont_shift) {
+				if (!client_forward_shifted(c, c->server, p, len, seq))
+					return false;
+			} else if (!gw_server_send(c->server, c->in.data + c->in.start,
+			                           WIRE_HDR_LEN + len)) {
 				return false;
+			}
 			client_consume(c, WIRE_HDR_LEN + len);
 			if (c->cmd_continued) {
 				c->cmd_continued = len == WIRE_MAX_PAYLOAD;

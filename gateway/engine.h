@@ -67,7 +67,7 @@ bool gw_client_forward2(struct gw_client *c, const uint8_t *p1, size_t n1, const
 void gw_client_send_command(struct gw_client *c, struct gw_server *s);
 void gw_client_infile_begin(struct gw_client *c);
 /* The statement (stmt.h) that c's command at the head of its input names, when it is a
- * COM_STMT_EXECUTE, _SEND_LONG_DATA, _RESET or _FETCH; else NULL. */
+ * COM_STMT_EXECUTE, _BULK_EXECUTE, _SEND_LONG_DATA, _RESET or _FETCH; else NULL. */
 const struct gw_stmt *gw_client_stmt_pending(struct gw_client *c);
 /* The first packet p (n bytes) of the answer to c's COM_STMT_PREPARE, running on s: on
  * success the statement gets c's id (written into p) and s records the backend's. */

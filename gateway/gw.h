@@ -224,6 +224,9 @@ struct gw_server {
 	size_t scan;                 /* in: bytes [in.start, scan) parsed, forwardable */
 	size_t skip;                 /* bytes of a streamed packet still to pass */
 	bool continued;              /* the last packet was 0xffffff long */
+	uint8_t seq_delta;           /* the running command reached the server in this many
+	                              * packets more than the client sent: the answer's
+	                              * sequence ids are lowered by it for the client */
 	uint8_t last_seq;            /* sequence id of the last packet read */
 	struct wire_resp resp;       /* tracker for the running command */
 	/* In PREPARE: the steps sent in one write, answered in order; prep_q[prep_i]
@@ -238,6 +241,7 @@ struct gw_server {
 	                             * packet is still to come */
 	uint8_t salt[20];           /* from the backend's handshake */
 	uint32_t caps;              /* capabilities agreed with the backend */
+	uint32_t ext_caps;          /* ... MariaDB's (MARIADB_CLIENT_* >> 32) */
 	uint32_t backend_conn_id;   /* the backend's thread id */
 	struct gw_account *account; /* weak (accounts live forever): identity now */
 	uint64_t cred_gen;          /* the gw_cred.gen its login or last COM_CHANGE_USER
@@ -337,6 +341,7 @@ struct gw_client {
 	                             * its account or a spare one above --max-active:
 	                             * counted in account->unqueued_active */
 	uint32_t caps;              /* negotiated with the client */
+	uint32_t ext_caps;          /* ... MariaDB's (MARIADB_CLIENT_* >> 32) */
 	uint8_t charset;
 	char db[GW_DB_MAX + 1];         /* current schema */
 	char pending_db[GW_DB_MAX + 1]; /* COM_INIT_DB / USE in flight */
@@ -368,8 +373,14 @@ struct gw_client {
 	bool infile;        /* streaming a LOCAL INFILE to the server */
 	size_t cmd_left;    /* bytes of the current command still to forward */
 	bool cmd_continued; /* the last command packet was 0xffffff long */
-	uint8_t cmd;        /* command byte of the running request */
-	uint16_t status;    /* server status flags last seen */
+	/* An execute of several packets that sluice made longer (the parameter types put
+	 * back): the bytes pushed past the first packet, carried into the next one, and
+	 * the next sequence id toward the server (client_forward_shifted). */
+	bool cont_shift;
+	uint8_t cont_seq;
+	struct wire_buf cont_carry;
+	uint8_t cmd;     /* command byte of the running request */
+	uint16_t status; /* server status flags last seen */
 	uint64_t connected_ns;
 	uint64_t enqueued_ns;
 	uint64_t bytes_in, bytes_out;
@@ -406,6 +417,9 @@ struct gw_config {
 	uint32_t threads;
 	uint32_t handshake_timeout_ms;
 	char server_version[64];        /* what clients see in the greeting */
+	uint32_t backend_ext_caps;      /* MariaDB's capabilities 32-63 its greeting offered
+	                                 * (wire.h): the ones sluice passes on are offered to
+	                                 * clients only when the backend has them */
 	bool no_replay;                 /* testing only: no variable replay, no pins */
 	uint32_t anticipate_us;         /* how long a light account's server is HELD; 0 = never */
 	uint32_t max_active;            /* queued statements running at once; 0 = pool_size */

@@ -937,6 +937,8 @@ static void server_login(struct gw_server *s, const uint8_t *p, uint32_t len)
 	    h.caps;
 	if (c->db[0])
 		r.caps |= CLIENT_CONNECT_WITH_DB;
+	/* Bulk execute needs it on the connection; it changes nothing else. */
+	r.ext_caps = h.ext_caps & MARIADB_CLIENT_STMT_BULK_OPERATIONS;
 	r.max_packet = 1u << 30;
 	r.charset = c->charset;
 	gw_strlcpy(r.user, c->account->name, sizeof(r.user));
@@ -947,6 +949,7 @@ static void server_login(struct gw_server *s, const uint8_t *p, uint32_t len)
 	gw_strlcpy(r.db, c->db, sizeof(r.db));
 	gw_strlcpy(r.auth_plugin, AUTH_NATIVE, sizeof(r.auth_plugin));
 	s->caps = r.caps;
+	s->ext_caps = r.ext_caps;
 	wire_buf_init(&b);
 	wire_build_handshake_resp(&b, 1, &r);
 	if (!server_send_wbuf(s, &b))
@@ -1581,6 +1584,8 @@ static void server_stream(struct gw_server *s)
 			len = wire_u24(d + pos);
 			if (s->continued) {
 				/* The tail of a packet of 16 MiB or more: pass it on. */
+				s->in.data[pos + 3] =
+				    (uint8_t)(d[pos + 3] - s->seq_delta); /* once */
 				s->last_seq = d[pos + 3];
 				s->continued = len == WIRE_MAX_PAYLOAD;
 				s->skip = WIRE_HDR_LEN + (size_t)len;
@@ -1589,6 +1594,8 @@ static void server_stream(struct gw_server *s)
 			if (avail >= WIRE_HDR_LEN + (size_t)len) {
 				size_t pkt = pos;
 
+				s->in.data[pos + 3] =
+				    (uint8_t)(d[pos + 3] - s->seq_delta); /* once */
 				s->last_seq = d[pos + 3];
 				s->continued = len == WIRE_MAX_PAYLOAD;
 				if (s->prep_resp_first) {
@@ -1608,6 +1615,8 @@ static void server_stream(struct gw_server *s)
 			}
 			if (avail > WIRE_HDR_LEN && len >= 1024 &&
 			    wire_resp_can_stream(&s->resp, d[pos + WIRE_HDR_LEN], len)) {
+				s->in.data[pos + 3] =
+				    (uint8_t)(d[pos + 3] - s->seq_delta); /* once */
 				s->last_seq = d[pos + 3];
 				s->continued = len == WIRE_MAX_PAYLOAD;
 				s->skip = WIRE_HDR_LEN + (size_t)len;

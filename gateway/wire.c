@@ -339,6 +339,8 @@ bool wire_parse_handshake(const uint8_t *p, size_t n, struct wire_handshake *h)
 	    !wire_get_bytes(&c, 10, &filler))
 		return false;
 	h->caps |= (uint32_t)caps_hi << 16;
+	if (!(h->caps & CLIENT_LONG_PASSWORD))
+		h->ext_caps = wire_u32(filler + 6); /* MariaDB */
 	if (h->caps & CLIENT_SECURE_CONNECTION) {
 		/* max(13, auth_len - 8) bytes, the last one a NUL. */
 		size_t l2 = auth_len > 8 ? (size_t)auth_len - 8 : 0;
@@ -379,7 +381,8 @@ void wire_build_handshake(struct wire_buf *b, uint8_t seq, const struct wire_han
 	wire_put_u16(b, h->status);
 	wire_put_u16(b, (uint16_t)(h->caps >> 16));
 	wire_put_u8(b, 21);
-	wire_put_bytes(b, zeros, 10);
+	wire_put_bytes(b, zeros, 6);
+	wire_put_u32(b, (h->caps & CLIENT_LONG_PASSWORD) ? 0 : h->ext_caps);
 	wire_put_bytes(b, h->scramble + 8, 12);
 	wire_put_u8(b, 0);
 	wire_put_cstr(b, h->auth_plugin);
@@ -400,6 +403,8 @@ bool wire_parse_handshake_resp(const uint8_t *p, size_t n, struct wire_handshake
 	if (!wire_get_u32(&c, &r->max_packet) || !wire_get_u8(&c, &r->charset) ||
 	    !wire_get_bytes(&c, 23, &filler))
 		return false;
+	if (!(r->caps & CLIENT_LONG_PASSWORD))
+		r->ext_caps = wire_u32(filler + 19);
 	if (wire_cur_left(&c) == 0 && (r->caps & CLIENT_SSL)) {
 		r->is_ssl_request = true;
 		return true;
@@ -459,13 +464,14 @@ bool wire_parse_handshake_resp(const uint8_t *p, size_t n, struct wire_handshake
 
 void wire_build_handshake_resp(struct wire_buf *b, uint8_t seq, const struct wire_handshake_resp *r)
 {
-	static const uint8_t zeros[23];
+	static const uint8_t zeros[19];
 	size_t off = wire_packet_begin(b, seq);
 
 	wire_put_u32(b, r->caps);
 	wire_put_u32(b, r->max_packet);
 	wire_put_u8(b, r->charset);
 	wire_put_bytes(b, zeros, sizeof(zeros));
+	wire_put_u32(b, (r->caps & CLIENT_LONG_PASSWORD) ? 0 : r->ext_caps);
 	wire_put_cstr(b, r->user);
 	if (r->caps & CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA) {
 		wire_put_lenenc_str(b, r->auth, r->auth_len);
@@ -691,6 +697,7 @@ enum wire_resp_kind wire_cmd_resp_kind(uint8_t cmd)
 	case COM_QUERY:
 		return WIRE_RESP_QUERY;
 	case COM_STMT_EXECUTE:
+	case COM_STMT_BULK_EXECUTE: /* an OK or ERR (or, asked for, a result set) */
 		return WIRE_RESP_EXECUTE;
 	case COM_STMT_FETCH:
 		return WIRE_RESP_FETCH;
@@ -965,6 +972,35 @@ void wire_build_execute(struct wire_buf *b, uint8_t seq, const uint8_t *p, size_
 	} else {
 		wire_put_bytes(b, p + 5, n - 5);
 	}
+	wire_packet_end(b, off);
+}
+
+bool wire_parse_bulk(const uint8_t *p, size_t n, uint16_t nparams, struct wire_bulk *bk)
+{
+	memset(bk, 0, sizeof(*bk));
+	if (n < 7 || p[0] != COM_STMT_BULK_EXECUTE)
+		return false;
+	bk->stmt_id = wire_u32(p + 1);
+	bk->flags = wire_u16(p + 5);
+	bk->types_off = 7;
+	bk->types_sent = (bk->flags & WIRE_BULK_SEND_TYPES) != 0;
+	return !bk->types_sent || n >= bk->types_off + 2u * nparams;
+}
+
+void wire_build_bulk(struct wire_buf *b, uint8_t seq, const uint8_t *p, size_t n, uint16_t nparams,
+                     const struct wire_bulk *bk, uint32_t id, const uint8_t *types)
+{
+	size_t off = wire_packet_begin(b, seq);
+
+	wire_put_u8(b, p[0]);
+	wire_put_u32(b, id);
+	if (types && nparams > 0 && !bk->types_sent) {
+		wire_put_u16(b, (uint16_t)(bk->flags | WIRE_BULK_SEND_TYPES));
+		wire_put_bytes(b, types, 2u * nparams);
+	} else {
+		wire_put_u16(b, bk->flags);
+	}
+	wire_put_bytes(b, p + bk->types_off, n - bk->types_off);
 	wire_packet_end(b, off);
 }
 

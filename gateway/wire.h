@@ -44,6 +44,11 @@
 #define CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS   0x00400000u
 #define CLIENT_SESSION_TRACK                  0x00800000u
 #define CLIENT_DEPRECATE_EOF                  0x01000000u
+/* A MariaDB server leaves CLIENT_LONG_PASSWORD (which it calls CLIENT_MYSQL) out of its
+ * greeting and sends capabilities 32 to 63 in the last 4 of its 10 reserved bytes; a
+ * client answers them in the last 4 of the 23 reserved bytes of its handshake response.
+ * These are those upper 32 bits (MARIADB_CLIENT_* >> 32). */
+#define MARIADB_CLIENT_STMT_BULK_OPERATIONS 0x00000004u /* COM_STMT_BULK_EXECUTE */
 
 /* Server status flags. */
 #define SERVER_STATUS_IN_TRANS          0x0001u
@@ -88,6 +93,7 @@ enum wire_cmd {
 	COM_DAEMON = 0x1d,
 	COM_BINLOG_DUMP_GTID = 0x1e,
 	COM_RESET_CONNECTION = 0x1f,
+	COM_STMT_BULK_EXECUTE = 0xfa, /* MariaDB 10.2+: MARIADB_CLIENT_STMT_BULK_OPERATIONS */
 };
 
 /* Session-state change types inside an OK packet (CLIENT_SESSION_TRACK). */
@@ -192,6 +198,7 @@ struct wire_handshake {
 	uint32_t conn_id;
 	uint8_t scramble[20]; /* the 20-byte salt */
 	uint32_t caps;
+	uint32_t ext_caps; /* MariaDB's (MARIADB_CLIENT_*): only without CLIENT_LONG_PASSWORD */
 	uint8_t charset;
 	uint16_t status;
 	char auth_plugin[64];
@@ -202,6 +209,7 @@ void wire_build_handshake(struct wire_buf *b, uint8_t seq, const struct wire_han
 
 struct wire_handshake_resp {
 	uint32_t caps;
+	uint32_t ext_caps; /* MariaDB's (MARIADB_CLIENT_*): only without CLIENT_LONG_PASSWORD */
 	uint32_t max_packet;
 	uint8_t charset;
 	bool is_ssl_request; /* a 32-byte SSLRequest: the client wants TLS */
@@ -293,6 +301,26 @@ bool wire_parse_execute(const uint8_t *p, size_t n, uint16_t nparams, struct wir
 void wire_build_execute(struct wire_buf *b, uint8_t seq, const uint8_t *p, size_t n,
                         uint16_t nparams, const struct wire_execute *e, uint32_t id,
                         const uint8_t *types);
+/* COM_STMT_BULK_EXECUTE flags: the parameter types follow the flags. */
+#define WIRE_BULK_SEND_TYPES 0x80
+
+/* A COM_STMT_BULK_EXECUTE payload (0xfa, id<4>, flags<2>, the types when flagged, then
+ * rows of parameters each with an indicator byte) of a statement with nparams
+ * parameters. false when it is too short for what it says. */
+struct wire_bulk {
+	uint32_t stmt_id;
+	uint16_t flags;
+	bool types_sent;
+	size_t types_off; /* 7: where the types are, or would go */
+};
+bool wire_parse_bulk(const uint8_t *p, size_t n, uint16_t nparams, struct wire_bulk *bk);
+/*
+ * Append to b the packet of the bulk execute p (n bytes, parsed as bk) with statement id
+ * `id`; types (2 * nparams bytes: type, flags, as an execute's), when not NULL and the
+ * client sent none, go in with SEND_TYPES set.
+ */
+void wire_build_bulk(struct wire_buf *b, uint8_t seq, const uint8_t *p, size_t n, uint16_t nparams,
+                     const struct wire_bulk *bk, uint32_t id, const uint8_t *types);
 /* Append the packet of p (n >= 5 bytes: a COM_STMT_* payload) with statement id `id`. */
 void wire_build_stmt_cmd(struct wire_buf *b, uint8_t seq, const uint8_t *p, size_t n, uint32_t id);
 

@@ -36,6 +36,46 @@ q($m, "insert to roll back", "INSERT INTO nd (v) VALUES (99)");
 q($m, "rollback", "ROLLBACK");
 $r = q($m, "count", "SELECT COUNT(*) FROM nd");
 echo "rows after rollback: ", $r ? $r->fetch_row()[0] : "-", "\n";
+// Symptom 2: a multi-row insert's id (the first row's), a prepared update's count.
+q($m, "insert three", "INSERT INTO nd (v) VALUES (20), (21), (22)");
+$st = $m->prepare("UPDATE nd SET v = v + 1 WHERE v = ?");
+$want = 21;
+if ($st && $st->bind_param("i", $want) && $st->execute())
+	echo "mysqli prepared update of one row: affected={$st->affected_rows}\n";
+else
+	echo "mysqli prepared update: ERR {$m->errno}\n";
+$want = 22;
+if ($st && $st->execute())
+	echo "the same again, another row: affected={$st->affected_rows}\n";
+$st = $m->prepare("INSERT INTO nd (v) VALUES (?), (?)");
+$a = 30;
+$b = 31;
+if ($st && $st->bind_param("ii", $a, $b) && $st->execute())
+	echo "mysqli prepared insert of two: affected={$st->affected_rows}",
+	     " insert_id={$st->insert_id} connection insert_id={$m->insert_id}\n";
+else
+	echo "mysqli prepared insert: ERR {$m->errno}\n";
+// Symptom 7: every result of a multi-statement query, in order.
+$sql = "SELECT 1; UPDATE nd SET v = v WHERE v = 20; SELECT 2; SELECT 'x', 2";
+if ($m->multi_query($sql)) {
+	$i = 0;
+	do {
+		$r = $m->store_result();
+		$i++;
+		if ($r) {
+			echo "multi result $i: ", implode(",", array_map(
+			    fn($row) => implode("|", $row), $r->fetch_all())), "\n";
+			$r->free();
+		} else {
+			echo "multi result $i: errno={$m->errno} affected={$m->affected_rows}\n";
+		}
+	} while ($i < 10 && $m->more_results() && $m->next_result());
+	echo "multi results: $i, errno after: {$m->errno}\n";
+} else {
+	echo "multi_query: ERR {$m->errno}\n";
+}
+$r = q($m, "a query after the multi-statement", "SELECT COUNT(*) FROM nd");
+echo "rows: ", $r ? $r->fetch_row()[0] : "-", "\n";
 $m->close();
 
 $pdo = new PDO("mysql:host=127.0.0.1;port=$port;dbname=$db", $user, $pass,
@@ -46,4 +86,11 @@ echo "pdo insert three: affected=$n lastInsertId=", $pdo->lastInsertId(), "\n";
 echo "pdo commit: ", $pdo->commit() ? "ok" : "failed", "\n";
 $st = $pdo->query("SELECT COUNT(*) FROM nd");
 echo "pdo rows: ", $st ? $st->fetchColumn() : "-", "\n";
+$pdo->setAttribute(PDO::ATTR_EMULATE_PREPARES, false);
+$st = $pdo->prepare("UPDATE nd SET v = v + 100 WHERE v = ?");
+echo "pdo prepared update of one row: ", $st && $st->execute([3]) ? "rowCount=" . $st->rowCount()
+                                                                  : "failed", "\n";
+$st = $pdo->prepare("INSERT INTO nd (v) VALUES (?), (?), (?)");
+echo "pdo prepared insert of three: ", $st && $st->execute([40, 41, 42])
+    ? "rowCount=" . $st->rowCount() . " lastInsertId=" . $pdo->lastInsertId() : "failed", "\n";
 echo "done\n";

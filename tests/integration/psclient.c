@@ -13,7 +13,14 @@
  *  - a 17 MiB parameter (an execute of several packets);
  *  - an execute that does what a query pins for (SQL_CALC_FOUND_ROWS) pins.
  *
- * Usage: psclient HOST PORT USER PASSWORD DB DB2 MARIADB_PORT MARIADB_SOCKET
+ * With "big" after them (prepared_big.t), only:
+ *  - 17 MiB executes, again without their types on a connection that never saw the
+ *    statement (prepared there, the types put back, the execute split again).
+ * With "bulk" after them (bulk.t), only:
+ *  - COM_STMT_BULK_EXECUTE (array binding): offered, its affected rows and insert id, and
+ *    run again without its types on a backend connection that never saw the statement.
+ *
+ * Usage: psclient HOST PORT USER PASSWORD DB DB2 MARIADB_PORT MARIADB_SOCKET [bulk|big]
  * (MARIADB_SOCKET "": root over TCP at HOST:MARIADB_PORT; MARIADB_ROOT_PASSWORD from the
  * environment, as tests/integration/lib.py takes it).
  * DB and DB2 each hold a table ps_w with one row: v = 'one' in DB, 'two' in DB2.
@@ -31,6 +38,7 @@
 
 static const char *host, *user, *pass, *db, *db2, *sock;
 static unsigned port, direct_port;
+static char only; /* 'b': only test_bulk(); 'B': only test_big_reprepare() */
 static MYSQL *open_at(unsigned at_port, const char *schema)
 {
 	MYSQL *m = mysql_init(NULL);
@@ -356,10 +364,217 @@ static void test_big_execute(MYSQL *m)
 	free(blob);
 }
 
+/* One bulk execute (STMT_ATTR_ARRAY_SIZE: COM_STMT_BULK_EXECUTE, types only the first
+ * time) of NBULK rows; its affected rows and insert id. */
+#define NBULK 200
+static int bulk_insert(MYSQL_STMT *st, int base, unsigned long long *affected,
+                       unsigned long long *id)
+{
+	static int v[NBULK];
+	static char s[NBULK][8], *sp[NBULK]; /* column-wise strings: an array of pointers */
+	static unsigned long slen[NBULK];
+	static char ind[NBULK];
+	unsigned size = NBULK;
+	MYSQL_BIND pb[2];
+
+	for (int i = 0; i < NBULK; i++) {
+		v[i] = base + i;
+		slen[i] = (unsigned long)snprintf(s[i], sizeof(s[i]), "r%d", base + i);
+		sp[i] = s[i];
+		ind[i] = i % 50 == 49 ? STMT_INDICATOR_NULL : STMT_INDICATOR_NONE;
+	}
+	memset(pb, 0, sizeof(pb));
+	pb[0].buffer_type = MYSQL_TYPE_LONG;
+	pb[0].buffer = v;
+	pb[1].buffer_type = MYSQL_TYPE_STRING;
+	pb[1].buffer = sp;
+	pb[1].length = slen;
+	pb[1].u.indicator = ind;
+	if (mysql_stmt_attr_set(st, STMT_ATTR_ARRAY_SIZE, &size) ||
+	    (base == 0 && mysql_stmt_bind_param(st, pb)) || mysql_stmt_execute(st))
+		return -1;
+	*affected = mysql_stmt_affected_rows(st);
+	*id = mysql_stmt_insert_id(st);
+	return 0;
+}
+
+/* What the bulk executes of test_bulk() left: "rows sum(v) nulls". */
+static void bulk_table(MYSQL *m, char *out, size_t n)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	out[0] = '\0';
+	if (mysql_query(m, "SELECT CONCAT(COUNT(*), ' ', SUM(v), ' ', SUM(s IS NULL)) FROM "
+	                   "ps_bulk") == 0 &&
+	    (res = mysql_store_result(m))) {
+		if ((row = mysql_fetch_row(res)) && row[0])
+			snprintf(out, n, "%s", row[0]);
+		mysql_free_result(res);
+	}
+}
+
+/* COM_STMT_BULK_EXECUTE (issue 12, symptom 2): offered, its OK passed on whole, and run
+ * again, without its types, on a backend connection that never saw the statement. */
+static void test_bulk(MYSQL *m)
+{
+	const char *ins = "INSERT INTO ps_bulk (v, s) VALUES (?, ?)";
+	MYSQL_STMT *st = mysql_stmt_init(m), *q;
+	unsigned long long affected = 0, id = 0;
+	long long cid = 0, dummy = 0;
+	char table[64];
+	int rc;
+	unsigned long caps = 0, ext = 0;
+
+	mariadb_get_infov(m, MARIADB_CONNECTION_SERVER_CAPABILITIES, &caps);
+	mariadb_get_infov(m, MARIADB_CONNECTION_EXTENDED_SERVER_CAPABILITIES, &ext);
+	ok(!(caps & CLIENT_MYSQL) && (ext & (MARIADB_CLIENT_STMT_BULK_OPERATIONS >> 32)),
+	   "the server offers MARIADB_CLIENT_STMT_BULK_OPERATIONS (capabilities %#lx, %#lx)", caps,
+	   ext);
+	rc = mysql_query(m, "DROP TABLE IF EXISTS ps_bulk") ||
+	     mysql_query(m, "CREATE TABLE ps_bulk (id INT AUTO_INCREMENT PRIMARY KEY, v INT, "
+	                    "s VARCHAR(8)) AUTO_INCREMENT=1001") ||
+	     mysql_stmt_prepare(st, ins, strlen(ins));
+	rc = rc || bulk_insert(st, 0, &affected, &id);
+	ok(rc == 0 && affected == NBULK && id == 1001,
+	   "a bulk insert of %d rows: %llu affected, insert id %llu (straight to MariaDB: %d, 1001)"
+	   ": %s",
+	   NBULK, affected, id, NBULK, mysql_stmt_error(st));
+	/* Its backend connection goes: the next one must prepare it again, and be given
+	 * the types libmariadb sent the first time only. */
+	q = mysql_stmt_init(m);
+	if (mysql_stmt_prepare(q, "SELECT CONNECTION_ID()", 22) || exec_ints(q, NULL, &cid, &dummy))
+		printf("# CONNECTION_ID(): %s\n", mysql_stmt_error(q));
+	mysql_stmt_close(q);
+	ok(cid && kill_backend((unsigned long long)cid) == 0, "KILL backend thread %lld", cid);
+	affected = id = 0;
+	rc = bulk_insert(st, 1000, &affected, &id);
+	if (rc) {
+		/* The KILL may land while sluice still holds the dead connection: one retry. */
+		printf("# first bulk execute after the KILL: %s\n", mysql_stmt_error(st));
+		rc = bulk_insert(st, 1000, &affected, &id);
+	}
+	/* (InnoDB hands a bulk insert its ids in blocks: the next ones may skip some.) */
+	ok(rc == 0 && affected == NBULK && id >= 1201,
+	   "the same bulk insert again, without its types, on another backend connection: %llu "
+	   "affected, insert id %llu (at least 1201): %s",
+	   affected, id, mysql_stmt_error(st));
+	mysql_stmt_close(st);
+	bulk_table(m, table, sizeof(table));
+	ok(strcmp(table, "400 239800 8") == 0,
+	   "the table holds what was sent: rows, SUM(v), NULLs = '%s' (want '400 239800 8')",
+	   table);
+	mysql_query(m, "DROP TABLE IF EXISTS ps_bulk");
+}
+
+/* n bytes of 'a'..'z' from letter `off` on, as REPEAT() makes them in big_check(). */
+static void big_fill(char *b, size_t n, int off)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = (char)('a' + (i + (size_t)off) % 26);
+}
+
+/* "n length md5-matches" of each row of ps_big2, in order, as one string. */
+static void big_check(MYSQL *m, size_t len, char *out, size_t n)
+{
+	char sql[400];
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	size_t used = 0;
+
+	out[0] = '\0';
+	snprintf(sql, sizeof(sql),
+	         "SELECT CONCAT(n, ' ', LENGTH(b) = %zu, ' ', MD5(b) = MD5(SUBSTRING(REPEAT("
+	         "'abcdefghijklmnopqrstuvwxyz', %zu DIV 26 + 2), n + 1, %zu))) FROM ps_big2 "
+	         "ORDER BY n",
+	         len, len, len);
+	if (mysql_query(m, sql) != 0 || !(res = mysql_store_result(m))) {
+		snprintf(out, n, "query failed: %s", mysql_error(m));
+		return;
+	}
+	while ((row = mysql_fetch_row(res)) && used < n)
+		used += (size_t)snprintf(out + used, n - used, "%s%s", used ? ", " : "",
+		                         row[0] ? row[0] : "NULL");
+	mysql_free_result(res);
+}
+
+/*
+ * Prepared executes over 16 MiB (issue 12, symptom 10) with a parameter of len bytes:
+ * the first with its types, the next two without them (libmariadb sends the types only
+ * after a bind), the first of those on a backend connection that never saw the
+ * statement, where sluice must prepare it, put the types back in, and split the now
+ * longer execute into 16 MiB packets again.
+ */
+static void test_big_reprepare(MYSQL *m, size_t blen, const char *what)
+{
+	const char *ins = "INSERT INTO ps_big2 VALUES (?, ?)";
+	MYSQL_STMT *st = mysql_stmt_init(m), *q;
+	char *blob = malloc(blen), rows[200];
+	unsigned long len = (unsigned long)blen;
+	long long cid = 0, dummy = 0;
+	int n = 0, rc;
+	MYSQL_BIND pb[2];
+
+	if (!blob) {
+		ok(0, "memory for the big executes");
+		return;
+	}
+	rc = mysql_query(m, "DROP TABLE IF EXISTS ps_big2") ||
+	     mysql_query(m, "CREATE TABLE ps_big2 (n INT, b LONGBLOB)") ||
+	     mysql_stmt_prepare(st, ins, strlen(ins));
+	memset(pb, 0, sizeof(pb));
+	pb[0].buffer_type = MYSQL_TYPE_LONG;
+	pb[0].buffer = &n;
+	pb[1].buffer_type = MYSQL_TYPE_LONG_BLOB;
+	pb[1].buffer = blob;
+	pb[1].buffer_length = len;
+	pb[1].length = &len;
+	big_fill(blob, blen, n);
+	rc = rc || mysql_stmt_bind_param(st, pb) || mysql_stmt_execute(st);
+	ok(rc == 0, "%s: an execute with its types: %s", what, mysql_stmt_error(st));
+	q = mysql_stmt_init(m);
+	if (mysql_stmt_prepare(q, "SELECT CONNECTION_ID()", 22) || exec_ints(q, NULL, &cid, &dummy))
+		printf("# CONNECTION_ID(): %s\n", mysql_stmt_error(q));
+	mysql_stmt_close(q);
+	ok(cid && kill_backend((unsigned long long)cid) == 0, "%s: KILL backend thread %lld", what,
+	   cid);
+	/* New values in the bound buffers, no bind: the execute goes without types. */
+	n = 1;
+	big_fill(blob, blen, n);
+	rc = mysql_stmt_execute(st);
+	if (rc) {
+		/* The KILL may land while sluice still holds the dead connection: one retry. */
+		printf("# first big execute after the KILL: %s\n", mysql_stmt_error(st));
+		rc = mysql_stmt_execute(st);
+	}
+	ok(rc == 0, "%s: the same execute without its types, on another backend connection: %s",
+	   what, mysql_stmt_error(st));
+	n = 2;
+	big_fill(blob, blen, n);
+	rc = mysql_stmt_execute(st);
+	ok(rc == 0, "%s: once more, without types: %s", what, mysql_stmt_error(st));
+	mysql_stmt_close(st);
+	free(blob);
+	big_check(m, blen, rows, sizeof(rows));
+	ok(strcmp(rows, "0 1 1, 1 1 1, 2 1 1") == 0,
+	   "%s: each row arrived whole, byte for byte (n, LENGTH right, MD5 right): %s", what,
+	   rows);
+	mysql_query(m, "DROP TABLE IF EXISTS ps_big2");
+}
+
 int main(int argc, char **argv)
 {
 	MYSQL *m;
 
+	if (argc == 10 && strcmp(argv[9], "bulk") == 0) {
+		/* bulk.t: only the bulk execute checks */
+		argc = 9;
+		only = 'b';
+	} else if (argc == 10 && strcmp(argv[9], "big") == 0) {
+		/* prepared_big.t: only the executes over 16 MiB */
+		argc = 9;
+		only = 'B';
+	}
 	if (argc != 9) {
 		fprintf(
 		    stderr,
@@ -378,6 +593,23 @@ int main(int argc, char **argv)
 	ok(m != NULL, "connect through sluice as %s", user);
 	if (!m)
 		return 1;
+	if (only) {
+		if (only == 'b')
+			test_bulk(m);
+		else {
+			/* An execute of the statement below without types is 25 bytes and
+			 * the parameter; with them, 29. */
+			test_big_reprepare(m, 17u << 20, "17 MiB");
+			/* 2 x 16 MiB - 4 from the client; 2 x 16 MiB with the types: a
+			 * 16 MiB packet, another, and an empty one to end it */
+			test_big_reprepare(m, 2 * (size_t)0xffffff - 29, "2 x 16 MiB - 29");
+			/* with the types 1 byte more: the last packet is 1 byte long */
+			test_big_reprepare(m, 2 * (size_t)0xffffff - 28, "2 x 16 MiB - 28");
+		}
+		mysql_close(m);
+		printf("1..%d\n", test_no);
+		return failures ? 1 : 0;
+	}
 	test_reprepare(m);
 	test_schema();
 	test_execute_direct(m);

@@ -1756,6 +1756,88 @@ START_TEST(test_execute_build_injects_types)
 }
 END_TEST
 
+/* COM_STMT_BULK_EXECUTE: the id is mapped; types the client left out go in after the
+ * flags, with SEND_TYPES set; the rows follow untouched. */
+START_TEST(test_bulk_parse_build)
+{
+	/* id 5, flags 0, 2 rows of 2 parameters: indicator 0 + INT, indicator 1 (NULL) */
+	const uint8_t p[] = { 0xfa, 5, 0, 0, 0, 0x00, 0x00, 0, 42, 0, 0, 0, 1, 0, 7, 0, 0, 0, 1 };
+	const uint8_t types[] = { 0x03, 0x00, 0x03, 0x80 };
+	const uint8_t want[] = { 0xfa, 0x21, 0x43, 0, 0, 0x80, 0x00, 0x03, 0x00, 0x03, 0x80, 0,
+		                 42,   0,    0,    0, 1, 0,    7,    0,    0,    0,    1 };
+	struct wire_bulk bk;
+	struct wire_buf b;
+
+	ck_assert(wire_parse_bulk(p, sizeof(p), 2, &bk));
+	ck_assert_uint_eq(bk.stmt_id, 5);
+	ck_assert(!bk.types_sent);
+	wire_buf_init(&b);
+	wire_build_bulk(&b, 0, p, sizeof(p), 2, &bk, 0x4321, types);
+	ck_assert_uint_eq(wire_u24(b.data), sizeof(want));
+	ck_assert_int_eq(memcmp(b.data + WIRE_HDR_LEN, want, sizeof(want)), 0);
+	/* Sent with types: they stay, only the id changes. */
+	ck_assert(wire_parse_bulk(want, sizeof(want), 2, &bk));
+	ck_assert(bk.types_sent);
+	wire_buf_reset(&b);
+	wire_build_bulk(&b, 0, want, sizeof(want), 2, &bk, 9, types);
+	ck_assert_uint_eq(wire_u24(b.data), sizeof(want));
+	ck_assert_uint_eq(wire_u32(b.data + WIRE_HDR_LEN + 1), 9);
+	ck_assert_int_eq(memcmp(b.data + WIRE_HDR_LEN + 5, want + 5, sizeof(want) - 5), 0);
+	/* Too short for its flags, or for the types it says follow; not a bulk execute. */
+	ck_assert(!wire_parse_bulk(p, 6, 2, &bk));
+	ck_assert(!wire_parse_bulk(want, 10, 2, &bk));
+	ck_assert(!wire_parse_bulk(want + 1, sizeof(want) - 1, 2, &bk));
+	ck_assert_int_eq(wire_cmd_resp_kind(COM_STMT_BULK_EXECUTE), WIRE_RESP_EXECUTE);
+	wire_buf_free(&b);
+}
+END_TEST
+
+/* MariaDB's capabilities 32-63: in the greeting's and the response's reserved bytes, only
+ * without CLIENT_LONG_PASSWORD (CLIENT_MYSQL). */
+START_TEST(test_ext_caps)
+{
+	struct wire_handshake h, hb;
+	struct wire_handshake_resp r, rb;
+	struct wire_buf b;
+
+	memset(&h, 0, sizeof(h));
+	h.protocol = 10;
+	strcpy(h.server_version, "5.5.5-10.11.6-MariaDB");
+	h.caps = CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH;
+	h.ext_caps = MARIADB_CLIENT_STMT_BULK_OPERATIONS | 0x10;
+	strcpy(h.auth_plugin, "mysql_native_password");
+	wire_buf_init(&b);
+	wire_build_handshake(&b, 0, &h);
+	ck_assert(wire_parse_handshake(b.data + WIRE_HDR_LEN, b.len - WIRE_HDR_LEN, &hb));
+	ck_assert_uint_eq(hb.ext_caps, h.ext_caps);
+	h.caps |= CLIENT_LONG_PASSWORD; /* a MySQL server: the bytes stay zero */
+	wire_buf_reset(&b);
+	wire_build_handshake(&b, 0, &h);
+	ck_assert(wire_parse_handshake(b.data + WIRE_HDR_LEN, b.len - WIRE_HDR_LEN, &hb));
+	ck_assert_uint_eq(hb.ext_caps, 0);
+
+	memset(&r, 0, sizeof(r));
+	r.caps = CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH;
+	r.ext_caps = MARIADB_CLIENT_STMT_BULK_OPERATIONS;
+	strcpy(r.user, "alice");
+	strcpy(r.auth_plugin, "mysql_native_password");
+	wire_buf_reset(&b);
+	wire_build_handshake_resp(&b, 1, &r);
+	ck_assert(wire_parse_handshake_resp(b.data + WIRE_HDR_LEN, b.len - WIRE_HDR_LEN, &rb));
+	ck_assert_uint_eq(rb.ext_caps, MARIADB_CLIENT_STMT_BULK_OPERATIONS);
+	ck_assert_str_eq(rb.user, "alice");
+	/* bytes 28..31 of the payload */
+	ck_assert_uint_eq(wire_u32(b.data + WIRE_HDR_LEN + 4 + 4 + 1 + 19),
+	                  MARIADB_CLIENT_STMT_BULK_OPERATIONS);
+	r.caps |= CLIENT_LONG_PASSWORD;
+	wire_buf_reset(&b);
+	wire_build_handshake_resp(&b, 1, &r);
+	ck_assert(wire_parse_handshake_resp(b.data + WIRE_HDR_LEN, b.len - WIRE_HDR_LEN, &rb));
+	ck_assert_uint_eq(rb.ext_caps, 0);
+	wire_buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_stmt_cmd_build)
 {
 	const uint8_t p[] = { 0x18, 3, 0, 0, 0, 1, 0, 'a', 'b', 'c' };
@@ -1816,6 +1898,7 @@ static Suite *wire_suite(void)
 	tcase_add_test(tc, test_handshake_resp_no_41);
 	tcase_add_loop_test(tc, test_handshake_resp_roundtrip, 0, N(hresp_caps_cases));
 	tcase_add_test(tc, test_change_user);
+	tcase_add_test(tc, test_ext_caps);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("generic");
@@ -1844,6 +1927,7 @@ static Suite *wire_suite(void)
 	tcase_add_test(tc, test_execute_parse);
 	tcase_add_test(tc, test_execute_build_injects_types);
 	tcase_add_test(tc, test_stmt_cmd_build);
+	tcase_add_test(tc, test_bulk_parse_build);
 	suite_add_tcase(s, tc);
 #undef N
 	return s;
