@@ -1369,7 +1369,7 @@ static bool client_stmt_bulk_intake(struct gw_client *c, struct gw_stmt *st, con
 		client_send_err(c, 1, 1037, "HY001", "Out of memory");
 		return false;
 	}
-	c->sql_flags = st->sql_flags;
+	c->sql_flags = client_note_carried(c, st->sql_flags, NULL);
 	return true;
 }
 
@@ -1505,7 +1505,7 @@ static bool client_stmt_subst(struct gw_client *c, struct gw_server *s, const ui
 	execute = p[0] == COM_STMT_EXECUTE && wire_parse_execute(p, len, st->nparams, &e);
 	bulk = p[0] == COM_STMT_BULK_EXECUTE && wire_parse_bulk(p, len, st->nparams, &bk);
 	if (bulk)
-		c->sql_flags = st->sql_flags;
+		c->sql_flags = client_note_carried(c, st->sql_flags, NULL);
 	if (execute) {
 		/* Pinned at the end if it opens a cursor or does what a query pins for. */
 		c->pin_pending = c->pin_pending || (e.flags & WIRE_CURSOR_FLAGS);
