@@ -297,7 +297,8 @@ void gw_client_accept(struct gw_worker *w, int fd, const struct sockaddr *sa)
 	gw_host_key_from_sa(sa, &c->host);
 	c->fd = fd;
 	c->worker = w;
-	c->id = ++w->next_client_id * 64 + (uint64_t)w->id;
+	c->id =
+	    GW_SESSION_ID_BASE + (++w->next_client_id * 64 + (uint64_t)w->id) % GW_SESSION_ID_SPAN;
 	c->connected_ns = gw_now_ns();
 	c->state = GW_CL_HANDSHAKE;
 	c->ev = event_new(w->base, fd, EV_READ | EV_PERSIST, client_on_read, c);
@@ -1484,7 +1485,7 @@ static bool client_kill(struct gw_client *c, const uint8_t *p, uint32_t len)
 {
 	struct gw_worker *tw = NULL;
 	enum gw_kill_result res;
-	uint32_t id, tid = 0;
+	uint32_t id, tid = 0, target = 0;
 	bool query_only;
 	char msg[160];
 	struct gw_msg *m;
@@ -1495,14 +1496,11 @@ static bool client_kill(struct gw_client *c, const uint8_t *p, uint32_t len)
 		                "sluice takes KILL [QUERY | CONNECTION] <id> with a plain number");
 		return false;
 	}
-	res = gw_kill_prepare(c, id, query_only, &tid, &tw);
-	if (res == GW_KILL_UNKNOWN || res == GW_KILL_DENIED) {
+	res = gw_kill_prepare(c, id, &tid, &target, &tw);
+	if (res == GW_KILL_UNKNOWN) {
 		client_consume(c, WIRE_HDR_LEN + len);
-		snprintf(msg, sizeof(msg),
-		         res == GW_KILL_UNKNOWN ? "Unknown thread id: %u"
-		                                : "You are not owner of thread %u",
-		         id);
-		client_send_err(c, 1, res == GW_KILL_UNKNOWN ? 1094 : 1095, "HY000", msg);
+		snprintf(msg, sizeof(msg), "Unknown thread id: %u", id);
+		client_send_err(c, 1, 1094, "HY000", msg);
 		return false;
 	}
 	/* The target's own worker cancels a queued statement or ends the session. */
@@ -1510,7 +1508,7 @@ static bool client_kill(struct gw_client *c, const uint8_t *p, uint32_t len)
 	if (m) {
 		m->kind = GW_MSG_KILL;
 		m->to = tw;
-		m->kill_id = id;
+		m->kill_id = target;
 		m->kill_query_only = query_only;
 		gw_worker_post_to(tw, m);
 	}
@@ -1654,11 +1652,19 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 			client_answer_number(c, "LAST_INSERT_ID()", c->last_insert_id);
 			return;
 		}
-		if ((c->sql_flags & SQL_CONNECTION_ID) &&
-		    sql_is(p + 1, len - 1, "selectconnection_id()")) {
-			client_consume(c, WIRE_HDR_LEN + len);
-			client_answer_number(c, "CONNECTION_ID()", (uint32_t)c->id);
-			return;
+		c->connid_n = 0;
+		if ((c->sql_flags & SQL_CONNECTION_ID) && len < WIRE_MAX_PAYLOAD) {
+			/* CONNECTION_ID() is the session's id in every form (p is the head
+			 * packet in c->in: rewritten in place, its length unchanged). */
+			size_t k = sql_connid_rewrite(
+			    (uint8_t *)p + 1, len - 1, (uint32_t)c->id,
+			    (c->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0, c->connid_subs,
+			    sizeof(c->connid_subs) / sizeof(c->connid_subs[0]));
+
+			c->connid_n =
+			    (uint8_t)(k < sizeof(c->connid_subs) / sizeof(c->connid_subs[0])
+			                  ? k
+			                  : sizeof(c->connid_subs) / sizeof(c->connid_subs[0]));
 		}
 		if ((c->sql_flags & SQL_KILL) && !client_kill(c, p, len))
 			return; /* answered here */

@@ -28,11 +28,17 @@
 #include "gateway/compress.h"
 #include "gateway/hosts.h"
 #include "gateway/session.h"
+#include "gateway/sqlscan.h"
 #include "gateway/stmt.h"
 #include "gateway/wire.h"
 #include "qos/qos.h"
 
 #define GW_MUSTCHECK __attribute__((warn_unused_result))
+/* Session ids (a client's greeting and CONNECTION_ID()) run from 1,000,000,000 up to
+ * 2^31 - 1 (drivers that keep the id in a signed int), apart from MariaDB's thread ids,
+ * which KILL also takes (killmap.c). The span is a multiple of 64 (client.c). */
+#define GW_SESSION_ID_BASE 1000000000ull
+#define GW_SESSION_ID_SPAN 1147483648ull
 #define GW_BUG_ON(cond)                                                                            \
 	do {                                                                                       \
 		if (cond)                                                                          \
@@ -284,18 +290,22 @@ struct gw_client {
 	uint64_t id;                /* C-<id> in logs */
 	enum gw_client_state state; /* written only by gw_client_set_state() */
 	int fd;
-	struct gw_worker *worker;  /* borrowed: owner, for life */
-	struct event *ev;          /* owned: persistent EV_READ */
-	struct event *wev;         /* owned: persistent EV_WRITE, added while out
-	                            * holds bytes the socket did not take */
-	struct event *more_ev;     /* owned: made active when a wakeup's packet budget ran
-	                            * out with input left (pipelined commands) */
-	bool read_paused;          /* ev deleted: too much unprocessed input */
-	bool low_prio;             /* ev at GW_PRIO_LOW: its account is backlogged */
-	bool compress;             /* CLIENT_COMPRESS in force (after login) */
-	struct gw_vars vars;       /* session variables the client SET */
-	uint64_t last_insert_id;   /* from the last OK that carried one */
-	unsigned sql_flags;        /* sql_scan() of the running COM_QUERY */
+	struct gw_worker *worker; /* borrowed: owner, for life */
+	struct event *ev;         /* owned: persistent EV_READ */
+	struct event *wev;        /* owned: persistent EV_WRITE, added while out
+	                           * holds bytes the socket did not take */
+	struct event *more_ev;    /* owned: made active when a wakeup's packet budget ran
+	                           * out with input left (pipelined commands) */
+	bool read_paused;         /* ev deleted: too much unprocessed input */
+	bool low_prio;            /* ev at GW_PRIO_LOW: its account is backlogged */
+	bool compress;            /* CLIENT_COMPRESS in force (after login) */
+	struct gw_vars vars;      /* session variables the client SET */
+	uint64_t last_insert_id;  /* from the last OK that carried one */
+	unsigned sql_flags;       /* sql_scan() of the running COM_QUERY */
+	/* CONNECTION_ID() calls of the running COM_QUERY, rewritten to its id (sqlscan.h):
+	 * the column definitions of its answer are named back (gw_connid_coldef) */
+	struct sql_connid_sub connid_subs[4];
+	uint8_t connid_n;
 	bool pin_pending;          /* pin when the running command succeeds */
 	struct wire_buf subst_pkt; /* what goes to the server instead of the client's
 	                            * command: KILL QUERY <backend id> for its KILL, a
