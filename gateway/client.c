@@ -1477,24 +1477,32 @@ void gw_client_send_command(struct gw_client *c, struct gw_server *s)
 }
 
 /*
- * KILL [QUERY|CONNECTION] <id> (see killmap.c). Returns true when the statement must go
- * on to a backend (as KILL QUERY <backend thread id>, in subst_pkt); false when it was
- * answered here.
+ * KILL [QUERY|CONNECTION] <id> (see killmap.c), as SQL (as_sql) or as COM_PROCESS_KILL.
+ * Returns true when the statement must go on to a backend (as KILL QUERY <backend thread
+ * id>, in subst_pkt); false when it was answered here.
  */
-static bool client_kill(struct gw_client *c, const uint8_t *p, uint32_t len)
+static bool client_kill(struct gw_client *c, const uint8_t *p, uint32_t len, bool as_sql)
 {
 	struct gw_worker *tw = NULL;
 	enum gw_kill_result res;
 	uint32_t id, tid = 0, target = 0;
-	bool query_only;
+	bool query_only = false;
 	char msg[160];
 	struct gw_msg *m;
 
-	if (!sql_kill_parse(p + 1, len - 1, &query_only, &id)) {
+	if (as_sql && !sql_kill_parse(p + 1, len - 1, &query_only, &id)) {
 		client_consume(c, WIRE_HDR_LEN + len);
 		client_send_err(c, 1, 1064, "42000",
 		                "sluice takes KILL [QUERY | CONNECTION] <id> with a plain number");
 		return false;
+	}
+	if (!as_sql) {
+		if (len < 5) {
+			client_consume(c, WIRE_HDR_LEN + len);
+			client_send_err(c, 1, 1047, "08S01", "Malformed COM_PROCESS_KILL");
+			return false;
+		}
+		id = wire_u32(p + 1); /* the whole connection, as MariaDB does it */
 	}
 	res = gw_kill_prepare(c, id, &tid, &target, &tw);
 	if (res == GW_KILL_UNKNOWN) {
@@ -1666,7 +1674,11 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 			                  ? k
 			                  : sizeof(c->connid_subs) / sizeof(c->connid_subs[0]));
 		}
-		if ((c->sql_flags & SQL_KILL) && !client_kill(c, p, len))
+		if ((c->sql_flags & SQL_KILL) && !client_kill(c, p, len, true))
+			return; /* answered here */
+		break;
+	case COM_PROCESS_KILL:
+		if (!client_kill(c, p, len, false))
 			return; /* answered here */
 		break;
 	case COM_STMT_PREPARE:

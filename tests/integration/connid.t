@@ -14,13 +14,15 @@
 # Everything but the 1094 of (e) (MariaDB answers 1095 there) passes against MariaDB
 # directly (SLUICE_TEST_ADDR=its port).
 import os
+import shutil
+import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lib  # noqa: E402
-from lib import diag, is_, ok  # noqa: E402
+from lib import diag, is_, like, ok  # noqa: E402
 
 lib.require_sandbox()
 
@@ -197,6 +199,43 @@ e = lib.error_of(lambda: ycur.execute("KILL %d" % wid))
 ok(e is None, "(d) KILL <session id> of an idle session is accepted", "got %r" % (e,))
 e = lib.error_of(lambda: w.cursor().execute("SELECT 1"))
 ok(e is not None, "(d) ... and that session is gone", "its next SELECT: %r" % (e,))
+# mariadb-admin kill (KILL as a query) and PHP's mysqli::kill (COM_PROCESS_KILL)
+PHP = shutil.which("php")
+
+
+def php_kill(acct, kid):
+    """errno of mysqli::kill(kid) as acct through the gateway (0: it succeeded)."""
+    code = ("mysqli_report(MYSQLI_REPORT_OFF); $m = new mysqli('%s', '%s', '%s', '', %d);"
+            " echo $m->kill(%d) ? 0 : $m->errno;" % (s.host, acct.name, acct.password, s.port,
+                                                   kid))
+    r = subprocess.run([PHP, "-r", code], capture_output=True, text=True, timeout=30)
+    return r.stdout.strip() + r.stderr.strip()
+
+
+for how in ("mariadb-admin", "mysqli::kill"):
+    for what in ("session id", "processlist ID"):
+        if how == "mysqli::kill" and not PHP:
+            lib.skip("(d) %s <%s>" % (how, what), "no php")
+            continue
+        v = s.connect(A)
+        marker = "cid-%s-%s" % (how[:5], what[:4])
+        sl = Sleeper(v, 10, marker)
+        pid = find_in_processlist(ycur, marker)
+        kid = v.thread_id() if what == "session id" else (pid or 0)
+        t_kill = time.monotonic()
+        if how == "mariadb-admin":
+            r = s.cli(A, "kill", str(kid), binary="mariadb-admin")
+            got = "%d %s" % (r.returncode, r.stderr.strip())
+        else:
+            got = php_kill(A, kid)
+        ok(got in ("0", "0 "), "(d) %s <%s> is accepted" % (how, what), "got %r" % got)
+        res = sl.wait(12)
+        took = (sl.ended or time.monotonic()) - t_kill
+        ok(res is not None and res[0] == "err" and took < 2,
+           "(d) ... the session's statement fails at once", "got %r after %.2f s" % (res, took))
+        v.close()
+if PHP and lib.sluice_only("(e) another account's mysqli::kill: 1094"):
+    is_(php_kill(B, xid), "1094", "(e) another account's mysqli::kill: 1094")
 is_(q(ycur, "SELECT 8"), ((8,),), "the killer's session goes on")
 
 stop.set()
