@@ -125,11 +125,23 @@ class Sleeper:
 
 def find_in_processlist(cur, marker):
     """The ID of the thread whose INFO runs marker's SLEEP, as the account sees it."""
+    last = {}
+
     def look():
-        rows = q(cur, "SELECT ID, INFO FROM information_schema.PROCESSLIST "
-                      "WHERE INFO LIKE 'SELECT SLEEP(%%%s%%'" % marker)
+        try:
+            rows = q(cur, "SELECT ID, INFO FROM information_schema.PROCESSLIST "
+                          "WHERE INFO LIKE 'SELECT SLEEP(%%%s%%'" % marker)
+        except Exception as e:  # noqa: BLE001
+            last["seen"] = repr(e)
+            raise
+        last["seen"] = rows
         return rows[0][0] if len(rows) == 1 else None
-    return lib.wait_until(look, 10)
+    pid = lib.wait_until(look, 30)  # a loaded (sanitizer) build on 2 busy cores is slow
+    if pid is None:
+        diag("%s: not found in the processlist; last answer %r; all threads: %r"
+             % (marker, last.get("seen"), lib.root_sql(
+                 "SELECT ID, USER, COMMAND, TIME, INFO FROM information_schema.PROCESSLIST")))
+    return pid
 
 
 def interrupted(res):
@@ -145,7 +157,7 @@ def kill_query_case(label, marker, get_id):
     sl = Sleeper(x, 10, marker)
     pid = find_in_processlist(ycur, marker)
     ok(pid is not None, "%s: the sleep is in the processlist (ID %s)" % (label, pid))
-    kid = get_id(pid)
+    kid = get_id(pid) or 0
     t_kill = time.monotonic()
     e = lib.error_of(lambda: ycur.execute("KILL QUERY %d" % kid))
     ok(e is None, "%s: KILL QUERY %d is accepted" % (label, kid), "got %r" % (e,))
