@@ -35,7 +35,7 @@ stop = threading.Event()
 load_errors = []
 
 
-def busy(acct):
+def busy(acct, stop):
     try:
         c = s.connect(acct)
         cur = c.cursor()
@@ -49,9 +49,14 @@ def busy(acct):
         load_errors.append(repr(e))
 
 
-loaders = [threading.Thread(target=busy, args=(a,), daemon=True) for a in (A, A, B)]
-for t in loaders:
-    t.start()
+def start_load(accts, stop):
+    ts = [threading.Thread(target=busy, args=(a, stop), daemon=True) for a in accts]
+    for t in ts:
+        t.start()
+    return ts
+
+
+loaders = start_load((A, A, B), stop)
 
 
 def q(cur, sql):
@@ -96,6 +101,14 @@ f = cur._result.fields[0]
 is_((f.type_code, f.length, bool(f.flags & 32)), (3, 10, True),
     "(a) SELECT CONNECTION_ID(): INT UNSIGNED, length 10, as MariaDB describes it")
 ok(not load_errors, "(a) the other sessions ran without errors", lambda: load_errors[:3])
+# The KILL cases below keep one other session of the account busy, not bob's: with a pool
+# of 2 and one connection asleep, anticipation would keep the other for bob's next
+# statement, and the second session's processlist look-ups would wait out the sleep.
+stop.set()
+for t in loaders:
+    t.join(10)
+stop = threading.Event()
+loaders = start_load((A,), stop)
 
 
 # ---- a sleeping session, and a second session that kills it
