@@ -300,7 +300,8 @@ void gw_client_accept(struct gw_worker *w, int fd, const struct sockaddr *sa)
 	gw_host_key_from_sa(sa, &c->host);
 	c->fd = fd;
 	c->worker = w;
-	c->id = ++w->next_client_id * 64 + (uint64_t)w->id;
+	c->id =
+	    GW_SESSION_ID_BASE + (++w->next_client_id * 64 + (uint64_t)w->id) % GW_SESSION_ID_SPAN;
 	c->connected_ns = gw_now_ns();
 	c->state = GW_CL_HANDSHAKE;
 	c->ev = event_new(w->base, fd, EV_READ | EV_PERSIST, client_on_read, c);
@@ -1222,81 +1223,6 @@ static bool sql_parse_use(const uint8_t *q, size_t n, char *out, size_t outlen)
 	return k > 0 && i == n;
 }
 
-/* Is the statement exactly `want` (lower case, no spaces), in any case and spacing, with
- * an optional final ';'? */
-static bool sql_is(const uint8_t *q, size_t n, const char *want)
-{
-	size_t k = 0, wl = strlen(want);
-
-	for (size_t i = 0; i < n; i++) {
-		uint8_t ch = (uint8_t)tolower(q[i]);
-
-		if (isspace(ch))
-			continue;
-		if (ch == ';' && k == wl)
-			continue;
-		if (k >= wl || ch != (uint8_t)want[k])
-			return false;
-		k++;
-	}
-	return k == wl;
-}
-
-/*
- * Answer a one-row, one-column numeric result ourselves: SELECT LAST_INSERT_ID() from
- * what the client's own last INSERT reported (its backend connection may since have
- * served someone else; ProxySQL does the same), SELECT CONNECTION_ID() with the id the
- * client was greeted with.
- */
-static void client_answer_number(struct gw_client *c, const char *name, uint64_t value)
-{
-	char num[24];
-	uint8_t seq = 1;
-	uint16_t status = c->status ? c->status : SERVER_STATUS_AUTOCOMMIT;
-	struct wire_buf b;
-	size_t off;
-	int n = snprintf(num, sizeof(num), "%llu", (unsigned long long)value);
-
-	status &= (uint16_t)~SERVER_SESSION_STATE_CHANGED;
-	wire_buf_init(&b);
-	off = wire_packet_begin(&b, seq++);
-	wire_put_lenenc(&b, 1);
-	seq = wire_packet_end(&b, off);
-	off = wire_packet_begin(&b, seq);
-	wire_put_lenenc_str(&b, "def", 3);
-	wire_put_lenenc_str(&b, "", 0);
-	wire_put_lenenc_str(&b, "", 0);
-	wire_put_lenenc_str(&b, "", 0);
-	wire_put_lenenc_str(&b, name, strlen(name));
-	wire_put_lenenc_str(&b, "", 0);
-	wire_put_lenenc(&b, 0x0c);
-	wire_put_u16(&b, 63);                       /* binary */
-	wire_put_u32(&b, 21);                       /* display length */
-	wire_put_u8(&b, 0x08);                      /* MYSQL_TYPE_LONGLONG */
-	wire_put_u16(&b, 0x0001 | 0x0020 | 0x0080); /* NOT_NULL, UNSIGNED, BINARY */
-	wire_put_u8(&b, 0);                         /* decimals */
-	wire_put_u16(&b, 0);
-	seq = wire_packet_end(&b, off);
-	if (!(c->caps & CLIENT_DEPRECATE_EOF)) {
-		wire_build_eof(&b, seq++, 0, status);
-	}
-	off = wire_packet_begin(&b, seq);
-	wire_put_lenenc_str(&b, num, (size_t)n);
-	seq = wire_packet_end(&b, off);
-	if (c->caps & CLIENT_DEPRECATE_EOF) {
-		off = wire_packet_begin(&b, seq);
-		wire_put_u8(&b, 0xfe);
-		wire_put_lenenc(&b, 0);
-		wire_put_lenenc(&b, 0);
-		wire_put_u16(&b, status);
-		wire_put_u16(&b, 0);
-		wire_packet_end(&b, off);
-	} else {
-		wire_build_eof(&b, seq, 0, status);
-	}
-	client_send_wbuf(c, &b);
-}
-
 /* ---- prepared statements (stmt.h; docs/pooling.md) ---- */
 
 /* COM_STMT_PREPARE: keep its SQL for the statement's record. false: answered here. */
@@ -1653,33 +1579,38 @@ void gw_client_send_command(struct gw_client *c, struct gw_server *s)
 }
 
 /*
- * KILL [QUERY|CONNECTION] <id> (see killmap.c). Returns true when the statement must go
- * on to a backend (as KILL QUERY <backend thread id>, in subst_pkt); false when it was
- * answered here.
+ * KILL [QUERY|CONNECTION] <id> (see killmap.c), as SQL (as_sql) or as COM_PROCESS_KILL.
+ * Returns true when the statement must go on to a backend (as KILL QUERY <backend thread
+ * id>, in subst_pkt); false when it was answered here.
  */
-static bool client_kill(struct gw_client *c, const uint8_t *p, uint32_t len)
+static bool client_kill(struct gw_client *c, const uint8_t *p, uint32_t len, bool as_sql)
 {
 	struct gw_worker *tw = NULL;
 	enum gw_kill_result res;
-	uint32_t id, tid = 0;
-	bool query_only;
+	uint32_t id, tid = 0, target = 0;
+	bool query_only = false;
 	char msg[160];
 	struct gw_msg *m;
 
-	if (!sql_kill_parse(p + 1, len - 1, &query_only, &id)) {
+	if (as_sql && !sql_kill_parse(p + 1, len - 1, &query_only, &id)) {
 		client_consume(c, WIRE_HDR_LEN + len);
 		client_send_err(c, 1, 1064, "42000",
 		                "sluice takes KILL [QUERY | CONNECTION] <id> with a plain number");
 		return false;
 	}
-	res = gw_kill_prepare(c, id, query_only, &tid, &tw);
-	if (res == GW_KILL_UNKNOWN || res == GW_KILL_DENIED) {
+	if (!as_sql) {
+		if (len < 5) {
+			client_consume(c, WIRE_HDR_LEN + len);
+			client_send_err(c, 1, 1047, "08S01", "Malformed COM_PROCESS_KILL");
+			return false;
+		}
+		id = wire_u32(p + 1); /* the whole connection, as MariaDB does it */
+	}
+	res = gw_kill_prepare(c, id, &tid, &target, &tw);
+	if (res == GW_KILL_UNKNOWN) {
 		client_consume(c, WIRE_HDR_LEN + len);
-		snprintf(msg, sizeof(msg),
-		         res == GW_KILL_UNKNOWN ? "Unknown thread id: %u"
-		                                : "You are not owner of thread %u",
-		         id);
-		client_send_err(c, 1, res == GW_KILL_UNKNOWN ? 1094 : 1095, "HY000", msg);
+		snprintf(msg, sizeof(msg), "Unknown thread id: %u", id);
+		client_send_err(c, 1, 1094, "HY000", msg);
 		return false;
 	}
 	/* The target's own worker cancels a queued statement or ends the session. */
@@ -1687,7 +1618,7 @@ static bool client_kill(struct gw_client *c, const uint8_t *p, uint32_t len)
 	if (m) {
 		m->kind = GW_MSG_KILL;
 		m->to = tw;
-		m->kill_id = id;
+		m->kill_id = target;
 		m->kill_query_only = query_only;
 		gw_worker_post_to(tw, m);
 	}
@@ -1825,13 +1756,25 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 		    sql_parse_use(p + 1, len - 1, c->pending_db, sizeof(c->pending_db)))
 			c->db_change_pending = true;
 		c->sql_flags = client_scan_query(c, p + 1, len - 1);
-		if ((c->sql_flags & SQL_CONNECTION_ID) &&
-		    sql_is(p + 1, len - 1, "selectconnection_id()")) {
-			client_consume(c, WIRE_HDR_LEN + len);
-			client_answer_number(c, "CONNECTION_ID()", (uint32_t)c->id);
-			return;
+		c->connid_n = 0;
+		if ((c->sql_flags & SQL_CONNECTION_ID) && len < WIRE_MAX_PAYLOAD) {
+			/* CONNECTION_ID() is the session's id in every form (p is the head
+			 * packet in c->in: rewritten in place, its length unchanged). */
+			size_t k = sql_connid_rewrite(
+			    (uint8_t *)p + 1, len - 1, (uint32_t)c->id,
+			    (c->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0, c->connid_subs,
+			    sizeof(c->connid_subs) / sizeof(c->connid_subs[0]));
+
+			c->connid_n =
+			    (uint8_t)(k < sizeof(c->connid_subs) / sizeof(c->connid_subs[0])
+			                  ? k
+			                  : sizeof(c->connid_subs) / sizeof(c->connid_subs[0]));
 		}
-		if ((c->sql_flags & SQL_KILL) && !client_kill(c, p, len))
+		if ((c->sql_flags & SQL_KILL) && !client_kill(c, p, len, true))
+			return; /* answered here */
+		break;
+	case COM_PROCESS_KILL:
+		if (!client_kill(c, p, len, false))
 			return; /* answered here */
 		break;
 	case COM_STMT_PREPARE:

@@ -36,16 +36,19 @@ void gw_worker_post(struct gw_msg *m);
 
 /* ---- CONNECTION_ID() and KILL (killmap.c) ---- */
 enum gw_kill_result {
-	GW_KILL_UNKNOWN = 0, /* no such client: ERR 1094 */
-	GW_KILL_DENIED,      /* another account's: ERR 1095 */
+	GW_KILL_UNKNOWN = 0, /* no such session of the account: ERR 1094 */
 	GW_KILL_NOTHING,     /* no statement on a backend: the target's worker handles it */
 	GW_KILL_BACKEND,     /* run KILL QUERY *backend_tid on another connection */
 };
 void gw_killmap_add(struct gw_client *c);
 void gw_killmap_set_account(struct gw_client *c);
 void gw_killmap_remove(struct gw_client *c);
-enum gw_kill_result gw_kill_prepare(struct gw_client *c, uint32_t id, bool query_only,
-                                    uint32_t *backend_tid, struct gw_worker **target_worker);
+enum gw_kill_result gw_kill_prepare(struct gw_client *c, uint32_t id, uint32_t *backend_tid,
+                                    uint32_t *target_id, struct gw_worker **target_worker);
+/* A column definition p[0..n) of the answer to c's COM_QUERY, whose CONNECTION_ID() calls
+ * were rewritten (sqlscan.h): named as the client wrote it, typed as MariaDB types
+ * CONNECTION_ID(), in place. */
+void gw_connid_coldef(const struct gw_client *c, uint8_t *p, size_t n);
 void gw_worker_post_to(struct gw_worker *w, struct gw_msg *m);
 
 /* ---- clients (client.c) ---- */

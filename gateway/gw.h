@@ -28,12 +28,18 @@
 #include "gateway/compress.h"
 #include "gateway/hosts.h"
 #include "gateway/session.h"
+#include "gateway/sqlscan.h"
 #include "gateway/stmt.h"
 #include "gateway/uvars.h"
 #include "gateway/wire.h"
 #include "qos/qos.h"
 
 #define GW_MUSTCHECK __attribute__((warn_unused_result))
+/* Session ids (a client's greeting and CONNECTION_ID()) run from 1,000,000,000 up to
+ * 2^31 - 1 (drivers that keep the id in a signed int), apart from MariaDB's thread ids,
+ * which KILL also takes (killmap.c). The span is a multiple of 64 (client.c). */
+#define GW_SESSION_ID_BASE 1000000000ull
+#define GW_SESSION_ID_SPAN 1147483648ull
 #define GW_BUG_ON(cond)                                                                            \
 	do {                                                                                       \
 		if (cond)                                                                          \
@@ -316,12 +322,16 @@ struct gw_client {
 	bool settled;               /* its command's answer is booked, a capture runs */
 	bool settle_pin;            /* ... and the command pins */
 	unsigned sql_flags;         /* sql_scan() of the running COM_QUERY */
-	bool pin_pending;           /* pin when the running command succeeds */
-	struct wire_buf subst_pkt;  /* what goes to the server instead of the client's
-	                             * command: KILL QUERY <backend id> for its KILL, a
-	                             * COM_STMT_* with the backend's statement id */
-	struct gw_stmts stmts;      /* its prepared statements (stmt.h) */
-	char *prep_sql;             /* owned: the SQL of its COM_STMT_PREPARE running */
+	/* CONNECTION_ID() calls of the running COM_QUERY, rewritten to its id (sqlscan.h):
+	 * the column definitions of its answer are named back (gw_connid_coldef) */
+	struct sql_connid_sub connid_subs[4];
+	uint8_t connid_n;
+	bool pin_pending;          /* pin when the running command succeeds */
+	struct wire_buf subst_pkt; /* what goes to the server instead of the client's
+	                            * command: KILL QUERY <backend id> for its KILL, a
+	                            * COM_STMT_* with the backend's statement id */
+	struct gw_stmts stmts;     /* its prepared statements (stmt.h) */
+	char *prep_sql;            /* owned: the SQL of its COM_STMT_PREPARE running */
 	uint32_t prep_sql_len;
 	uint8_t zseq;               /* compressed-frame sequence id, next to send */
 	struct gw_buf zraw;         /* compress: frames received, not unwrapped */

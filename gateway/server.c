@@ -1604,6 +1604,10 @@ static void server_stream(struct gw_server *s)
 					s->prep_resp_first = false;
 					stmt_prepared(s, s->in.data + pos + WIRE_HDR_LEN, len);
 				}
+				if (s->resp.state == WRS_COLDEFS && s->client &&
+				    s->client->connid_n && s->client->cmd == COM_QUERY)
+					gw_connid_coldef(s->client, s->in.data + pos + WIRE_HDR_LEN,
+					                 len);
 				step = wire_resp_feed(&s->resp, d + pos + WIRE_HDR_LEN, len);
 				pos += WIRE_HDR_LEN + (size_t)len;
 				last_pkt = pkt;

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -269,4 +270,161 @@ bool sql_kill_parse(const uint8_t *q, size_t n, bool *query_only, uint32_t *id)
 		return false;
 	*id = (uint32_t)v;
 	return true;
+}
+
+/* The end of the quoted text or comment that starts at q[i], or i if none does. With
+ * no_backslash a backslash inside quotes is an ordinary character. */
+static size_t skip_opaque(const uint8_t *q, size_t i, size_t n, bool no_backslash)
+{
+	uint8_t ch = q[i];
+
+	if (ch == '\'' || ch == '"' || ch == '`') {
+		i++;
+		while (i < n) {
+			if (q[i] == '\\' && ch != '`' && !no_backslash && i + 1 < n) {
+				i += 2;
+				continue;
+			}
+			if (q[i] == ch) {
+				if (i + 1 < n && q[i + 1] == ch) {
+					i += 2;
+					continue;
+				}
+				break;
+			}
+			i++;
+		}
+		return i < n ? i + 1 : n;
+	}
+	if (ch == '/' && i + 1 < n && q[i + 1] == '*') {
+		if (i + 2 < n && (q[i + 2] == '!' || q[i + 2] == 'M')) {
+			/* Executable comment: only its opening and version are skipped. */
+			i += 3;
+			if (q[i - 1] == 'M' && i < n && q[i] == '!')
+				i++;
+			while (i < n && isdigit(q[i]))
+				i++;
+			return i;
+		}
+		i += 2;
+		while (i + 1 < n && !(q[i] == '*' && q[i + 1] == '/'))
+			i++;
+		return i + 2 < n ? i + 2 : n;
+	}
+	if (comment_at(q, i, n)) {
+		while (i < n && q[i] != '\n')
+			i++;
+		return i;
+	}
+	return i;
+}
+
+/* The end of a CONNECTION_ID ( ) call whose name ends at q[i], or 0 if none. */
+static size_t connid_call_end(const uint8_t *q, size_t i, size_t n)
+{
+	while (i < n && isspace(q[i]))
+		i++;
+	if (i >= n || q[i] != '(')
+		return 0;
+	i++;
+	while (i < n && isspace(q[i]))
+		i++;
+	if (i >= n || q[i] != ')')
+		return 0;
+	return i + 1;
+}
+
+size_t sql_connid_rewrite(uint8_t *q, size_t n, uint32_t id, bool no_backslash,
+                          struct sql_connid_sub *subs, size_t max)
+{
+	char digits[16];
+	int nd = snprintf(digits, sizeof(digits), "%u", id);
+	size_t i = 0, count = 0;
+	bool at_start = true, definition = false;
+
+	while (i < n) {
+		uint8_t ch = q[i];
+		size_t j = skip_opaque(q, i, n, no_backslash);
+
+		if (j != i) {
+			i = j;
+			continue;
+		}
+		if (ch == ';') {
+			at_start = true;
+			definition = false;
+			i++;
+			continue;
+		}
+		if (!is_ident(ch) || isdigit(ch)) {
+			if (!isspace(ch))
+				at_start = false; /* "(SELECT ...": not a definition */
+			i++;
+			continue;
+		}
+		j = i;
+		while (j < n && is_ident(q[j]))
+			j++;
+		if (at_start) {
+			definition = word_at(q, i, n, "CREATE") || word_at(q, i, n, "ALTER");
+			at_start = false;
+		}
+		/* Not a column t.CONNECTION_ID, a variable @CONNECTION_ID, db.CONNECTION_ID(). */
+		if (!definition && j - i == 13 &&
+		    strncasecmp((const char *)q + i, "CONNECTION_ID", 13) == 0 &&
+		    (i == 0 || (q[i - 1] != '.' && q[i - 1] != '@' && !is_ident(q[i - 1])))) {
+			size_t end = connid_call_end(q, j, n);
+			size_t len = end - i;
+
+			if (end && len <= 255 && len >= (size_t)nd) {
+				if (count < max) {
+					subs[count].len = (uint8_t)len;
+					memcpy(subs[count].text, q + i,
+					       len < SQL_CONNID_TEXT_MAX ? len
+					                                 : SQL_CONNID_TEXT_MAX);
+				}
+				memset(q + i, '0', len - (size_t)nd);
+				memcpy(q + i + len - (size_t)nd, digits, (size_t)nd);
+				count++;
+				i = end;
+				continue;
+			}
+		}
+		i = j;
+	}
+	return count;
+}
+
+bool sql_connid_unname(uint8_t *name, size_t n, uint32_t id, const struct sql_connid_sub *subs,
+                       size_t nsubs)
+{
+	char lit[256];
+	bool whole = false;
+	int nd = snprintf(lit, sizeof(lit), "%u", id);
+
+	for (size_t k = 0; k < nsubs; k++) {
+		size_t len = subs[k].len;
+		bool seen = false;
+
+		if (len > SQL_CONNID_TEXT_MAX || len > n)
+			continue; /* too long to have been kept */
+		for (size_t m = 0; m < k; m++)
+			seen = seen || subs[m].len == len;
+		if (seen)
+			continue; /* the same literal: the first call of its length names it */
+		memset(lit, '0', len - (size_t)nd);
+		snprintf(lit + len - (size_t)nd, sizeof(lit) - (len - (size_t)nd), "%u", id);
+		for (size_t at = 0; at + len <= n;) {
+			if (memcmp(name + at, lit, len) == 0 &&
+			    (at == 0 || !isdigit(name[at - 1])) &&
+			    (at + len == n || !isdigit(name[at + len]))) {
+				memcpy(name + at, subs[k].text, len);
+				whole = whole || (at == 0 && len == n);
+				at += len;
+			} else {
+				at++;
+			}
+		}
+	}
+	return whole;
 }

@@ -60,6 +60,31 @@ unsigned sql_scan(const uint8_t *q, size_t n);
 /* The same, and the user variables named, into *vars (emptied first): a name that is not
  * [A-Za-z0-9_]{1,64}, or more than SQL_UVARS_MAX names, sets SQL_UVAR_PIN. */
 unsigned sql_scan_vars(const uint8_t *q, size_t n, struct sql_uvars *vars);
+/*
+ * CONNECTION_ID() as the session's id (issue 12): each call in q[0..n) outside literals,
+ * comments and quoted identifiers is overwritten in place by the decimal id, padded with
+ * leading zeros to the call's own length ("CONNECTION_ID()" -> "000000000000129"), so
+ * that the column MariaDB names after the text as written can be named back
+ * (sql_connid_unname). Not in a statement that begins with CREATE or ALTER: a
+ * definition (view, routine, trigger, event, CREATE TABLE ... SELECT) must keep the
+ * function, not a constant. no_backslash: the session has NO_BACKSLASH_ESCAPES, where
+ * a backslash in a string is a plain character. Returns the number of calls rewritten;
+ * the first max of them are described in subs.
+ */
+#define SQL_CONNID_TEXT_MAX 48
+struct sql_connid_sub {
+	uint8_t len;                    /* the call's length, and its literal's */
+	char text[SQL_CONNID_TEXT_MAX]; /* the call as the client wrote it */
+};
+size_t sql_connid_rewrite(uint8_t *q, size_t n, uint32_t id, bool no_backslash,
+                          struct sql_connid_sub *subs, size_t max);
+/* A column name (or org_name) name[0..n) of a statement rewritten by
+ * sql_connid_rewrite: each literal it put there becomes the text the client wrote again,
+ * in place. Returns true if name was exactly one such literal (the column is the call
+ * itself: its type is CONNECTION_ID()'s). */
+bool sql_connid_unname(uint8_t *name, size_t n, uint32_t id, const struct sql_connid_sub *subs,
+                       size_t nsubs);
+
 /* Is q[0..n) exactly KILL [QUERY | CONNECTION] <number> [;]? */
 bool sql_kill_parse(const uint8_t *q, size_t n, bool *query_only, uint32_t *id);
 

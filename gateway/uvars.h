@@ -22,11 +22,11 @@
 #include "gateway/wire.h"
 
 enum gw_capture_state {
-	GW_CAP_COUNT,   /* the column count (or an ERR) */
-	GW_CAP_COLS,    /* column definitions */
+	GW_CAP_COUNT,    /* the column count (or an ERR) */
+	GW_CAP_COLS,     /* column definitions */
 	GW_CAP_COLS_EOF, /* the EOF after them (without CLIENT_DEPRECATE_EOF) */
-	GW_CAP_ROW,     /* the one row */
-	GW_CAP_END,     /* the EOF / OK that ends the result */
+	GW_CAP_ROW,      /* the one row */
+	GW_CAP_END,      /* the EOF / OK that ends the result */
 	GW_CAP_DONE,
 };
 
@@ -34,14 +34,14 @@ enum gw_capture_state {
 
 /* One capture: what was asked, where the answer has got to, what it said. */
 struct gw_capture {
-	bool lid;                /* LAST_INSERT_ID() asked (the first column) */
-	struct sql_uvars names;  /* the user variables asked */
-	bool deprecate_eof;      /* CLIENT_DEPRECATE_EOF on the connection */
+	bool lid;               /* LAST_INSERT_ID() asked (the first column) */
+	struct sql_uvars names; /* the user variables asked */
+	bool deprecate_eof;     /* CLIENT_DEPRECATE_EOF on the connection */
 	enum gw_capture_state state;
-	uint32_t col;            /* column definitions read so far */
+	uint32_t col;                /* column definitions read so far */
 	uint8_t type[SQL_UVARS_MAX]; /* field type of each @v column */
-	uint64_t lid_value;      /* the answer, once the row is in */
-	bool unreplayable;       /* a value in the row cannot be written as a literal */
+	uint64_t lid_value;          /* the answer, once the row is in */
+	bool unreplayable;           /* a value in the row cannot be written as a literal */
 };
 
 /* Start a capture of lid and names (copied) and write its COM_QUERY into b. false (and
@@ -50,11 +50,11 @@ bool gw_capture_begin(struct gw_capture *cap, struct wire_buf *b, bool lid,
                       const struct sql_uvars *names, bool deprecate_eof);
 
 enum gw_capture_step {
-	GW_CAP_MORE,  /* go on */
-	GW_CAP_OK,    /* done: the variables are in uv, the value in lid_value */
-	GW_CAP_FAIL,  /* done, but a value cannot be replayed (an ERR, a type or a length
-	               * sluice does not write): the session keeps its connection */
-	GW_CAP_BAD,   /* not a valid answer: the connection is out of sync */
+	GW_CAP_MORE, /* go on */
+	GW_CAP_OK,   /* done: the variables are in uv, the value in lid_value */
+	GW_CAP_FAIL, /* done, but a value cannot be replayed (an ERR, a type or a length
+	              * sluice does not write): the session keeps its connection */
+	GW_CAP_BAD,  /* not a valid answer: the connection is out of sync */
 };
 
 /* Feed one whole packet's payload of the answer. The row's values are written into uv

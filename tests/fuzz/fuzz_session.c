@@ -193,6 +193,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (sql_kill_parse(data, size, &query_only, &id) && size == 0)
 		abort();
+	{
+		/* CONNECTION_ID() rewritten in place: the length never changes, and every
+		 * column name built from the result reads back. */
+		uint8_t *q = malloc(size ? size : 1);
+		struct sql_connid_sub subs[4];
+		size_t k;
+
+		if (q) {
+			memcpy(q, data, size);
+			k = sql_connid_rewrite(q, size, 1000000064u, size % 2 == 0, subs, 4);
+			(void)sql_connid_unname(q, size, 1000000064u, subs, k < 4 ? k : 4);
+			free(q);
+		}
+	}
 
 	/* compressed frames: all at once, then trickled with little room each time; both
 	 * must agree, and the trickle must never write past its limit */

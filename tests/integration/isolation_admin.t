@@ -208,7 +208,7 @@ lib.root_sql("SET GLOBAL general_log = 1")
 try:
     cu0 = change_users(thr[0])
     new = s.connect(ALICE)
-    rows = run_as(new, "SELECT CURRENT_USER(), CONNECTION_ID()")
+    rows = run_as(new, "SELECT CURRENT_USER(), @@pseudo_thread_id")
     cu1 = change_users(thr[0])
     new.close()
 finally:

@@ -432,6 +432,66 @@ END_TEST
 
 static const struct gw_stmt_ctx ctx1 = { "db1", 0, 45 };
 
+/* sql_connid_rewrite on a copy of sql; the result as a string. */
+static size_t connid(const char *sql, uint32_t id, bool nbs, char *out, struct sql_connid_sub *subs)
+{
+	size_t n = strlen(sql), k;
+
+	memcpy(out, sql, n + 1);
+	k = sql_connid_rewrite((uint8_t *)out, n, id, nbs, subs, 4);
+	ck_assert_uint_eq(strlen(out), n); /* the length never changes */
+	return k;
+}
+
+START_TEST(test_connid_rewrite)
+{
+	struct sql_connid_sub subs[4];
+	char out[256], name[64];
+
+	ck_assert_uint_eq(connid("SELECT CONNECTION_ID()", 1000000064, false, out, subs), 1);
+	ck_assert_str_eq(out, "SELECT 000001000000064");
+	ck_assert_uint_eq(subs[0].len, 15);
+	ck_assert_uint_eq(connid("select 1, connection_id ( ) + 1 FROM t WHERE x = CONNECTION_ID()",
+	                         7, false, out, subs),
+	                  2);
+	ck_assert_str_eq(out, "select 1, 00000000000000007 + 1 FROM t WHERE x = 000000000000007");
+	/* literals, comments, quoted identifiers, other things of that name */
+	ck_assert_uint_eq(
+	    connid("SELECT 'CONNECTION_ID()', `CONNECTION_ID()`, \"a\\\"CONNECTION_ID()\", "
+	           "/* CONNECTION_ID() */ t.CONNECTION_ID, @CONNECTION_ID, "
+	           "db.CONNECTION_ID(), CONNECTION_ID -- CONNECTION_ID()\n",
+	           7, false, out, subs),
+	    0);
+	/* an executable comment is run: rewritten */
+	ck_assert_uint_eq(connid("SELECT /*!100000 CONNECTION_ID() */", 7, false, out, subs), 1);
+	/* definitions keep the function; the next statement is rewritten */
+	ck_assert_uint_eq(connid("CREATE VIEW v AS SELECT CONNECTION_ID(); SELECT CONNECTION_ID()",
+	                         7, false, out, subs),
+	                  1);
+	ck_assert_str_eq(out, "CREATE VIEW v AS SELECT CONNECTION_ID(); SELECT 000000000000007");
+	ck_assert_uint_eq(connid(" alter EVENT e DO SELECT CONNECTION_ID()", 7, false, out, subs),
+	                  0);
+	/* NO_BACKSLASH_ESCAPES: 'C:\' ends the string, the call after it is real */
+	ck_assert_uint_eq(connid("SELECT 'C:\\', CONNECTION_ID()", 7, false, out, subs), 0);
+	ck_assert_uint_eq(connid("SELECT 'C:\\', CONNECTION_ID()", 7, true, out, subs), 1);
+	ck_assert_uint_eq(connid("SELECT 'C:\\', 'CONNECTION_ID()'", 7, true, out, subs), 0);
+
+	/* column names back */
+	connid("SELECT connection_id ( ) + 1", 1000000064, false, out, subs);
+	snprintf(name, sizeof(name), "%.40s", out + 7);
+	ck_assert_str_eq(name, "00000001000000064 + 1");
+	ck_assert(!sql_connid_unname((uint8_t *)name, strlen(name), 1000000064, subs, 1));
+	ck_assert_str_eq(name, "connection_id ( ) + 1");
+	snprintf(name, sizeof(name), "%.17s", out + 7);
+	ck_assert(sql_connid_unname((uint8_t *)name, strlen(name), 1000000064, subs, 1));
+	ck_assert_str_eq(name, "connection_id ( )");
+	/* a longer number that merely contains the literal is left alone */
+	snprintf(name, sizeof(name), "1%.17s", out + 7);
+	ck_assert(!sql_connid_unname((uint8_t *)name, strlen(name), 1000000064, subs, 1));
+	ck_assert_str_eq(name, "100000001000000064");
+}
+END_TEST
+
 START_TEST(test_stmts_ids)
 {
 	struct gw_stmts t = { 0 };
@@ -554,6 +614,7 @@ static Suite *session_suite(void)
 	tc = tcase_create("sqlscan");
 	tcase_add_loop_test(tc, test_sql_scan, 0, sizeof(scan_cases) / sizeof(scan_cases[0]));
 	tcase_add_test(tc, test_kill_parse);
+	tcase_add_test(tc, test_connid_rewrite);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("stmts");
 	tcase_add_test(tc, test_stmts_ids);

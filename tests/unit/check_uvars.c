@@ -78,8 +78,8 @@ START_TEST(test_scan_last_insert_id)
 	ck_assert(sql_scan((const uint8_t *)"SELECT LAST_INSERT_ID(5)", 24) & SQL_LID_SET);
 	ck_assert(sql_scan((const uint8_t *)"UPDATE t SET id = last_insert_id (id + 1)", 41) &
 	          SQL_LID_SET);
-	ck_assert(!(sql_scan((const uint8_t *)"SELECT 'LAST_INSERT_ID(5)'", 26) &
-	            SQL_LAST_INSERT_ID));
+	ck_assert(
+	    !(sql_scan((const uint8_t *)"SELECT 'LAST_INSERT_ID(5)'", 26) & SQL_LAST_INSERT_ID));
 	/* Neither pins any more: they are carried. */
 	ck_assert(!(sql_scan((const uint8_t *)"SELECT LAST_INSERT_ID(5), @x := 1", 33) & SQL_PINS));
 }
@@ -219,8 +219,8 @@ START_TEST(test_capture_round_trip)
 	size_t n = 0, k;
 	static const uint8_t eof[5] = { 0xfe, 0, 0, 2, 0 };
 	const char *expect_q = "SELECT LAST_INSERT_ID(),HEX(@a),CHARSET(@a),COLLATION(@a),@a,"
-	                       "HEX(@s),CHARSET(@s),COLLATION(@s),@s,HEX(@n),CHARSET(@n),"
-	                       "COLLATION(@n),@n";
+			       "HEX(@s),CHARSET(@s),COLLATION(@s),@s,HEX(@n),CHARSET(@n),"
+			       "COLLATION(@n),@n";
 
 	names.n = 3;
 	strcpy(names.name[0], "a");
@@ -303,7 +303,7 @@ START_TEST(test_build_set_uvars_and_lid)
 	struct wire_buf b;
 	struct gw_sync sync = { .want = &none, .have = &none };
 	const char *expect = "SET @@SESSION.last_insert_id=1000, @gone=NULL, @a=5, "
-	                     "@s=_binary X'00' COLLATE `binary`";
+			     "@s=_binary X'00' COLLATE `binary`";
 
 	ck_assert(gw_vars_set_literal(&want, "a", 1, "5", 1));
 	ck_assert(gw_vars_set_literal(&want, "s", 1, "_binary X'00' COLLATE `binary`", 30));
@@ -317,7 +317,8 @@ START_TEST(test_build_set_uvars_and_lid)
 	sync.lid = 1000;
 	ck_assert(gw_session_build_set(&b, &sync));
 	/* "@s" is the same on both sides: not written again. */
-	ck_assert_uint_eq(b.len - 5, strlen(expect) - strlen(", @s=_binary X'00' COLLATE `binary`"));
+	ck_assert_uint_eq(b.len - 5,
+	                  strlen(expect) - strlen(", @s=_binary X'00' COLLATE `binary`"));
 	ck_assert(memcmp(b.data + 5, expect, b.len - 5) == 0);
 	wire_buf_free(&b);
 	gw_vars_free(&want);
