@@ -58,6 +58,8 @@ static bool client_hold_unwait_locked(struct gw_client *c);
 static bool client_peek_packet(struct gw_client *c, const uint8_t **payload, uint32_t *len,
                                uint8_t *seq);
 static void client_auth_finish(struct gw_client *c);
+static bool client_schedule(struct gw_client *c, uint64_t now);
+static void client_queue_full_msg(const struct gw_client *c, char *msg, size_t msglen);
 
 const char *gw_client_state_name(enum gw_client_state st)
 {
@@ -911,9 +913,138 @@ static void client_send_auth_switch(struct gw_client *c, uint8_t seq)
 	client_send_wbuf(c, &b);
 }
 
-static void client_logged_in(struct gw_client *c, uint8_t seq)
+/* The login's OK: the session begins. */
+static void client_login_ok(struct gw_client *c, uint8_t seq)
 {
 	client_prelogin_done(c);
+	gw_log_debug("C-%llu %s@%s logged in (db '%s', charset %u, capabilities 0x%08x)",
+	             (unsigned long long)c->id, c->account->name, c->addr, c->db, c->charset,
+	             c->caps);
+	client_send_ok(c, seq);
+	/* Everything after the OK travels in compressed frames when the client asked. */
+	if (c->caps & CLIENT_COMPRESS)
+		c->compress = true;
+}
+
+/* Under sched_lock: the slot of a's remembered schemas that names db, or NULL. */
+static struct gw_db_seen *db_seen_find_locked(struct gw_account *a, const char *db)
+{
+	for (int i = 0; i < GW_DBS_SEEN; i++) {
+		if (a->dbs_seen[i].until_ns && strcmp(a->dbs_seen[i].name, db) == 0)
+			return &a->dbs_seen[i];
+	}
+	return NULL;
+}
+
+/* Did a login of c's account find c->db usable less than GW_DB_SEEN_TTL_NS ago? */
+static bool client_db_seen(const struct gw_client *c, uint64_t now)
+{
+	struct gw_db_seen *e;
+	bool seen;
+
+	pthread_mutex_lock(&gw.sched_lock);
+	e = db_seen_find_locked(c->account, c->db);
+	seen = e && e->until_ns > now;
+	pthread_mutex_unlock(&gw.sched_lock);
+	return seen;
+}
+
+/* Remember (good) or forget c->db for c's account's next logins. */
+static void client_db_remember(const struct gw_client *c, bool good, uint64_t now)
+{
+	struct gw_account *a = c->account;
+	struct gw_db_seen *e;
+
+	pthread_mutex_lock(&gw.sched_lock);
+	e = db_seen_find_locked(a, c->db);
+	if (good && !e) {
+		/* An empty slot, else the one that expires first. */
+		e = &a->dbs_seen[0];
+		for (int i = 1; i < GW_DBS_SEEN && e->until_ns; i++) {
+			if (a->dbs_seen[i].until_ns < e->until_ns)
+				e = &a->dbs_seen[i];
+		}
+		gw_strlcpy(e->name, c->db, sizeof(e->name));
+	}
+	if (e)
+		e->until_ns = good ? now + GW_DB_SEEN_TTL_NS : 0;
+	pthread_mutex_unlock(&gw.sched_lock);
+}
+
+/* A login that was checked ends with the ERR (code, state, msg) at the login's sequence
+ * id, and the connection closes, as MariaDB closes it. */
+static void client_login_refuse(struct gw_client *c, uint16_t code, const char *state,
+                                const char *msg)
+{
+	c->login_check = false;
+	gw_log_info("C-%llu %s@%s: login refused by the backend: %u %s", (unsigned long long)c->id,
+	            c->account->name, c->addr, code, msg);
+	client_send_err(c, c->auth_seq, code, state, msg);
+	client_close(c, "login refused by the backend");
+}
+
+void gw_client_login_checked(struct gw_client *c, struct gw_server *s, const uint8_t *err,
+                             uint32_t errlen, bool reusable)
+{
+	uint64_t now = gw_now_ns();
+	bool completed = false;
+	struct wire_err e;
+	char msg[400];
+
+	pthread_mutex_lock(&gw.sched_lock);
+	if (c->req_running) {
+		qos_complete(gw.qos, &c->req, now - s->started_ns, now);
+		c->req_running = false;
+		completed = true;
+	} else {
+		qos_charge(gw.qos, c->account->qa, now - s->started_ns, now);
+	}
+	gw_client_unqueued_done_locked(c);
+	gw_client_hold_drop_locked(c);
+	pthread_mutex_unlock(&gw.sched_lock);
+	c->server = NULL;
+	s->client = NULL;
+	if (!err)
+		s->may_hold = true; /* its account may well use it next (anticipation) */
+	gw_server_release(s, reusable);
+	if (completed)
+		gw_sched_kick();
+	if (c->state == GW_CL_CLOSED)
+		return;
+	client_set_state(c, GW_CL_IDLE);
+	if (err) {
+		uint16_t code = 2013;
+		const char *state = "HY000";
+
+		gw_strlcpy(msg, "malformed error from backend", sizeof(msg));
+		if (wire_parse_err(err, errlen, &e)) {
+			code = e.code;
+			state = e.sqlstate;
+			snprintf(msg, sizeof(msg), "%.*s", (int)e.msg_len, (const char *)e.msg);
+		}
+		client_db_remember(c, /* good= */ false, now);
+		client_login_refuse(c, code, state, msg);
+		return;
+	}
+	c->login_check = false;
+	client_db_remember(c, /* good= */ true, now);
+	client_login_ok(c, c->auth_seq);
+	if (c->state != GW_CL_CLOSED && client_in_held(c) > 0)
+		client_process(c); /* what it sent without waiting for the OK */
+}
+
+/*
+ * The login (or COM_CHANGE_USER) proved its password and is admitted; c->db is the schema
+ * it named. MariaDB refuses a login whose schema does not exist (ERR 1049) or that the
+ * account may not use (ERR 1044), so when c->db is not known good for the account, the
+ * answer waits for a backend connection to accept it (issue 12): the check runs as a
+ * request of the account, queued like its statements, and the server's PREPARE sends the
+ * COM_INIT_DB (server.c); gw_client_login_checked() answers.
+ */
+static void client_logged_in(struct gw_client *c, uint8_t seq)
+{
+	uint64_t now = gw_now_ns();
+
 	client_set_state(c, GW_CL_IDLE);
 	c->status = SERVER_STATUS_AUTOCOMMIT;
 	/* CLIENT_INTERACTIVE: MySQL starts such a session with wait_timeout set to
@@ -923,13 +1054,22 @@ static void client_logged_in(struct gw_client *c, uint8_t seq)
 	    !gw_vars_set_expr(&c->vars, "wait_timeout", "@@global.interactive_timeout"))
 		gw_log_warn("C-%llu: out of memory for its session variables",
 		            (unsigned long long)c->id);
-	gw_log_debug("C-%llu %s@%s logged in (db '%s', charset %u, capabilities 0x%08x)",
-	             (unsigned long long)c->id, c->account->name, c->addr, c->db, c->charset,
-	             c->caps);
-	client_send_ok(c, seq);
-	/* Everything after the OK travels in compressed frames when the client asked. */
-	if (c->caps & CLIENT_COMPRESS)
-		c->compress = true;
+	if (!c->db[0] || client_db_seen(c, now)) {
+		client_login_ok(c, seq);
+		return;
+	}
+	c->auth_seq = seq;
+	c->login_check = true;
+	c->login_db_verified = false;
+	c->cmd = COM_INIT_DB;
+	c->sql_flags = 0;
+	c->enqueued_ns = now;
+	if (!client_schedule(c, now)) {
+		char msg[200];
+
+		client_queue_full_msg(c, msg, sizeof(msg));
+		client_login_refuse(c, 1226, "42000", msg);
+	}
 }
 
 /*
@@ -1548,7 +1688,8 @@ static void client_on_kill(struct gw_msg *m)
 	}
 	if (c && !m->kill_query_only) {
 		client_close(c, "KILL CONNECTION");
-	} else if (c && (c->state == GW_CL_QUEUED || c->state == GW_CL_HOLD_WAIT)) {
+	} else if (c && !c->login_check &&
+	           (c->state == GW_CL_QUEUED || c->state == GW_CL_HOLD_WAIT)) {
 		pthread_mutex_lock(&gw.sched_lock);
 		if (c->req_queued && qos_cancel(gw.qos, &c->req)) {
 			c->req_queued = false;
@@ -1571,13 +1712,73 @@ static void client_on_kill(struct gw_msg *m)
 	gw_worker_reclaim(w);
 }
 
-/* Start the head command: locally, on the pinned server, or through qos. */
-static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t seq)
+/* The ERR 1226 text for a statement its account's queue had no room for. */
+static void client_queue_full_msg(const struct gw_client *c, char *msg, size_t msglen)
+{
+	snprintf(msg, msglen, "User '%s' has exceeded the 'max_queue' resource (current value: %u)",
+	         c->account->name, c->account->limits.max_queue);
+}
+
+/*
+ * Run c's request (its command, or its login's schema check) on a backend connection: one
+ * held for its account, a spare or a reserve one when it need not queue, else through
+ * qos. false when the account's queue is full: nothing started, the caller answers.
+ */
+static bool client_schedule(struct gw_client *c, uint64_t now)
 {
 	struct gw_msg *local = NULL, *remote = NULL;
 	struct qos_account_stats qs;
 	bool backlogged;
 	enum qos_verdict v;
+
+	c->req.account = c->account->qa;
+	c->req.affinity = (uint32_t)c->worker->id;
+	pthread_mutex_lock(&gw.sched_lock);
+	qos_account_get_stats(c->account->qa, &qs);
+	if (qs.queued == 0) {
+		/* A server held for this account (anticipation), or a spare one above
+		 * --max-active: the statement need not queue (server.c). */
+		struct gw_server *s = c->account->held ? gw_server_take_held_locked(c) : NULL;
+
+		if (!s)
+			s = gw_server_take_spare_locked(c);
+		if (!s)
+			s = gw_server_take_reserve_locked(c);
+		if (s) {
+			pthread_mutex_unlock(&gw.sched_lock);
+			c->req_running = false;
+			client_set_state(c, GW_CL_RUNNING);
+			gw_server_run(s, c);
+			return true;
+		}
+	}
+	backlogged = qs.queued >= GW_BACKLOG_DEEP;
+	v = qos_enqueue(gw.qos, &c->req, now);
+	if (v == QOS_OK) {
+		c->req_queued = true;
+		client_set_state(c, GW_CL_QUEUED);
+		gw_sched_dispatch_locked(now, &local, &remote);
+	} else {
+		gw_account_reject_locked(c->account, GW_REJECT_QUEUE_FULL);
+	}
+	pthread_mutex_unlock(&gw.sched_lock);
+	if (backlogged != c->low_prio && !c->read_paused) {
+		/* The account has (or no longer has) a queue: its clients' reads wait for
+		 * (or stop waiting for) everything else on this thread. */
+		event_del(c->ev);
+		event_priority_set(c->ev, backlogged ? GW_PRIO_LOW : GW_PRIO_HIGH);
+		event_add(c->ev, NULL);
+		c->low_prio = backlogged;
+	}
+	if (v != QOS_OK)
+		return false;
+	gw_sched_deliver(local, remote);
+	return true;
+}
+
+/* Start the head command: locally, on the pinned server, or through qos. */
+static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t seq)
+{
 	uint64_t now;
 	uint8_t cmd;
 
@@ -1729,56 +1930,13 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 		}
 		return;
 	}
-	c->req.account = c->account->qa;
-	c->req.affinity = (uint32_t)c->worker->id;
-	pthread_mutex_lock(&gw.sched_lock);
-	qos_account_get_stats(c->account->qa, &qs);
-	if (qs.queued == 0) {
-		/* A server held for this account (anticipation), or a spare one above
-		 * --max-active: the statement need not queue (server.c). */
-		struct gw_server *s = c->account->held ? gw_server_take_held_locked(c) : NULL;
-
-		if (!s)
-			s = gw_server_take_spare_locked(c);
-		if (!s)
-			s = gw_server_take_reserve_locked(c);
-		if (s) {
-			pthread_mutex_unlock(&gw.sched_lock);
-			c->req_running = false;
-			client_set_state(c, GW_CL_RUNNING);
-			gw_server_run(s, c);
-			return;
-		}
-	}
-	backlogged = qs.queued >= GW_BACKLOG_DEEP;
-	v = qos_enqueue(gw.qos, &c->req, now);
-	if (v == QOS_OK) {
-		c->req_queued = true;
-		client_set_state(c, GW_CL_QUEUED);
-		gw_sched_dispatch_locked(now, &local, &remote);
-	} else {
-		gw_account_reject_locked(c->account, GW_REJECT_QUEUE_FULL);
-	}
-	pthread_mutex_unlock(&gw.sched_lock);
-	if (backlogged != c->low_prio && !c->read_paused) {
-		/* The account has (or no longer has) a queue: its clients' reads wait for
-		 * (or stop waiting for) everything else on this thread. */
-		event_del(c->ev);
-		event_priority_set(c->ev, backlogged ? GW_PRIO_LOW : GW_PRIO_HIGH);
-		event_add(c->ev, NULL);
-		c->low_prio = backlogged;
-	}
-	if (v != QOS_OK) {
+	if (!client_schedule(c, now)) {
 		char msg[200];
 
 		client_consume(c, WIRE_HDR_LEN + len);
-		snprintf(msg, sizeof(msg),
-		         "User '%s' has exceeded the 'max_queue' resource (current value: %u)",
-		         c->account->name, c->account->limits.max_queue);
+		client_queue_full_msg(c, msg, sizeof(msg));
 		client_send_err(c, 1, 1226, "42000", msg);
-		return;
 	}
-	gw_sched_deliver(local, remote);
 }
 
 /* A message from the scheduler (maybe from another worker). */
@@ -1828,12 +1986,16 @@ void gw_client_on_msg(struct gw_msg *m)
 		gw_server_run(s, c);
 		break;
 	case GW_MSG_EXPIRE:
-		if (client_peek_packet(c, &p, &len, &seq))
-			client_consume(c, WIRE_HDR_LEN + len);
 		snprintf(msg, sizeof(msg),
 		         "User '%s' has exceeded the 'queue_timeout_ms' resource (current value: "
 		         "%u): no backend connection became free in time",
 		         c->account->name, c->account->limits.queue_timeout_ms);
+		if (c->login_check) {
+			client_login_refuse(c, 1226, "42000", msg);
+			break;
+		}
+		if (client_peek_packet(c, &p, &len, &seq))
+			client_consume(c, WIRE_HDR_LEN + len);
 		if (c->holds) { /* its statement never ran */
 			pthread_mutex_lock(&gw.sched_lock);
 			gw_client_hold_drop_locked(c);
@@ -1855,6 +2017,10 @@ void gw_client_on_msg(struct gw_msg *m)
 		         gw.backend_error[0] ? gw.backend_error : "unavailable");
 		gw_client_hold_drop_locked(c); /* its statement never ran */
 		pthread_mutex_unlock(&gw.sched_lock);
+		if (c->login_check) {
+			client_login_refuse(c, 2003, "HY000", msg);
+			break;
+		}
 		if (client_peek_packet(c, &p, &len, &seq))
 			client_consume(c, WIRE_HDR_LEN + len);
 		client_set_state(c, GW_CL_IDLE);
@@ -2003,6 +2169,10 @@ void gw_client_server_lost(struct gw_client *c, uint8_t seq, const char *why)
 	c->infile = false;
 	c->cmd_continued = false;
 	c->server = NULL;
+	if (c->login_check) {
+		client_login_refuse(c, 2013, "HY000", msg);
+		return;
+	}
 	if (c->state == GW_CL_IDLE) {
 		/* Between statements (a pinned or in-transaction session whose connection
 		 * was killed or timed out): nothing was asked, so nothing is answered. The

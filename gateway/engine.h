@@ -72,6 +72,12 @@ const struct gw_stmt *gw_client_stmt_pending(struct gw_client *c);
 /* The first packet p (n bytes) of the answer to c's COM_STMT_PREPARE, running on s: on
  * success the statement gets c's id (written into p) and s records the backend's. */
 void gw_client_stmt_prepared(struct gw_client *c, struct gw_server *s, uint8_t *p, uint32_t n);
+/* The schema check of c's login (login_check) ran on s: err NULL, the schema was
+ * accepted and the login is answered OK; else err (errlen bytes) is the backend's ERR
+ * payload, which becomes the login's answer. s goes back to the pool (reusable) or is
+ * closed. */
+void gw_client_login_checked(struct gw_client *c, struct gw_server *s, const uint8_t *err,
+                             uint32_t errlen, bool reusable);
 /* Server lost while running c's command; close_client: end the session. */
 void gw_client_server_lost(struct gw_client *c, uint8_t seq, const char *why);
 const char *gw_client_state_name(enum gw_client_state st);

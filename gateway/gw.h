@@ -108,6 +108,18 @@ struct gw_cred {
 };
 
 /*
+ * A schema a login's check found usable for an account (issue 12, symptom 8): later logins
+ * naming it are answered at once until until_ns. Bounded in time so that a schema dropped
+ * (or a grant revoked) since is checked, and refused, again soon.
+ */
+#define GW_DBS_SEEN       8
+#define GW_DB_SEEN_TTL_NS (1000u * 1000000u)
+struct gw_db_seen {
+	char name[GW_DB_MAX + 1];
+	uint64_t until_ns; /* 0: empty slot */
+};
+
+/*
  * An account: a login and its rules. Long-lived: created when the rules first mention
  * it, kept (marked dead) after deletion so that clients still holding it stay valid.
  * Fields below `rules` are guarded by gw.sched_lock.
@@ -141,6 +153,9 @@ struct gw_account {
 	struct gw_account_tstats *ts;        /* owned: one block per worker, written by that
 	                                      * worker only, without locks; summed on read */
 	struct gw_account *next;             /* in gw.accounts */
+
+	/* Schemas its logins found usable lately (under sched_lock; issue 12). */
+	struct gw_db_seen dbs_seen[GW_DBS_SEEN];
 };
 
 /* Client states. X-macro so that the enum and its names cannot drift. */
@@ -333,7 +348,12 @@ struct gw_client {
 	struct gw_account *auth_account; /* AUTH_DELAY: borrowed: the account it proved;
 	                                  * NULL: refused */
 	char *auth_deny_msg;             /* AUTH_DELAY, refused: owned: the ERR 1045 text */
-	uint8_t auth_seq;                /* AUTH_DELAY: sequence id of the answer */
+	uint8_t auth_seq;                /* AUTH_DELAY, login_check: sequence id of the answer */
+	bool login_check;                /* logged in, but the answer (OK or the backend's ERR)
+	                                  * waits for the schema it named to be checked on a
+	                                  * backend connection (QUEUED..RUNNING; issue 12) */
+	bool login_db_verified;          /* login_check: a step of the server's PREPARE (login,
+	                                  * COM_CHANGE_USER, COM_INIT_DB) accepted c->db */
 	struct gw_cred auth_cred;        /* AUTH_DELAY, proved: what it proved with */
 	bool auth_switch;                /* AUTH_DELAY: the answer is an AuthSwitchRequest
 	                                  * (COM_CHANGE_USER's second chance) */

@@ -952,8 +952,10 @@ static void prep_build_rest(struct gw_server *s, const struct gw_client *c, stru
 	if (gw_session_build_set(b, gw.cfg.no_replay ? &s->vars : &c->vars, &s->vars, !s->tracking))
 		prep_push(s, GW_PREP_SET);
 	/* Last, so that a refused COM_INIT_DB (a dropped schema) leaves nothing behind it and
-	 * the connection, whose earlier steps are recorded, can be kept. */
-	if (strcmp(s->db, c->db) != 0) {
+	 * the connection, whose earlier steps are recorded, can be kept. A login's check
+	 * (issue 12) asks even when s is in that schema already: it may have been dropped
+	 * or its grant revoked since s went there. */
+	if (strcmp(s->db, c->db) != 0 || (c->login_check && !c->login_db_verified)) {
 		off = wire_packet_begin(b, 0);
 		wire_put_u8(b, COM_INIT_DB);
 		wire_put_bytes(b, c->db, strlen(c->db));
@@ -1103,12 +1105,18 @@ static void server_prepare(struct gw_server *s, struct gw_client *c)
 	if (b.len > 0 && !server_send_wbuf(s, &b)) /* COM_STMT_CLOSEs only */
 		return;
 	wire_buf_free(&b);
+	if (c->login_check) {
+		/* Its login's schema was accepted: there is no command to send. */
+		gw_client_login_checked(c, s, NULL, 0, /* reusable= */ true);
+		return;
+	}
 	server_set_state(s, GW_SV_ACTIVE);
 	gw_client_send_command(c, s);
 }
 
 void gw_server_run(struct gw_server *s, struct gw_client *c)
 {
+	s->started_ns = gw_now_ns(); /* its PREPARE counts too (gw_client_send_command resets it) */
 	if (s->fd >= 0 && s->caps_class != (c->caps & GW_CAPS_CLASS_MASK)) {
 		/* Opened for clients with other capabilities: reopen for this one. */
 		gw_log_debug("S-%u reopened for C-%llu: capability class 0x%08x, was 0x%08x", s->id,
@@ -1221,6 +1229,13 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 		const uint8_t *cp;
 		uint32_t clen;
 
+		if (c->login_check) {
+			/* The login named a schema the backend refused (issue 12): its error
+			 * is the login's answer. */
+			gw_client_login_checked(c, s, p, len, keep);
+			return;
+		}
+
 		if ((step == GW_PREP_STMT || step == GW_PREP_STMT_DB) &&
 		    (c->pinned || c->in_trans || c->cmd == COM_STMT_SEND_LONG_DATA)) {
 			/* The statement could not be prepared again where the session's state
@@ -1264,6 +1279,9 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 		return;
 	}
 	/* OK: logged in, user changed, schema changed or variables set. */
+	if (step == GW_PREP_INIT_DB || step == GW_PREP_CHANGE_USER ||
+	    step == GW_PREP_CHANGE_USER_AUTH || s->state == GW_SV_LOGIN)
+		c->login_db_verified = true; /* each of these took c->db (a login's check) */
 	switch (step) {
 	case GW_PREP_SET:
 		s->tracking = true;
