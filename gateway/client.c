@@ -1322,6 +1322,37 @@ static bool sql_is(const uint8_t *q, size_t n, const char *want)
 	return k == wl;
 }
 
+/* Does q (n bytes) contain word, in any case? */
+static bool sql_contains(const uint8_t *q, size_t n, const char *word)
+{
+	size_t wl = strlen(word);
+
+	for (size_t i = 0; i + wl <= n; i++) {
+		if (strncasecmp((const char *)q + i, word, wl) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * May the statement read the Compression status variable? SHOW [GLOBAL | SESSION | LOCAL]
+ * STATUS in any form, or a query of information_schema's status tables. Its answer is
+ * about the backend's connection, which is never compressed; a compressed client must
+ * hear about its own (issue 12): server.c turns a row (Compression, OFF) into ON.
+ */
+static bool sql_reads_status(const uint8_t *q, size_t n)
+{
+	size_t i = 0;
+
+	if (n > 4096)
+		return false;
+	while (i < n && isspace(q[i]))
+		i++;
+	if (n - i >= 4 && strncasecmp((const char *)q + i, "show", 4) == 0)
+		return sql_contains(q + i, n - i, "status");
+	return sql_contains(q, n, "session_status") || sql_contains(q, n, "global_status");
+}
+
 /*
  * Answer a one-row, one-column numeric result ourselves: SELECT LAST_INSERT_ID() from
  * what the client's own last INSERT reported (its backend connection may since have
@@ -1793,6 +1824,7 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 	cmd = p[0];
 	c->cmd = cmd;
 	c->db_change_pending = false;
+	c->status_compress = false;
 	if (c->ended && cmd != COM_QUIT) {
 		char msg[300];
 
@@ -1849,6 +1881,7 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 		    sql_parse_use(p + 1, len - 1, c->pending_db, sizeof(c->pending_db)))
 			c->db_change_pending = true;
 		c->sql_flags = sql_scan(p + 1, len - 1);
+		c->status_compress = c->compress && sql_reads_status(p + 1, len - 1);
 		if ((c->sql_flags & SQL_LAST_INSERT_ID) &&
 		    sql_is(p + 1, len - 1, "selectlast_insert_id()")) {
 			client_consume(c, WIRE_HDR_LEN + len);
@@ -2090,6 +2123,7 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 		pin = false; /* testing only: show what goes wrong without pins */
 	c->pin_pending = false;
 	c->sql_flags = 0;
+	c->status_compress = false;
 	if (c->cmd == COM_STMT_SEND_LONG_DATA)
 		pin = true; /* the data waits on that server for the execute */
 	c->db_change_pending = false;

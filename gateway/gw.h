@@ -311,6 +311,8 @@ struct gw_client {
 	struct gw_vars vars;       /* session variables the client SET */
 	uint64_t last_insert_id;   /* from the last OK that carried one */
 	unsigned sql_flags;        /* sql_scan() of the running COM_QUERY */
+	bool status_compress;      /* the running COM_QUERY of a compressed client asks for
+	                            * status variables: its Compression row says ON (issue 12) */
 	bool pin_pending;          /* pin when the running command succeeds */
 	struct wire_buf subst_pkt; /* what goes to the server instead of the client's
 	                            * command: KILL QUERY <backend id> for its KILL, a

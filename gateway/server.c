@@ -1330,6 +1330,43 @@ static size_t lenenc_size(uint64_t v)
  * (variables, schema, "something else changed"), and rewrite it for a client that did
  * not ask for session tracking (the backend connection always does).
  */
+/*
+ * A text row of a status query of a compressed client (c->status_compress): the backend
+ * speaks of its own connection, which is not compressed; the client's is. A row
+ * (Compression, OFF) is forwarded as (Compression, ON), as MariaDB answers a compressed
+ * client (issue 12). pkt..end is the whole packet in s->in; the bytes before it are
+ * forwarded first, as server_on_ok() does.
+ */
+static void server_on_status_row(struct gw_server *s, const uint8_t *pkt, size_t end)
+{
+	const uint8_t *p = pkt + WIRE_HDR_LEN;
+	size_t n = end - (size_t)(pkt - s->in.data) - WIRE_HDR_LEN;
+	struct wire_cur cur = wire_cur_init(p, n);
+	struct gw_client *c = s->client;
+	const uint8_t *name, *value;
+	size_t name_len, value_len;
+	struct wire_buf b;
+	size_t off;
+
+	if (!c || s->state != GW_SV_ACTIVE || s->resp.kind != WIRE_RESP_QUERY || n == 0 ||
+	    p[0] >= 0xfb || !wire_get_lenenc_str(&cur, &name, &name_len) ||
+	    !wire_get_lenenc_str(&cur, &value, &value_len) || wire_cur_left(&cur) != 0 ||
+	    name_len != 11 || strncasecmp((const char *)name, "compression", 11) != 0 ||
+	    value_len != 3 || memcmp(value, "OFF", 3) != 0)
+		return;
+	wire_buf_init(&b);
+	off = wire_packet_begin(&b, pkt[3]);
+	wire_put_lenenc_str(&b, name, name_len);
+	wire_put_lenenc_str(&b, "ON", 2);
+	wire_packet_end(&b, off);
+	if (!b.failed) {
+		gw_client_forward2(c, s->in.data + s->in.start,
+		                   (size_t)(pkt - s->in.data) - s->in.start, b.data, b.len);
+		s->in.start = (size_t)(pkt - s->in.data) + WIRE_HDR_LEN + n;
+	}
+	wire_buf_free(&b);
+}
+
 static void server_on_ok(struct gw_server *s, const uint8_t *pkt, size_t end)
 {
 	const uint8_t *p = pkt + WIRE_HDR_LEN;
@@ -1509,12 +1546,17 @@ static void server_stream(struct gw_server *s)
 					s->prep_resp_first = false;
 					stmt_prepared(s, s->in.data + pos + WIRE_HDR_LEN, len);
 				}
+				bool row = s->resp.state == WRS_ROWS;
+
 				step = wire_resp_feed(&s->resp, d + pos + WIRE_HDR_LEN, len);
 				pos += WIRE_HDR_LEN + (size_t)len;
 				last_pkt = pkt;
 				if (s->resp.ok_seen) {
 					s->resp.ok_seen = false;
 					server_on_ok(s, d + pkt, pos);
+				} else if (row && step == WIRE_STEP_MORE && s->client &&
+				           s->client->status_compress) {
+					server_on_status_row(s, d + pkt, pos);
 				}
 				continue;
 			}
