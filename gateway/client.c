@@ -45,6 +45,11 @@
 	 CLIENT_CONNECT_ATTRS | CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | CLIENT_SESSION_TRACK |     \
 	 CLIENT_DEPRECATE_EOF | CLIENT_COMPRESS)
 
+/* MariaDB's extended capabilities sluice offers clients, when the backend has them: the
+ * extended column metadata (JSON's format, INET6's and UUID's type names; server.c
+ * converts column definitions for clients without it). */
+#define GW_SERVER_EXT_CAPS MARIADB_CLIENT_EXTENDED_METADATA
+
 static const char *const client_state_names[] = { GW_CLIENT_STATES(GW_X_NAME) };
 
 static void client_on_read(evutil_socket_t fd, short what, void *arg);
@@ -353,6 +358,12 @@ void gw_client_accept(struct gw_worker *w, int fd, const struct sockaddr *sa)
 	h.conn_id = (uint32_t)c->id;
 	memcpy(h.scramble, c->salt, sizeof(h.scramble));
 	h.caps = GW_SERVER_CAPS;
+	if (gw.cfg.backend_mariadb) {
+		/* Greet as MariaDB does (issue 12): no CLIENT_MYSQL, and the extended
+		 * capabilities the backend has that sluice passes on. */
+		h.caps &= ~CLIENT_MYSQL;
+		h.ext_caps = gw.cfg.backend_ext_caps & GW_SERVER_EXT_CAPS;
+	}
 	h.charset = 45; /* utf8mb4_general_ci */
 	h.status = SERVER_STATUS_AUTOCOMMIT;
 	gw_strlcpy(h.auth_plugin, AUTH_NATIVE, sizeof(h.auth_plugin));
@@ -1166,6 +1177,8 @@ static void client_handshake(struct gw_client *c, const uint8_t *p, uint32_t len
 		return;
 	}
 	c->caps = r.caps & GW_SERVER_CAPS;
+	if (gw.cfg.backend_mariadb)
+		c->ext_caps = r.ext_caps & gw.cfg.backend_ext_caps & GW_SERVER_EXT_CAPS;
 	c->charset = r.charset;
 	if (r.caps & CLIENT_CONNECT_WITH_DB)
 		gw_strlcpy(c->db, r.db, sizeof(c->db));
@@ -1380,6 +1393,8 @@ static void client_answer_number(struct gw_client *c, const char *name, uint64_t
 	wire_put_lenenc_str(&b, "", 0);
 	wire_put_lenenc_str(&b, name, strlen(name));
 	wire_put_lenenc_str(&b, "", 0);
+	if (c->ext_caps & MARIADB_CLIENT_EXTENDED_METADATA)
+		wire_put_lenenc(&b, 0); /* no extended metadata (issue 12) */
 	wire_put_lenenc(&b, 0x0c);
 	wire_put_u16(&b, 63);                       /* binary */
 	wire_put_u32(&b, 21);                       /* display length */

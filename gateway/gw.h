@@ -250,6 +250,8 @@ struct gw_server {
 	                             * packet is still to come */
 	uint8_t salt[20];           /* from the backend's handshake */
 	uint32_t caps;              /* capabilities agreed with the backend */
+	uint32_t ext_caps;          /* MariaDB's extended ones agreed (wire.h): extended
+	                             * metadata whenever the backend has it (issue 12) */
 	uint32_t backend_conn_id;   /* the backend's thread id */
 	struct gw_account *account; /* weak (accounts live forever): identity now */
 	uint64_t cred_gen;          /* the gw_cred.gen its login or last COM_CHANGE_USER
@@ -338,6 +340,7 @@ struct gw_client {
 	                             * its account or a spare one above --max-active:
 	                             * counted in account->unqueued_active */
 	uint32_t caps;              /* negotiated with the client */
+	uint32_t ext_caps;          /* MariaDB's extended ones negotiated (wire.h) */
 	uint8_t charset;
 	char db[GW_DB_MAX + 1];         /* current schema */
 	char pending_db[GW_DB_MAX + 1]; /* COM_INIT_DB / USE in flight */
@@ -422,6 +425,11 @@ struct gw_config {
 	uint32_t auth_delay_max_ms;     /* the longest a login answer waits (0 = never) */
 	uint32_t reserve_pool;          /* connections beyond the pool (server.c's reserve);
 	                                 * GW_RESERVE_AUTO: an eighth of the pool, at least 1 */
+
+	/* What the backend's greeting said at start (main.c): MariaDB (no CLIENT_MYSQL) and
+	 * its extended capabilities; clients are offered what it has (issue 12). */
+	bool backend_mariadb;
+	uint32_t backend_ext_caps;
 };
 
 #define GW_RESERVE_AUTO UINT32_MAX

@@ -882,7 +882,12 @@ static void server_login(struct gw_server *s, const uint8_t *p, uint32_t len)
 	}
 	gw_strlcpy(r.db, c->db, sizeof(r.db));
 	gw_strlcpy(r.auth_plugin, AUTH_NATIVE, sizeof(r.auth_plugin));
+	/* Extended metadata whenever MariaDB has it, whatever this client asked: the
+	 * connection serves clients of both kinds, and server_fix_coldef() converts. */
+	if (!(r.caps & CLIENT_MYSQL))
+		r.ext_caps = h.ext_caps & MARIADB_CLIENT_EXTENDED_METADATA;
 	s->caps = r.caps;
+	s->ext_caps = r.ext_caps;
 	wire_buf_init(&b);
 	wire_build_handshake_resp(&b, 1, &r);
 	if (!server_send_wbuf(s, &b))
@@ -1330,6 +1335,60 @@ static size_t lenenc_size(uint64_t v)
  * (variables, schema, "something else changed"), and rewrite it for a client that did
  * not ask for session tracking (the backend connection always does).
  */
+/* server_fix_coldef() moves at most this many bytes to take a block out: bytes before the
+ * packet beyond that are sent first */
+#define GW_COLDEF_MOVE_MAX 4096
+
+/*
+ * A column definition (the whole packet at offset pkt of s->in, ending at end) for a
+ * client whose idea of MariaDB's extended metadata differs from s's (issue 12): backend
+ * connections take the metadata whenever MariaDB has it, since each serves clients of
+ * both kinds. A client that did not ask gets the definition without the block, in place:
+ * the bytes before the block, from the start of what is not forwarded yet, move up over
+ * it (no extra send, nothing after it moves). A client that asked, on a connection
+ * without it (a backend changed since start), gets an empty block in a rebuilt packet.
+ */
+static void server_fix_coldef(struct gw_server *s, size_t pkt, size_t end)
+{
+	struct gw_client *c = s->client;
+	uint8_t *d = s->in.data;
+	size_t n = end - pkt - WIRE_HDR_LEN;
+	bool has_ext = (s->ext_caps & MARIADB_CLIENT_EXTENDED_METADATA) != 0;
+	size_t cut, cut_len, head;
+	struct wire_buf b;
+	size_t off;
+
+	if (!c || s->state != GW_SV_ACTIVE ||
+	    !wire_coldef_ext_block(d + pkt + WIRE_HDR_LEN, n, has_ext, &cut, &cut_len))
+		return;
+	if (has_ext) {
+		if (pkt - s->in.start > GW_COLDEF_MOVE_MAX) {
+			gw_client_forward(c, d + s->in.start, pkt - s->in.start);
+			s->in.start = pkt;
+		}
+		head = pkt + WIRE_HDR_LEN + cut - s->in.start;
+		memmove(d + s->in.start + cut_len, d + s->in.start, head);
+		s->in.start += cut_len;
+		pkt += cut_len;
+		n -= cut_len;
+		d[pkt] = (uint8_t)n;
+		d[pkt + 1] = (uint8_t)(n >> 8);
+		d[pkt + 2] = (uint8_t)(n >> 16);
+		return;
+	}
+	wire_buf_init(&b);
+	off = wire_packet_begin(&b, d[pkt + 3]);
+	wire_put_bytes(&b, d + pkt + WIRE_HDR_LEN, cut);
+	wire_put_lenenc(&b, 0);
+	wire_put_bytes(&b, d + pkt + WIRE_HDR_LEN + cut, n - cut);
+	wire_packet_end(&b, off);
+	if (!b.failed) {
+		gw_client_forward2(c, d + s->in.start, pkt - s->in.start, b.data, b.len);
+		s->in.start = end;
+	}
+	wire_buf_free(&b);
+}
+
 /*
  * A text row of a status query of a compressed client (c->status_compress): the backend
  * speaks of its own connection, which is not compressed; the client's is. A row
@@ -1547,6 +1606,9 @@ static void server_stream(struct gw_server *s)
 					stmt_prepared(s, s->in.data + pos + WIRE_HDR_LEN, len);
 				}
 				bool row = s->resp.state == WRS_ROWS;
+				bool coldef = s->resp.state == WRS_COLDEFS ||
+				              s->resp.state == WRS_PREP_PARAMS ||
+				              s->resp.state == WRS_PREP_COLS;
 
 				step = wire_resp_feed(&s->resp, d + pos + WIRE_HDR_LEN, len);
 				pos += WIRE_HDR_LEN + (size_t)len;
@@ -1557,6 +1619,12 @@ static void server_stream(struct gw_server *s)
 				} else if (row && step == WIRE_STEP_MORE && s->client &&
 				           s->client->status_compress) {
 					server_on_status_row(s, d + pkt, pos);
+				} else if (coldef && s->client &&
+				           ((s->ext_caps ^ s->client->ext_caps) &
+				            MARIADB_CLIENT_EXTENDED_METADATA) &&
+				           len >= 4 &&
+				           memcmp(d + pkt + WIRE_HDR_LEN, "\003def", 4) == 0) {
+					server_fix_coldef(s, pkt, pos);
 				}
 				continue;
 			}

@@ -45,6 +45,18 @@
 #define CLIENT_SESSION_TRACK                  0x00800000u
 #define CLIENT_DEPRECATE_EOF                  0x01000000u
 
+/* A server without CLIENT_MYSQL (which is CLIENT_LONG_PASSWORD) in its greeting is MariaDB:
+ * its greeting and the client's answer then carry MariaDB's extended capabilities in the
+ * last 4 bytes of their fillers (the bits below, 32 places up in MariaDB's numbering). */
+#define CLIENT_MYSQL                        CLIENT_LONG_PASSWORD
+#define MARIADB_CLIENT_PROGRESS             0x00000001u
+#define MARIADB_CLIENT_COM_MULTI            0x00000002u
+#define MARIADB_CLIENT_STMT_BULK_OPERATIONS 0x00000004u
+#define MARIADB_CLIENT_EXTENDED_METADATA                                                           \
+	0x00000008u /* column definitions carry a                                                  \
+	             * type name / format block */
+#define MARIADB_CLIENT_CACHE_METADATA 0x00000010u
+
 /* Server status flags. */
 #define SERVER_STATUS_IN_TRANS          0x0001u
 #define SERVER_STATUS_AUTOCOMMIT        0x0002u
@@ -195,6 +207,7 @@ struct wire_handshake {
 	uint8_t charset;
 	uint16_t status;
 	char auth_plugin[64];
+	uint32_t ext_caps; /* MariaDB's extended capabilities (when !(caps & CLIENT_MYSQL)) */
 };
 
 bool wire_parse_handshake(const uint8_t *p, size_t n, struct wire_handshake *h);
@@ -212,6 +225,7 @@ struct wire_handshake_resp {
 	char auth_plugin[64];
 	const uint8_t *attrs; /* borrowed: connect attributes, raw (lenenc pairs) */
 	size_t attrs_len;
+	uint32_t ext_caps; /* MariaDB's extended capabilities (when !(caps & CLIENT_MYSQL)) */
 };
 
 bool wire_parse_handshake_resp(const uint8_t *p, size_t n, struct wire_handshake_resp *r);
@@ -295,6 +309,14 @@ void wire_build_execute(struct wire_buf *b, uint8_t seq, const uint8_t *p, size_
                         const uint8_t *types);
 /* Append the packet of p (n >= 5 bytes: a COM_STMT_* payload) with statement id `id`. */
 void wire_build_stmt_cmd(struct wire_buf *b, uint8_t seq, const uint8_t *p, size_t n, uint32_t id);
+
+/*
+ * Where the block of MariaDB's extended metadata sits in the column definition p (n bytes):
+ * at *cut, after the six names; *cut_len bytes (its lenenc length and its contents) when
+ * has_ext (the definition has one), else 0 (where one would go). false when p is not a
+ * column definition.
+ */
+bool wire_coldef_ext_block(const uint8_t *p, size_t n, bool has_ext, size_t *cut, size_t *cut_len);
 
 /* Is this payload an EOF packet (0xfe, short) under the given capabilities? */
 static inline bool wire_is_eof(const uint8_t *p, size_t n, uint32_t caps)
