@@ -467,6 +467,7 @@ static void client_free(struct gw_client *c)
 	gw_vars_free(&c->vars);
 	explicit_bzero(&c->cred, sizeof(c->cred));
 	explicit_bzero(&c->auth_cred, sizeof(c->auth_cred));
+	explicit_bzero(&c->cu_old_cred, sizeof(c->cu_old_cred));
 	free(c);
 }
 
@@ -927,6 +928,8 @@ static void client_send_auth_switch(struct gw_client *c, uint8_t seq)
 /* The login's OK: the session begins. */
 static void client_login_ok(struct gw_client *c, uint8_t seq)
 {
+	c->cu_old_account = NULL; /* a COM_CHANGE_USER is done */
+	explicit_bzero(&c->cu_old_cred, sizeof(c->cu_old_cred));
 	client_prelogin_done(c);
 	gw_log_debug("C-%llu %s@%s logged in (db '%s', charset %u, capabilities 0x%08x)",
 	             (unsigned long long)c->id, c->account->name, c->addr, c->db, c->charset,
@@ -987,11 +990,32 @@ static void client_db_remember(const struct gw_client *c, bool good, uint64_t no
 static void client_login_refuse(struct gw_client *c, uint16_t code, const char *state,
                                 const char *msg)
 {
+	struct gw_account *old = c->cu_old_account;
+
 	c->login_check = false;
-	gw_log_info("C-%llu %s@%s: login refused by the backend: %u %s", (unsigned long long)c->id,
-	            c->account->name, c->addr, code, msg);
+	gw_log_info("C-%llu %s@%s: %s refused: %u %s", (unsigned long long)c->id, c->account->name,
+	            c->addr, old ? "COM_CHANGE_USER" : "login", code, msg);
+	if (!old) {
+		client_send_err(c, c->auth_seq, code, state, msg);
+		client_close(c, "login refused by the backend");
+		return;
+	}
+	/* A refused COM_CHANGE_USER: the session goes on as the account before, in its
+	 * schema (its variables and statements are gone: MariaDB resets them too). */
+	pthread_mutex_lock(&gw.sched_lock);
+	c->account->connections--;
+	old->connections++;
+	pthread_mutex_unlock(&gw.sched_lock);
+	c->account = old;
+	c->cred = c->cu_old_cred;
+	explicit_bzero(&c->cu_old_cred, sizeof(c->cu_old_cred));
+	c->cu_old_account = NULL;
+	gw_strlcpy(c->db, c->cu_old_db, sizeof(c->db));
+	gw_killmap_set_account(c);
+	client_set_state(c, GW_CL_IDLE);
 	client_send_err(c, c->auth_seq, code, state, msg);
-	client_close(c, "login refused by the backend");
+	if (c->state != GW_CL_CLOSED && client_in_held(c) > 0)
+		client_process(c);
 }
 
 void gw_client_login_checked(struct gw_client *c, struct gw_server *s, const uint8_t *err,
@@ -1244,6 +1268,10 @@ static void client_change_user(struct gw_client *c, const uint8_t *p, uint32_t l
 	gw_vars_clear(&c->vars);
 	gw_stmts_clear(&c->stmts);
 	c->last_insert_id = 0;
+	/* What a change refused for its schema goes back to (client_login_refuse). */
+	c->cu_old_account = c->account;
+	c->cu_old_cred = c->cred;
+	gw_strlcpy(c->cu_old_db, c->db, sizeof(c->cu_old_db));
 	gw_strlcpy(c->db, cu.db, sizeof(c->db));
 	if (cu.charset)
 		c->charset = (uint8_t)cu.charset;

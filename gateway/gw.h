@@ -384,6 +384,13 @@ struct gw_client {
 	uint64_t bytes_in, bytes_out;
 	struct gw_client *next; /* in the worker's list of its state */
 	struct gw_client *prev;
+
+	/* COM_CHANGE_USER until answered: the account before (borrowed), its credentials
+	 * and schema. A change refused for its schema brings them back, as MariaDB keeps
+	 * the session of a refused change (issue 12). */
+	struct gw_account *cu_old_account;
+	struct gw_cred cu_old_cred;
+	char cu_old_db[GW_DB_MAX + 1];
 };
 
 struct gw_worker {

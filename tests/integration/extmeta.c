@@ -25,9 +25,9 @@ static void print_field(const char *what, const MYSQL_FIELD *f)
 	mariadb_field_attr(&fmt, f, MARIADB_FIELD_ATTR_FORMAT_NAME);
 	printf("%s: %s.%s.%s (%s.%s) type %d charset %u length %lu flags 0x%x decimals %u "
 	       "type_name '%.*s' format '%.*s'\n",
-	       what, f->db, f->table, f->name, f->org_table, f->org_name, (int)f->type, f->charsetnr,
-	       f->length, f->flags, f->decimals, (int)tname.length, tname.str ? tname.str : "",
-	       (int)fmt.length, fmt.str ? fmt.str : "");
+	       what, f->db, f->table, f->name, f->org_table, f->org_name, (int)f->type,
+	       f->charsetnr, f->length, f->flags, f->decimals, (int)tname.length,
+	       tname.str ? tname.str : "", (int)fmt.length, fmt.str ? fmt.str : "");
 }
 
 static void fail(const char *what, const char *err)

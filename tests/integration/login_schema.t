@@ -25,7 +25,8 @@ GONE = lib.create_schema("t_login_gone")  # dropped during the test
 MISSING = "t_login_nosuchdb"
 lib.drop_schema(MISSING)
 U = lib.Account("t_login_u", "pw-login-u", schemas=[GOOD, GONE])
-s = lib.start_sluice([U], pool_size=4)
+V = lib.Account("t_login_v", "pw-login-v", schemas=[GOOD])  # COM_CHANGE_USER's target
+s = lib.start_sluice([U, V], pool_size=4)
 # MariaDB checks the grant before the schema: only an account that could use the missing
 # schema hears that it does not exist (1049); any other hears 1044.
 lib.root_sql("GRANT SELECT ON `t\\_login\\_nosuch%%`.* TO %s@'%%'", (U.name,))
@@ -95,6 +96,29 @@ for db, what, opts in ((MISSING, "missing schema", ()), (OTHER, "schema without 
     is_(got, want, "mariadb %s-D %s (%s): sluice answers as MariaDB does"
         % ("".join(o + " " for o in opts), db, what))
 
+# COM_CHANGE_USER naming a schema: MariaDB refuses it with the same errors, and the
+# session goes on as the user before, in its schema (a user variable is gone: the session
+# was reset), as through libmariadb's mysql_change_user().
+prog = os.path.join(os.path.dirname(os.environ.get("SLUICE_BIN", "./sluice")),
+                    "tests", "integration", "changeuser")
+if not os.path.exists(prog):
+    lib.bail_out("%s is missing: build it with make check" % prog)
+
+
+def change_user(host, port, user, db):
+    r = subprocess.run([prog, host, str(port), U.name, U.password, GOOD, user.name,
+                        user.password, db], capture_output=True, text=True, timeout=60)
+    return r.returncode, r.stdout.splitlines(), r.stderr.strip()
+
+
+for user, db, what in ((V, MISSING, "a missing schema"), (V, OTHER, "a schema without a grant"),
+                       (U, MISSING, "a missing schema, same user"), (V, GOOD, "a good schema")):
+    want = change_user(lib.MARIADB_HOST, lib.MARIADB_PORT, user, db)
+    got = change_user(s.host, s.port, user, db)
+    diag("COM_CHANGE_USER to %s, %s: %r" % (user.name, db, got[1]))
+    is_(got, want, "COM_CHANGE_USER to %s naming %s: answered, and the session after it, "
+        "as MariaDB does" % (user.name, what))
+
 # A schema that worked a moment ago and was dropped since is refused again: sluice's
 # memory of good schemas does not outlive the schema (it is bounded in time).
 is_(sluice_error(GONE), None, "through sluice: a schema about to be dropped logs in")
@@ -115,4 +139,5 @@ lib.finish(s)
 lib.drop_schema(GOOD)
 lib.drop_schema(OTHER)
 lib.drop_user(U.name)
+lib.drop_user(V.name)
 lib.done_testing()
