@@ -63,8 +63,6 @@ static bool client_hold_unwait_locked(struct gw_client *c);
 static bool client_peek_packet(struct gw_client *c, const uint8_t **payload, uint32_t *len,
                                uint8_t *seq);
 static void client_auth_finish(struct gw_client *c);
-static bool client_schedule(struct gw_client *c, uint64_t now);
-static void client_queue_full_msg(const struct gw_client *c, char *msg, size_t msglen);
 
 const char *gw_client_state_name(enum gw_client_state st)
 {
@@ -1072,13 +1070,16 @@ void gw_client_login_checked(struct gw_client *c, struct gw_server *s, const uin
  * The login (or COM_CHANGE_USER) proved its password and is admitted; c->db is the schema
  * it named. MariaDB refuses a login whose schema does not exist (ERR 1049) or that the
  * account may not use (ERR 1044), so when c->db is not known good for the account, the
- * answer waits for a backend connection to accept it (issue 12): the check runs as a
- * request of the account, queued like its statements, and the server's PREPARE sends the
- * COM_INIT_DB (server.c); gw_client_login_checked() answers.
+ * answer waits for a backend connection to accept it (issue 12): the server's PREPARE
+ * sends the COM_INIT_DB (server.c), and gw_client_login_checked() answers. The check
+ * takes a connection only when one is free at once; a login never waits behind the
+ * pool's statements: with every connection busy it is answered OK unchecked, and a bad
+ * schema shows at its first statement.
  */
 static void client_logged_in(struct gw_client *c, uint8_t seq)
 {
 	uint64_t now = gw_now_ns();
+	struct gw_server *s = NULL;
 
 	client_set_state(c, GW_CL_IDLE);
 	c->status = SERVER_STATUS_AUTOCOMMIT;
@@ -1089,7 +1090,16 @@ static void client_logged_in(struct gw_client *c, uint8_t seq)
 	    !gw_vars_set_expr(&c->vars, "wait_timeout", "@@global.interactive_timeout"))
 		gw_log_warn("C-%llu: out of memory for its session variables",
 		            (unsigned long long)c->id);
-	if (!c->db[0] || client_db_seen(c, now)) {
+	if (c->db[0] && !client_db_seen(c, now)) {
+		pthread_mutex_lock(&gw.sched_lock);
+		s = gw_server_take_free_locked(c);
+		pthread_mutex_unlock(&gw.sched_lock);
+		if (!s)
+			gw_log_debug("C-%llu %s: schema '%s' not checked at login: every backend "
+			             "connection is busy",
+			             (unsigned long long)c->id, c->account->name, c->db);
+	}
+	if (!s) {
 		client_login_ok(c, seq);
 		return;
 	}
@@ -1099,12 +1109,9 @@ static void client_logged_in(struct gw_client *c, uint8_t seq)
 	c->cmd = COM_INIT_DB;
 	c->sql_flags = 0;
 	c->enqueued_ns = now;
-	if (!client_schedule(c, now)) {
-		char msg[200];
-
-		client_queue_full_msg(c, msg, sizeof(msg));
-		client_login_refuse(c, 1226, "42000", msg);
-	}
+	c->req_running = false;
+	client_set_state(c, GW_CL_RUNNING);
+	gw_server_run(s, c);
 }
 
 /*
@@ -1762,8 +1769,7 @@ static void client_on_kill(struct gw_msg *m)
 	}
 	if (c && !m->kill_query_only) {
 		client_close(c, "KILL CONNECTION");
-	} else if (c && !c->login_check &&
-	           (c->state == GW_CL_QUEUED || c->state == GW_CL_HOLD_WAIT)) {
+	} else if (c && (c->state == GW_CL_QUEUED || c->state == GW_CL_HOLD_WAIT)) {
 		pthread_mutex_lock(&gw.sched_lock);
 		if (c->req_queued && qos_cancel(gw.qos, &c->req)) {
 			c->req_queued = false;
@@ -1786,73 +1792,13 @@ static void client_on_kill(struct gw_msg *m)
 	gw_worker_reclaim(w);
 }
 
-/* The ERR 1226 text for a statement its account's queue had no room for. */
-static void client_queue_full_msg(const struct gw_client *c, char *msg, size_t msglen)
-{
-	snprintf(msg, msglen, "User '%s' has exceeded the 'max_queue' resource (current value: %u)",
-	         c->account->name, c->account->limits.max_queue);
-}
-
-/*
- * Run c's request (its command, or its login's schema check) on a backend connection: one
- * held for its account, a spare or a reserve one when it need not queue, else through
- * qos. false when the account's queue is full: nothing started, the caller answers.
- */
-static bool client_schedule(struct gw_client *c, uint64_t now)
+/* Start the head command: locally, on the pinned server, or through qos. */
+static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t seq)
 {
 	struct gw_msg *local = NULL, *remote = NULL;
 	struct qos_account_stats qs;
 	bool backlogged;
 	enum qos_verdict v;
-
-	c->req.account = c->account->qa;
-	c->req.affinity = (uint32_t)c->worker->id;
-	pthread_mutex_lock(&gw.sched_lock);
-	qos_account_get_stats(c->account->qa, &qs);
-	if (qs.queued == 0) {
-		/* A server held for this account (anticipation), or a spare one above
-		 * --max-active: the statement need not queue (server.c). */
-		struct gw_server *s = c->account->held ? gw_server_take_held_locked(c) : NULL;
-
-		if (!s)
-			s = gw_server_take_spare_locked(c);
-		if (!s)
-			s = gw_server_take_reserve_locked(c);
-		if (s) {
-			pthread_mutex_unlock(&gw.sched_lock);
-			c->req_running = false;
-			client_set_state(c, GW_CL_RUNNING);
-			gw_server_run(s, c);
-			return true;
-		}
-	}
-	backlogged = qs.queued >= GW_BACKLOG_DEEP;
-	v = qos_enqueue(gw.qos, &c->req, now);
-	if (v == QOS_OK) {
-		c->req_queued = true;
-		client_set_state(c, GW_CL_QUEUED);
-		gw_sched_dispatch_locked(now, &local, &remote);
-	} else {
-		gw_account_reject_locked(c->account, GW_REJECT_QUEUE_FULL);
-	}
-	pthread_mutex_unlock(&gw.sched_lock);
-	if (backlogged != c->low_prio && !c->read_paused) {
-		/* The account has (or no longer has) a queue: its clients' reads wait for
-		 * (or stop waiting for) everything else on this thread. */
-		event_del(c->ev);
-		event_priority_set(c->ev, backlogged ? GW_PRIO_LOW : GW_PRIO_HIGH);
-		event_add(c->ev, NULL);
-		c->low_prio = backlogged;
-	}
-	if (v != QOS_OK)
-		return false;
-	gw_sched_deliver(local, remote);
-	return true;
-}
-
-/* Start the head command: locally, on the pinned server, or through qos. */
-static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t seq)
-{
 	uint64_t now;
 	uint8_t cmd;
 
@@ -2006,13 +1952,56 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 		}
 		return;
 	}
-	if (!client_schedule(c, now)) {
+	c->req.account = c->account->qa;
+	c->req.affinity = (uint32_t)c->worker->id;
+	pthread_mutex_lock(&gw.sched_lock);
+	qos_account_get_stats(c->account->qa, &qs);
+	if (qs.queued == 0) {
+		/* A server held for this account (anticipation), or a spare one above
+		 * --max-active: the statement need not queue (server.c). */
+		struct gw_server *s = c->account->held ? gw_server_take_held_locked(c) : NULL;
+
+		if (!s)
+			s = gw_server_take_spare_locked(c);
+		if (!s)
+			s = gw_server_take_reserve_locked(c);
+		if (s) {
+			pthread_mutex_unlock(&gw.sched_lock);
+			c->req_running = false;
+			client_set_state(c, GW_CL_RUNNING);
+			gw_server_run(s, c);
+			return;
+		}
+	}
+	backlogged = qs.queued >= GW_BACKLOG_DEEP;
+	v = qos_enqueue(gw.qos, &c->req, now);
+	if (v == QOS_OK) {
+		c->req_queued = true;
+		client_set_state(c, GW_CL_QUEUED);
+		gw_sched_dispatch_locked(now, &local, &remote);
+	} else {
+		gw_account_reject_locked(c->account, GW_REJECT_QUEUE_FULL);
+	}
+	pthread_mutex_unlock(&gw.sched_lock);
+	if (backlogged != c->low_prio && !c->read_paused) {
+		/* The account has (or no longer has) a queue: its clients' reads wait for
+		 * (or stop waiting for) everything else on this thread. */
+		event_del(c->ev);
+		event_priority_set(c->ev, backlogged ? GW_PRIO_LOW : GW_PRIO_HIGH);
+		event_add(c->ev, NULL);
+		c->low_prio = backlogged;
+	}
+	if (v != QOS_OK) {
 		char msg[200];
 
 		client_consume(c, WIRE_HDR_LEN + len);
-		client_queue_full_msg(c, msg, sizeof(msg));
+		snprintf(msg, sizeof(msg),
+		         "User '%s' has exceeded the 'max_queue' resource (current value: %u)",
+		         c->account->name, c->account->limits.max_queue);
 		client_send_err(c, 1, 1226, "42000", msg);
+		return;
 	}
+	gw_sched_deliver(local, remote);
 }
 
 /* A message from the scheduler (maybe from another worker). */
@@ -2062,16 +2051,12 @@ void gw_client_on_msg(struct gw_msg *m)
 		gw_server_run(s, c);
 		break;
 	case GW_MSG_EXPIRE:
+		if (client_peek_packet(c, &p, &len, &seq))
+			client_consume(c, WIRE_HDR_LEN + len);
 		snprintf(msg, sizeof(msg),
 		         "User '%s' has exceeded the 'queue_timeout_ms' resource (current value: "
 		         "%u): no backend connection became free in time",
 		         c->account->name, c->account->limits.queue_timeout_ms);
-		if (c->login_check) {
-			client_login_refuse(c, 1226, "42000", msg);
-			break;
-		}
-		if (client_peek_packet(c, &p, &len, &seq))
-			client_consume(c, WIRE_HDR_LEN + len);
 		if (c->holds) { /* its statement never ran */
 			pthread_mutex_lock(&gw.sched_lock);
 			gw_client_hold_drop_locked(c);
@@ -2093,10 +2078,6 @@ void gw_client_on_msg(struct gw_msg *m)
 		         gw.backend_error[0] ? gw.backend_error : "unavailable");
 		gw_client_hold_drop_locked(c); /* its statement never ran */
 		pthread_mutex_unlock(&gw.sched_lock);
-		if (c->login_check) {
-			client_login_refuse(c, 2003, "HY000", msg);
-			break;
-		}
 		if (client_peek_packet(c, &p, &len, &seq))
 			client_consume(c, WIRE_HDR_LEN + len);
 		client_set_state(c, GW_CL_IDLE);

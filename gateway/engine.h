@@ -127,6 +127,11 @@ struct gw_server *gw_server_take_spare_locked(struct gw_client *c);
  * held sessions of other accounts cannot keep it from starting); at most an eighth of
  * the pool (at least 1) such connections at once, each closed after its statement. */
 struct gw_server *gw_server_take_reserve_locked(struct gw_client *c);
+/* Under sched_lock: a connection free at once for the schema check of c's login (issue
+ * 12), bound to c and skipping the queue like a held one: the one HELD for c's account,
+ * an idle one, or a slot not yet connected; NULL when the pool is busy, the backend down,
+ * or statements wait in the queue (they come first). */
+struct gw_server *gw_server_take_free_locked(struct gw_client *c);
 /* Under sched_lock: c no longer holds (or is about to hold) a server between statements
  * (issue 11, pins.h). */
 void gw_client_hold_drop_locked(struct gw_client *c);

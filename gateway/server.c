@@ -471,6 +471,24 @@ struct gw_server *gw_server_take_spare_locked(struct gw_client *c)
 	return s;
 }
 
+struct gw_server *gw_server_take_free_locked(struct gw_client *c)
+{
+	struct gw_server *s;
+
+	if (qos_queued_total(gw.qos) > 0)
+		return NULL; /* (and nothing HELD gone idle is left undispatched) */
+	s = c->account->held ? gw_server_take_held_locked(c) : NULL;
+	if (s)
+		return s;
+	if (gw.nlive - gw.nidle >= gw.cfg.pool_size ||
+	    (gw.nidle == 0 && (gw.nlive >= gw.cfg.pool_size || gw_now_ns() < gw.down_until_ns)))
+		return NULL;
+	s = bind_server_locked(c);
+	c->unqueued = true;
+	c->account->unqueued_active++;
+	return s;
+}
+
 /* Connections the pool may open beyond its size, each for a statement of an account that
  * occupies no connection at all while every one is busy (issue 11): --reserve-pool, by
  * default an eighth of the pool, at least 1. They close when their statement ends

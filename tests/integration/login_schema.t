@@ -10,6 +10,7 @@
 import os
 import subprocess
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lib  # noqa: E402
@@ -127,6 +128,33 @@ want = direct_error(GONE)
 got = lib.wait_until(lambda: sluice_error(GONE) == want, 10)
 ok(got, "through sluice: the dropped schema is refused (ERR 1049) within 10 s",
    lambda: "last answer: %r, MariaDB's: %r" % (sluice_error(GONE), want))
+
+# A login is never made to wait behind the pool's statements: with every backend
+# connection busy, a schema not seen lately is not checked (it would show at the first
+# statement), and the login is answered at once.
+FRESH = lib.create_schema("t_login_fresh")
+lib.root_sql("GRANT ALL ON `%s`.* TO %%s@'%%%%'" % FRESH, (U.name,))
+busy = [s.connect(U) for _ in range(4)]
+sleepers = [threading.Thread(target=lambda c=c: c.cursor().execute("SELECT SLEEP(3)"))
+            for c in busy]
+for th in sleepers:
+    th.start()
+lib.wait_until(lambda: len([r for r in lib.backend_threads([U.name]) if r[2] == "Query"
+                            and r[4] and "SLEEP" in r[4]]) >= 4, 10)
+fresh, secs = lib.timed(lambda: pymysql.connect(
+    host=s.host, port=s.port, user=U.name, password=U.password, database=FRESH,
+    connect_timeout=10, read_timeout=30, autocommit=None))
+ok(secs < 1.5, "with every backend connection busy (4 x SLEEP(3)), a login naming a new "
+   "schema is answered at once (%.3f s)" % secs)
+for th in sleepers:
+    th.join(30)
+with fresh.cursor() as cur:
+    cur.execute("SELECT DATABASE()")
+    is_(cur.fetchone(), (FRESH,), "... and its session is in that schema")
+fresh.close()
+for c in busy:
+    c.close()
+lib.drop_schema(FRESH)
 
 # The sessions that logged in work; the refused ones left nothing behind.
 c = s.connect(U, database=GOOD)
