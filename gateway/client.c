@@ -45,8 +45,11 @@
 	 CLIENT_CONNECT_ATTRS | CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | CLIENT_SESSION_TRACK |     \
 	 CLIENT_DEPRECATE_EOF | CLIENT_COMPRESS)
 
-/* MariaDB's capabilities 32-63 that sluice offers, when its backend offers them. */
-#define GW_SERVER_EXT_CAPS MARIADB_CLIENT_STMT_BULK_OPERATIONS
+/* MariaDB's capabilities 32-63 sluice offers clients, when the backend has them: bulk
+ * executes (COM_STMT_BULK_EXECUTE) and the extended column metadata (JSON's format,
+ * INET6's and UUID's type names; server.c converts column definitions for clients
+ * without it). */
+#define GW_SERVER_EXT_CAPS (MARIADB_CLIENT_STMT_BULK_OPERATIONS | MARIADB_CLIENT_EXTENDED_METADATA)
 
 static const char *const client_state_names[] = { GW_CLIENT_STATES(GW_X_NAME) };
 
@@ -355,10 +358,13 @@ void gw_client_accept(struct gw_worker *w, int fd, const struct sockaddr *sa)
 	h.conn_id = (uint32_t)c->id;
 	memcpy(h.scramble, c->salt, sizeof(h.scramble));
 	h.caps = GW_SERVER_CAPS;
-	h.ext_caps = gw.cfg.backend_ext_caps & GW_SERVER_EXT_CAPS;
-	if (h.ext_caps)
-		h.caps &= ~CLIENT_LONG_PASSWORD; /* "a MariaDB server": its clients read them */
-	h.charset = 45;                          /* utf8mb4_general_ci */
+	if (gw.cfg.backend_mariadb) {
+		/* Greet as MariaDB does (issue 12): no CLIENT_MYSQL, and the extended
+		 * capabilities the backend has that sluice passes on. */
+		h.caps &= ~CLIENT_MYSQL;
+		h.ext_caps = gw.cfg.backend_ext_caps & GW_SERVER_EXT_CAPS;
+	}
+	h.charset = 45; /* utf8mb4_general_ci */
 	h.status = SERVER_STATUS_AUTOCOMMIT;
 	gw_strlcpy(h.auth_plugin, AUTH_NATIVE, sizeof(h.auth_plugin));
 	wire_buf_init(&b);
@@ -464,6 +470,7 @@ static void client_free(struct gw_client *c)
 	free(c->uv_dirty);
 	explicit_bzero(&c->cred, sizeof(c->cred));
 	explicit_bzero(&c->auth_cred, sizeof(c->auth_cred));
+	explicit_bzero(&c->cu_old_cred, sizeof(c->cu_old_cred));
 	free(c);
 }
 
@@ -971,9 +978,164 @@ static void client_send_auth_switch(struct gw_client *c, uint8_t seq)
 	client_send_wbuf(c, &b);
 }
 
+/* The login's OK: the session begins. */
+static void client_login_ok(struct gw_client *c, uint8_t seq)
+{
+	c->cu_old_account = NULL; /* a COM_CHANGE_USER is done */
+	explicit_bzero(&c->cu_old_cred, sizeof(c->cu_old_cred));
+	client_prelogin_done(c);
+	gw_log_debug("C-%llu %s@%s logged in (db '%s', charset %u, capabilities 0x%08x)",
+	             (unsigned long long)c->id, c->account->name, c->addr, c->db, c->charset,
+	             c->caps);
+	client_send_ok(c, seq);
+	/* Everything after the OK travels in compressed frames when the client asked. */
+	if (c->caps & CLIENT_COMPRESS)
+		c->compress = true;
+}
+
+/* Under sched_lock: the slot of a's remembered schemas that names db, or NULL. */
+static struct gw_db_seen *db_seen_find_locked(struct gw_account *a, const char *db)
+{
+	for (int i = 0; i < GW_DBS_SEEN; i++) {
+		if (a->dbs_seen[i].until_ns && strcmp(a->dbs_seen[i].name, db) == 0)
+			return &a->dbs_seen[i];
+	}
+	return NULL;
+}
+
+/* Did a login of c's account find c->db usable less than GW_DB_SEEN_TTL_NS ago? */
+static bool client_db_seen(const struct gw_client *c, uint64_t now)
+{
+	struct gw_db_seen *e;
+	bool seen;
+
+	pthread_mutex_lock(&gw.sched_lock);
+	e = db_seen_find_locked(c->account, c->db);
+	seen = e && e->until_ns > now;
+	pthread_mutex_unlock(&gw.sched_lock);
+	return seen;
+}
+
+/* Remember (good) or forget c->db for c's account's next logins. */
+static void client_db_remember(const struct gw_client *c, bool good, uint64_t now)
+{
+	struct gw_account *a = c->account;
+	struct gw_db_seen *e;
+
+	pthread_mutex_lock(&gw.sched_lock);
+	e = db_seen_find_locked(a, c->db);
+	if (good && !e) {
+		/* An empty slot, else the one that expires first. */
+		e = &a->dbs_seen[0];
+		for (int i = 1; i < GW_DBS_SEEN && e->until_ns; i++) {
+			if (a->dbs_seen[i].until_ns < e->until_ns)
+				e = &a->dbs_seen[i];
+		}
+		gw_strlcpy(e->name, c->db, sizeof(e->name));
+	}
+	if (e)
+		e->until_ns = good ? now + GW_DB_SEEN_TTL_NS : 0;
+	pthread_mutex_unlock(&gw.sched_lock);
+}
+
+/* A login that was checked ends with the ERR (code, state, msg) at the login's sequence
+ * id, and the connection closes, as MariaDB closes it. */
+static void client_login_refuse(struct gw_client *c, uint16_t code, const char *state,
+                                const char *msg)
+{
+	struct gw_account *old = c->cu_old_account;
+
+	c->login_check = false;
+	gw_log_info("C-%llu %s@%s: %s refused: %u %s", (unsigned long long)c->id, c->account->name,
+	            c->addr, old ? "COM_CHANGE_USER" : "login", code, msg);
+	if (!old) {
+		client_send_err(c, c->auth_seq, code, state, msg);
+		client_close(c, "login refused by the backend");
+		return;
+	}
+	/* A refused COM_CHANGE_USER: the session goes on as the account before, in its
+	 * schema (its variables and statements are gone: MariaDB resets them too). */
+	pthread_mutex_lock(&gw.sched_lock);
+	c->account->connections--;
+	old->connections++;
+	pthread_mutex_unlock(&gw.sched_lock);
+	c->account = old;
+	c->cred = c->cu_old_cred;
+	explicit_bzero(&c->cu_old_cred, sizeof(c->cu_old_cred));
+	c->cu_old_account = NULL;
+	gw_strlcpy(c->db, c->cu_old_db, sizeof(c->db));
+	gw_killmap_set_account(c);
+	client_set_state(c, GW_CL_IDLE);
+	client_send_err(c, c->auth_seq, code, state, msg);
+	if (c->state != GW_CL_CLOSED && client_in_held(c) > 0)
+		client_process(c);
+}
+
+void gw_client_login_checked(struct gw_client *c, struct gw_server *s, const uint8_t *err,
+                             uint32_t errlen, bool reusable)
+{
+	uint64_t now = gw_now_ns();
+	bool completed = false;
+	struct wire_err e;
+	char msg[400];
+
+	pthread_mutex_lock(&gw.sched_lock);
+	if (c->req_running) {
+		qos_complete(gw.qos, &c->req, now - s->started_ns, now);
+		c->req_running = false;
+		completed = true;
+	} else {
+		qos_charge(gw.qos, c->account->qa, now - s->started_ns, now);
+	}
+	gw_client_unqueued_done_locked(c);
+	gw_client_hold_drop_locked(c);
+	pthread_mutex_unlock(&gw.sched_lock);
+	c->server = NULL;
+	s->client = NULL;
+	if (!err)
+		s->may_hold = true; /* its account may well use it next (anticipation) */
+	gw_server_release(s, reusable);
+	if (completed)
+		gw_sched_kick();
+	if (c->state == GW_CL_CLOSED)
+		return;
+	client_set_state(c, GW_CL_IDLE);
+	if (err) {
+		uint16_t code = 2013;
+		const char *state = "HY000";
+
+		gw_strlcpy(msg, "malformed error from backend", sizeof(msg));
+		if (wire_parse_err(err, errlen, &e)) {
+			code = e.code;
+			state = e.sqlstate;
+			snprintf(msg, sizeof(msg), "%.*s", (int)e.msg_len, (const char *)e.msg);
+		}
+		client_db_remember(c, /* good= */ false, now);
+		client_login_refuse(c, code, state, msg);
+		return;
+	}
+	c->login_check = false;
+	client_db_remember(c, /* good= */ true, now);
+	client_login_ok(c, c->auth_seq);
+	if (c->state != GW_CL_CLOSED && client_in_held(c) > 0)
+		client_process(c); /* what it sent without waiting for the OK */
+}
+
+/*
+ * The login (or COM_CHANGE_USER) proved its password and is admitted; c->db is the schema
+ * it named. MariaDB refuses a login whose schema does not exist (ERR 1049) or that the
+ * account may not use (ERR 1044), so when c->db is not known good for the account, the
+ * answer waits for a backend connection to accept it (issue 12): the server's PREPARE
+ * sends the COM_INIT_DB (server.c), and gw_client_login_checked() answers. The check
+ * takes a connection only when one is free at once; a login never waits behind the
+ * pool's statements: with every connection busy it is answered OK unchecked, and a bad
+ * schema shows at its first statement.
+ */
 static void client_logged_in(struct gw_client *c, uint8_t seq)
 {
-	client_prelogin_done(c);
+	uint64_t now = gw_now_ns();
+	struct gw_server *s = NULL;
+
 	client_set_state(c, GW_CL_IDLE);
 	c->status = SERVER_STATUS_AUTOCOMMIT;
 	/* CLIENT_INTERACTIVE: MySQL starts such a session with wait_timeout set to
@@ -983,13 +1145,28 @@ static void client_logged_in(struct gw_client *c, uint8_t seq)
 	    !gw_vars_set_expr(&c->vars, "wait_timeout", "@@global.interactive_timeout"))
 		gw_log_warn("C-%llu: out of memory for its session variables",
 		            (unsigned long long)c->id);
-	gw_log_debug("C-%llu %s@%s logged in (db '%s', charset %u, capabilities 0x%08x)",
-	             (unsigned long long)c->id, c->account->name, c->addr, c->db, c->charset,
-	             c->caps);
-	client_send_ok(c, seq);
-	/* Everything after the OK travels in compressed frames when the client asked. */
-	if (c->caps & CLIENT_COMPRESS)
-		c->compress = true;
+	if (c->db[0] && !client_db_seen(c, now)) {
+		pthread_mutex_lock(&gw.sched_lock);
+		s = gw_server_take_free_locked(c);
+		pthread_mutex_unlock(&gw.sched_lock);
+		if (!s)
+			gw_log_debug("C-%llu %s: schema '%s' not checked at login: every backend "
+			             "connection is busy",
+			             (unsigned long long)c->id, c->account->name, c->db);
+	}
+	if (!s) {
+		client_login_ok(c, seq);
+		return;
+	}
+	c->auth_seq = seq;
+	c->login_check = true;
+	c->login_db_verified = false;
+	c->cmd = COM_INIT_DB;
+	c->sql_flags = 0;
+	c->enqueued_ns = now;
+	c->req_running = false;
+	client_set_state(c, GW_CL_RUNNING);
+	gw_server_run(s, c);
 }
 
 /*
@@ -1086,7 +1263,8 @@ static void client_handshake(struct gw_client *c, const uint8_t *p, uint32_t len
 		return;
 	}
 	c->caps = r.caps & GW_SERVER_CAPS;
-	c->ext_caps = r.ext_caps & gw.cfg.backend_ext_caps & GW_SERVER_EXT_CAPS;
+	if (gw.cfg.backend_mariadb)
+		c->ext_caps = r.ext_caps & gw.cfg.backend_ext_caps & GW_SERVER_EXT_CAPS;
 	c->charset = r.charset;
 	if (r.caps & CLIENT_CONNECT_WITH_DB)
 		gw_strlcpy(c->db, r.db, sizeof(c->db));
@@ -1152,6 +1330,10 @@ static void client_change_user(struct gw_client *c, const uint8_t *p, uint32_t l
 	gw_vars_clear(&c->vars);
 	gw_stmts_clear(&c->stmts);
 	client_forget_carried(c);
+	/* What a change refused for its schema goes back to (client_login_refuse). */
+	c->cu_old_account = c->account;
+	c->cu_old_cred = c->cred;
+	gw_strlcpy(c->cu_old_db, c->db, sizeof(c->cu_old_db));
 	gw_strlcpy(c->db, cu.db, sizeof(c->db));
 	if (cu.charset)
 		c->charset = (uint8_t)cu.charset;
@@ -1221,6 +1403,37 @@ static bool sql_parse_use(const uint8_t *q, size_t n, char *out, size_t outlen)
 	while (i < n && (isspace(q[i]) || q[i] == ';'))
 		i++;
 	return k > 0 && i == n;
+}
+
+/* Does q (n bytes) contain word, in any case? */
+static bool sql_contains(const uint8_t *q, size_t n, const char *word)
+{
+	size_t wl = strlen(word);
+
+	for (size_t i = 0; i + wl <= n; i++) {
+		if (strncasecmp((const char *)q + i, word, wl) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * May the statement read the Compression status variable? SHOW [GLOBAL | SESSION | LOCAL]
+ * STATUS in any form, or a query of information_schema's status tables. Its answer is
+ * about the backend's connection, which is never compressed; a compressed client must
+ * hear about its own (issue 12): server.c turns a row (Compression, OFF) into ON.
+ */
+static bool sql_reads_status(const uint8_t *q, size_t n)
+{
+	size_t i = 0;
+
+	if (n > 4096)
+		return false;
+	while (i < n && isspace(q[i]))
+		i++;
+	if (n - i >= 4 && strncasecmp((const char *)q + i, "show", 4) == 0)
+		return sql_contains(q + i, n - i, "status");
+	return sql_contains(q, n, "session_status") || sql_contains(q, n, "global_status");
 }
 
 /* ---- prepared statements (stmt.h; docs/pooling.md) ---- */
@@ -1700,6 +1913,7 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 	cmd = p[0];
 	c->cmd = cmd;
 	c->db_change_pending = false;
+	c->status_compress = false;
 	if (c->ended && cmd != COM_QUIT) {
 		char msg[300];
 
@@ -1756,6 +1970,7 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 		    sql_parse_use(p + 1, len - 1, c->pending_db, sizeof(c->pending_db)))
 			c->db_change_pending = true;
 		c->sql_flags = client_scan_query(c, p + 1, len - 1);
+		c->status_compress = c->compress && sql_reads_status(p + 1, len - 1);
 		c->connid_n = 0;
 		if ((c->sql_flags & SQL_CONNECTION_ID) && len < WIRE_MAX_PAYLOAD) {
 			/* CONNECTION_ID() is the session's id in every form (p is the head
@@ -2058,6 +2273,7 @@ static bool client_settle(struct gw_client *c, struct gw_server *s)
 		s->lid_client = c->id; /* LAST_INSERT_ID(expr) set c's value there */
 	c->pin_pending = false;
 	c->sql_flags = 0;
+	c->status_compress = false;
 	if (c->cmd == COM_STMT_SEND_LONG_DATA)
 		pin = true; /* the data waits on that server for the execute */
 	c->db_change_pending = false;
@@ -2162,6 +2378,10 @@ void gw_client_server_lost(struct gw_client *c, uint8_t seq, const char *why)
 	c->cmd_continued = false;
 	c->cont_shift = false;
 	c->server = NULL;
+	if (c->login_check) {
+		client_login_refuse(c, 2013, "HY000", msg);
+		return;
+	}
 	if (c->state == GW_CL_IDLE) {
 		/* Between statements (a pinned or in-transaction session whose connection
 		 * was killed or timed out): nothing was asked, so nothing is answered. The

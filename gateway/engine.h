@@ -75,6 +75,12 @@ const struct gw_stmt *gw_client_stmt_pending(struct gw_client *c);
 /* The first packet p (n bytes) of the answer to c's COM_STMT_PREPARE, running on s: on
  * success the statement gets c's id (written into p) and s records the backend's. */
 void gw_client_stmt_prepared(struct gw_client *c, struct gw_server *s, uint8_t *p, uint32_t n);
+/* The schema check of c's login (login_check) ran on s: err NULL, the schema was
+ * accepted and the login is answered OK; else err (errlen bytes) is the backend's ERR
+ * payload, which becomes the login's answer. s goes back to the pool (reusable) or is
+ * closed. */
+void gw_client_login_checked(struct gw_client *c, struct gw_server *s, const uint8_t *err,
+                             uint32_t errlen, bool reusable);
 /* Server lost while running c's command; close_client: end the session. */
 void gw_client_server_lost(struct gw_client *c, uint8_t seq, const char *why);
 const char *gw_client_state_name(enum gw_client_state st);
@@ -132,6 +138,11 @@ struct gw_server *gw_server_take_spare_locked(struct gw_client *c);
  * held sessions of other accounts cannot keep it from starting); at most an eighth of
  * the pool (at least 1) such connections at once, each closed after its statement. */
 struct gw_server *gw_server_take_reserve_locked(struct gw_client *c);
+/* Under sched_lock: a connection free at once for the schema check of c's login (issue
+ * 12), bound to c and skipping the queue like a held one: the one HELD for c's account,
+ * an idle one, or a slot not yet connected; NULL when the pool is busy, the backend down,
+ * or statements wait in the queue (they come first). */
+struct gw_server *gw_server_take_free_locked(struct gw_client *c);
 /* Under sched_lock: c no longer holds (or is about to hold) a server between statements
  * (issue 11, pins.h). */
 void gw_client_hold_drop_locked(struct gw_client *c);

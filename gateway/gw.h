@@ -115,6 +115,18 @@ struct gw_cred {
 };
 
 /*
+ * A schema a login's check found usable for an account (issue 12, symptom 8): later logins
+ * naming it are answered at once until until_ns. Bounded in time so that a schema dropped
+ * (or a grant revoked) since is checked, and refused, again soon.
+ */
+#define GW_DBS_SEEN       8
+#define GW_DB_SEEN_TTL_NS (1000u * 1000000u)
+struct gw_db_seen {
+	char name[GW_DB_MAX + 1];
+	uint64_t until_ns; /* 0: empty slot */
+};
+
+/*
  * An account: a login and its rules. Long-lived: created when the rules first mention
  * it, kept (marked dead) after deletion so that clients still holding it stay valid.
  * Fields below `rules` are guarded by gw.sched_lock.
@@ -148,6 +160,9 @@ struct gw_account {
 	struct gw_account_tstats *ts;        /* owned: one block per worker, written by that
 	                                      * worker only, without locks; summed on read */
 	struct gw_account *next;             /* in gw.accounts */
+
+	/* Schemas its logins found usable lately (under sched_lock; issue 12). */
+	struct gw_db_seen dbs_seen[GW_DBS_SEEN];
 };
 
 /* Client states. X-macro so that the enum and its names cannot drift. */
@@ -247,7 +262,8 @@ struct gw_server {
 	                             * packet is still to come */
 	uint8_t salt[20];           /* from the backend's handshake */
 	uint32_t caps;              /* capabilities agreed with the backend */
-	uint32_t ext_caps;          /* ... MariaDB's (MARIADB_CLIENT_* >> 32) */
+	uint32_t ext_caps;          /* MariaDB's extended ones agreed (wire.h): extended
+	                             * metadata whenever the backend has it (issue 12) */
 	uint32_t backend_conn_id;   /* the backend's thread id */
 	struct gw_account *account; /* weak (accounts live forever): identity now */
 	uint64_t cred_gen;          /* the gw_cred.gen its login or last COM_CHANGE_USER
@@ -326,6 +342,8 @@ struct gw_client {
 	 * the column definitions of its answer are named back (gw_connid_coldef) */
 	struct sql_connid_sub connid_subs[4];
 	uint8_t connid_n;
+	bool status_compress;      /* the running COM_QUERY of a compressed client asks for
+	                            * status variables: its Compression row says ON (issue 12) */
 	bool pin_pending;          /* pin when the running command succeeds */
 	struct wire_buf subst_pkt; /* what goes to the server instead of the client's
 	                            * command: KILL QUERY <backend id> for its KILL, a
@@ -351,7 +369,7 @@ struct gw_client {
 	                             * its account or a spare one above --max-active:
 	                             * counted in account->unqueued_active */
 	uint32_t caps;              /* negotiated with the client */
-	uint32_t ext_caps;          /* ... MariaDB's (MARIADB_CLIENT_* >> 32) */
+	uint32_t ext_caps;          /* MariaDB's extended ones negotiated (wire.h) */
 	uint8_t charset;
 	char db[GW_DB_MAX + 1];         /* current schema */
 	char pending_db[GW_DB_MAX + 1]; /* COM_INIT_DB / USE in flight */
@@ -364,7 +382,12 @@ struct gw_client {
 	struct gw_account *auth_account; /* AUTH_DELAY: borrowed: the account it proved;
 	                                  * NULL: refused */
 	char *auth_deny_msg;             /* AUTH_DELAY, refused: owned: the ERR 1045 text */
-	uint8_t auth_seq;                /* AUTH_DELAY: sequence id of the answer */
+	uint8_t auth_seq;                /* AUTH_DELAY, login_check: sequence id of the answer */
+	bool login_check;                /* logged in, but the answer (OK or the backend's ERR)
+	                                  * waits for the schema it named to be checked on a
+	                                  * backend connection (QUEUED..RUNNING; issue 12) */
+	bool login_db_verified;          /* login_check: a step of the server's PREPARE (login,
+	                                  * COM_CHANGE_USER, COM_INIT_DB) accepted c->db */
 	struct gw_cred auth_cred;        /* AUTH_DELAY, proved: what it proved with */
 	bool auth_switch;                /* AUTH_DELAY: the answer is an AuthSwitchRequest
 	                                  * (COM_CHANGE_USER's second chance) */
@@ -396,6 +419,13 @@ struct gw_client {
 	uint64_t bytes_in, bytes_out;
 	struct gw_client *next; /* in the worker's list of its state */
 	struct gw_client *prev;
+
+	/* COM_CHANGE_USER until answered: the account before (borrowed), its credentials
+	 * and schema. A change refused for its schema brings them back, as MariaDB keeps
+	 * the session of a refused change (issue 12). */
+	struct gw_account *cu_old_account;
+	struct gw_cred cu_old_cred;
+	char cu_old_db[GW_DB_MAX + 1];
 };
 
 struct gw_worker {
@@ -427,9 +457,6 @@ struct gw_config {
 	uint32_t threads;
 	uint32_t handshake_timeout_ms;
 	char server_version[64];        /* what clients see in the greeting */
-	uint32_t backend_ext_caps;      /* MariaDB's capabilities 32-63 its greeting offered
-	                                 * (wire.h): the ones sluice passes on are offered to
-	                                 * clients only when the backend has them */
 	bool no_replay;                 /* testing only: no variable replay, no pins */
 	uint32_t anticipate_us;         /* how long a light account's server is HELD; 0 = never */
 	uint32_t max_active;            /* queued statements running at once; 0 = pool_size */
@@ -440,6 +467,12 @@ struct gw_config {
 	uint32_t auth_delay_max_ms;     /* the longest a login answer waits (0 = never) */
 	uint32_t reserve_pool;          /* connections beyond the pool (server.c's reserve);
 	                                 * GW_RESERVE_AUTO: an eighth of the pool, at least 1 */
+
+	/* What the backend's greeting said at start (main.c): MariaDB (no CLIENT_MYSQL) and
+	 * its extended capabilities 32-63 (wire.h); clients are offered those sluice passes
+	 * on only when the backend has them (issue 12). */
+	bool backend_mariadb;
+	uint32_t backend_ext_caps;
 };
 
 #define GW_RESERVE_AUTO UINT32_MAX

@@ -350,6 +350,7 @@ static void probe_backend_version(void)
 	    wire_parse_handshake(buf + 4, wire_u24(buf), &h)) {
 		snprintf(gw.cfg.server_version, sizeof(gw.cfg.server_version), "%.40s-sluice",
 		         h.server_version);
+		gw.cfg.backend_mariadb = !(h.caps & CLIENT_MYSQL);
 		gw.cfg.backend_ext_caps = h.ext_caps;
 		gw_log_info("backend %s:%u is %s", gw.cfg.backend_host, gw.cfg.backend_port,
 		            h.server_version);

@@ -471,6 +471,24 @@ struct gw_server *gw_server_take_spare_locked(struct gw_client *c)
 	return s;
 }
 
+struct gw_server *gw_server_take_free_locked(struct gw_client *c)
+{
+	struct gw_server *s;
+
+	if (qos_queued_total(gw.qos) > 0)
+		return NULL; /* (and nothing HELD gone idle is left undispatched) */
+	s = c->account->held ? gw_server_take_held_locked(c) : NULL;
+	if (s)
+		return s;
+	if (gw.nlive - gw.nidle >= gw.cfg.pool_size ||
+	    (gw.nidle == 0 && (gw.nlive >= gw.cfg.pool_size || gw_now_ns() < gw.down_until_ns)))
+		return NULL;
+	s = bind_server_locked(c);
+	c->unqueued = true;
+	c->account->unqueued_active++;
+	return s;
+}
+
 /* Connections the pool may open beyond its size, each for a statement of an account that
  * occupies no connection at all while every one is busy (issue 11): --reserve-pool, by
  * default an eighth of the pool, at least 1. They close when their statement ends
@@ -937,8 +955,6 @@ static void server_login(struct gw_server *s, const uint8_t *p, uint32_t len)
 	    h.caps;
 	if (c->db[0])
 		r.caps |= CLIENT_CONNECT_WITH_DB;
-	/* Bulk execute needs it on the connection; it changes nothing else. */
-	r.ext_caps = h.ext_caps & MARIADB_CLIENT_STMT_BULK_OPERATIONS;
 	r.max_packet = 1u << 30;
 	r.charset = c->charset;
 	gw_strlcpy(r.user, c->account->name, sizeof(r.user));
@@ -948,6 +964,12 @@ static void server_login(struct gw_server *s, const uint8_t *p, uint32_t len)
 	}
 	gw_strlcpy(r.db, c->db, sizeof(r.db));
 	gw_strlcpy(r.auth_plugin, AUTH_NATIVE, sizeof(r.auth_plugin));
+	/* MariaDB's bulk execute (it changes nothing else), and its extended metadata
+	 * whatever this client asked: the connection serves clients of both kinds, and
+	 * server_fix_coldef() converts. */
+	if (!(r.caps & CLIENT_MYSQL))
+		r.ext_caps = h.ext_caps & (MARIADB_CLIENT_STMT_BULK_OPERATIONS |
+		                           MARIADB_CLIENT_EXTENDED_METADATA);
 	s->caps = r.caps;
 	s->ext_caps = r.ext_caps;
 	wire_buf_init(&b);
@@ -1041,8 +1063,10 @@ static void prep_build_rest(struct gw_server *s, const struct gw_client *c, stru
 	if (gw_session_build_set(b, &sync))
 		prep_push(s, GW_PREP_SET);
 	/* Last, so that a refused COM_INIT_DB (a dropped schema) leaves nothing behind it and
-	 * the connection, whose earlier steps are recorded, can be kept. */
-	if (strcmp(s->db, c->db) != 0) {
+	 * the connection, whose earlier steps are recorded, can be kept. A login's check
+	 * (issue 12) asks even when s is in that schema already: it may have been dropped
+	 * or its grant revoked since s went there. */
+	if (strcmp(s->db, c->db) != 0 || (c->login_check && !c->login_db_verified)) {
 		off = wire_packet_begin(b, 0);
 		wire_put_u8(b, COM_INIT_DB);
 		wire_put_bytes(b, c->db, strlen(c->db));
@@ -1192,12 +1216,18 @@ static void server_prepare(struct gw_server *s, struct gw_client *c)
 	if (b.len > 0 && !server_send_wbuf(s, &b)) /* COM_STMT_CLOSEs only */
 		return;
 	wire_buf_free(&b);
+	if (c->login_check) {
+		/* Its login's schema was accepted: there is no command to send. */
+		gw_client_login_checked(c, s, NULL, 0, /* reusable= */ true);
+		return;
+	}
 	server_set_state(s, GW_SV_ACTIVE);
 	gw_client_send_command(c, s);
 }
 
 void gw_server_run(struct gw_server *s, struct gw_client *c)
 {
+	s->started_ns = gw_now_ns(); /* its PREPARE counts too (gw_client_send_command resets it) */
 	if (s->fd >= 0 && s->caps_class != (c->caps & GW_CAPS_CLASS_MASK)) {
 		/* Opened for clients with other capabilities: reopen for this one. */
 		gw_log_debug("S-%u reopened for C-%llu: capability class 0x%08x, was 0x%08x", s->id,
@@ -1310,6 +1340,13 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 		const uint8_t *cp;
 		uint32_t clen;
 
+		if (c->login_check) {
+			/* The login named a schema the backend refused (issue 12): its error
+			 * is the login's answer. */
+			gw_client_login_checked(c, s, p, len, keep);
+			return;
+		}
+
 		if ((step == GW_PREP_STMT || step == GW_PREP_STMT_DB) &&
 		    (c->pinned || c->in_trans || c->cmd == COM_STMT_SEND_LONG_DATA)) {
 			/* The statement could not be prepared again where the session's state
@@ -1353,6 +1390,9 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 		return;
 	}
 	/* OK: logged in, user changed, schema changed or variables set. */
+	if (step == GW_PREP_INIT_DB || step == GW_PREP_CHANGE_USER ||
+	    step == GW_PREP_CHANGE_USER_AUTH || s->state == GW_SV_LOGIN)
+		c->login_db_verified = true; /* each of these took c->db (a login's check) */
 	switch (step) {
 	case GW_PREP_SET:
 		s->tracking = true;
@@ -1407,6 +1447,97 @@ static size_t lenenc_size(uint64_t v)
  * (variables, schema, "something else changed"), and rewrite it for a client that did
  * not ask for session tracking (the backend connection always does).
  */
+/* server_fix_coldef() moves at most this many bytes to take a block out: bytes before the
+ * packet beyond that are sent first */
+#define GW_COLDEF_MOVE_MAX 4096
+
+/*
+ * A column definition (the whole packet at offset pkt of s->in, ending at end) for a
+ * client whose idea of MariaDB's extended metadata differs from s's (issue 12): backend
+ * connections take the metadata whenever MariaDB has it, since each serves clients of
+ * both kinds. A client that did not ask gets the definition without the block, in place:
+ * the bytes before the block, from the start of what is not forwarded yet, move up over
+ * it (no extra send, nothing after it moves). A client that asked, on a connection
+ * without it (a backend changed since start), gets an empty block in a rebuilt packet.
+ */
+static void server_fix_coldef(struct gw_server *s, size_t pkt, size_t end)
+{
+	struct gw_client *c = s->client;
+	uint8_t *d = s->in.data;
+	size_t n = end - pkt - WIRE_HDR_LEN;
+	bool has_ext = (s->ext_caps & MARIADB_CLIENT_EXTENDED_METADATA) != 0;
+	size_t cut, cut_len, head;
+	struct wire_buf b;
+	size_t off;
+
+	if (!c || s->state != GW_SV_ACTIVE ||
+	    !wire_coldef_ext_block(d + pkt + WIRE_HDR_LEN, n, has_ext, &cut, &cut_len))
+		return;
+	if (has_ext) {
+		if (pkt - s->in.start > GW_COLDEF_MOVE_MAX) {
+			gw_client_forward(c, d + s->in.start, pkt - s->in.start);
+			s->in.start = pkt;
+		}
+		head = pkt + WIRE_HDR_LEN + cut - s->in.start;
+		memmove(d + s->in.start + cut_len, d + s->in.start, head);
+		s->in.start += cut_len;
+		pkt += cut_len;
+		n -= cut_len;
+		d[pkt] = (uint8_t)n;
+		d[pkt + 1] = (uint8_t)(n >> 8);
+		d[pkt + 2] = (uint8_t)(n >> 16);
+		return;
+	}
+	wire_buf_init(&b);
+	off = wire_packet_begin(&b, d[pkt + 3]);
+	wire_put_bytes(&b, d + pkt + WIRE_HDR_LEN, cut);
+	wire_put_lenenc(&b, 0);
+	wire_put_bytes(&b, d + pkt + WIRE_HDR_LEN + cut, n - cut);
+	wire_packet_end(&b, off);
+	if (!b.failed) {
+		gw_client_forward2(c, d + s->in.start, pkt - s->in.start, b.data, b.len);
+		s->in.start = end;
+	}
+	wire_buf_free(&b);
+}
+
+/*
+ * A text row of a status query of a compressed client (c->status_compress): the backend
+ * speaks of its own connection, which is not compressed; the client's is. A row
+ * (Compression, OFF) is forwarded as (Compression, ON), as MariaDB answers a compressed
+ * client (issue 12). pkt..end is the whole packet in s->in; the bytes before it are
+ * forwarded first, as server_on_ok() does.
+ */
+static void server_on_status_row(struct gw_server *s, const uint8_t *pkt, size_t end)
+{
+	const uint8_t *p = pkt + WIRE_HDR_LEN;
+	size_t n = end - (size_t)(pkt - s->in.data) - WIRE_HDR_LEN;
+	struct wire_cur cur = wire_cur_init(p, n);
+	struct gw_client *c = s->client;
+	const uint8_t *name, *value;
+	size_t name_len, value_len;
+	struct wire_buf b;
+	size_t off;
+
+	if (!c || s->state != GW_SV_ACTIVE || s->resp.kind != WIRE_RESP_QUERY || n == 0 ||
+	    p[0] >= 0xfb || !wire_get_lenenc_str(&cur, &name, &name_len) ||
+	    !wire_get_lenenc_str(&cur, &value, &value_len) || wire_cur_left(&cur) != 0 ||
+	    name_len != 11 || strncasecmp((const char *)name, "compression", 11) != 0 ||
+	    value_len != 3 || memcmp(value, "OFF", 3) != 0)
+		return;
+	wire_buf_init(&b);
+	off = wire_packet_begin(&b, pkt[3]);
+	wire_put_lenenc_str(&b, name, name_len);
+	wire_put_lenenc_str(&b, "ON", 2);
+	wire_packet_end(&b, off);
+	if (!b.failed) {
+		gw_client_forward2(c, s->in.data + s->in.start,
+		                   (size_t)(pkt - s->in.data) - s->in.start, b.data, b.len);
+		s->in.start = (size_t)(pkt - s->in.data) + WIRE_HDR_LEN + n;
+	}
+	wire_buf_free(&b);
+}
+
 static void server_on_ok(struct gw_server *s, const uint8_t *pkt, size_t end)
 {
 	const uint8_t *p = pkt + WIRE_HDR_LEN;
@@ -1604,16 +1735,31 @@ static void server_stream(struct gw_server *s)
 					s->prep_resp_first = false;
 					stmt_prepared(s, s->in.data + pos + WIRE_HDR_LEN, len);
 				}
+				bool row = s->resp.state == WRS_ROWS;
+				bool coldef = s->resp.state == WRS_COLDEFS ||
+				              s->resp.state == WRS_PREP_PARAMS ||
+				              s->resp.state == WRS_PREP_COLS;
+
 				if (s->resp.state == WRS_COLDEFS && s->client &&
 				    s->client->connid_n && s->client->cmd == COM_QUERY)
 					gw_connid_coldef(s->client, s->in.data + pos + WIRE_HDR_LEN,
 					                 len);
+
 				step = wire_resp_feed(&s->resp, d + pos + WIRE_HDR_LEN, len);
 				pos += WIRE_HDR_LEN + (size_t)len;
 				last_pkt = pkt;
 				if (s->resp.ok_seen) {
 					s->resp.ok_seen = false;
 					server_on_ok(s, d + pkt, pos);
+				} else if (row && step == WIRE_STEP_MORE && s->client &&
+				           s->client->status_compress) {
+					server_on_status_row(s, d + pkt, pos);
+				} else if (coldef && s->client &&
+				           ((s->ext_caps ^ s->client->ext_caps) &
+				            MARIADB_CLIENT_EXTENDED_METADATA) &&
+				           len >= 4 &&
+				           memcmp(d + pkt + WIRE_HDR_LEN, "\003def", 4) == 0) {
+					server_fix_coldef(s, pkt, pos);
 				}
 				continue;
 			}

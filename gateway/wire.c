@@ -339,8 +339,8 @@ bool wire_parse_handshake(const uint8_t *p, size_t n, struct wire_handshake *h)
 	    !wire_get_bytes(&c, 10, &filler))
 		return false;
 	h->caps |= (uint32_t)caps_hi << 16;
-	if (!(h->caps & CLIENT_LONG_PASSWORD))
-		h->ext_caps = wire_u32(filler + 6); /* MariaDB */
+	if (!(h->caps & CLIENT_MYSQL))
+		h->ext_caps = wire_u32(filler + 6);
 	if (h->caps & CLIENT_SECURE_CONNECTION) {
 		/* max(13, auth_len - 8) bytes, the last one a NUL. */
 		size_t l2 = auth_len > 8 ? (size_t)auth_len - 8 : 0;
@@ -382,7 +382,7 @@ void wire_build_handshake(struct wire_buf *b, uint8_t seq, const struct wire_han
 	wire_put_u16(b, (uint16_t)(h->caps >> 16));
 	wire_put_u8(b, 21);
 	wire_put_bytes(b, zeros, 6);
-	wire_put_u32(b, (h->caps & CLIENT_LONG_PASSWORD) ? 0 : h->ext_caps);
+	wire_put_u32(b, (h->caps & CLIENT_MYSQL) ? 0 : h->ext_caps);
 	wire_put_bytes(b, h->scramble + 8, 12);
 	wire_put_u8(b, 0);
 	wire_put_cstr(b, h->auth_plugin);
@@ -403,7 +403,7 @@ bool wire_parse_handshake_resp(const uint8_t *p, size_t n, struct wire_handshake
 	if (!wire_get_u32(&c, &r->max_packet) || !wire_get_u8(&c, &r->charset) ||
 	    !wire_get_bytes(&c, 23, &filler))
 		return false;
-	if (!(r->caps & CLIENT_LONG_PASSWORD))
+	if (!(r->caps & CLIENT_MYSQL))
 		r->ext_caps = wire_u32(filler + 19);
 	if (wire_cur_left(&c) == 0 && (r->caps & CLIENT_SSL)) {
 		r->is_ssl_request = true;
@@ -471,7 +471,7 @@ void wire_build_handshake_resp(struct wire_buf *b, uint8_t seq, const struct wir
 	wire_put_u32(b, r->max_packet);
 	wire_put_u8(b, r->charset);
 	wire_put_bytes(b, zeros, sizeof(zeros));
-	wire_put_u32(b, (r->caps & CLIENT_LONG_PASSWORD) ? 0 : r->ext_caps);
+	wire_put_u32(b, (r->caps & CLIENT_MYSQL) ? 0 : r->ext_caps);
 	wire_put_cstr(b, r->user);
 	if (r->caps & CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA) {
 		wire_put_lenenc_str(b, r->auth, r->auth_len);
@@ -825,6 +825,30 @@ static enum wire_resp_step resp_first(struct wire_resp *r, const uint8_t *p, siz
 		break;
 	}
 	return WIRE_STEP_BAD;
+}
+
+bool wire_coldef_ext_block(const uint8_t *p, size_t n, bool has_ext, size_t *cut, size_t *cut_len)
+{
+	struct wire_cur c = wire_cur_init(p, n);
+	const uint8_t *s;
+	size_t slen;
+	uint64_t ext;
+
+	/* catalog, schema, table alias, table, column alias, column */
+	for (int i = 0; i < 6; i++) {
+		if (!wire_get_lenenc_str(&c, &s, &slen))
+			return false;
+	}
+	*cut = c.off;
+	*cut_len = 0;
+	if (has_ext) {
+		if (!wire_get_lenenc(&c, &ext, NULL) || ext > wire_cur_left(&c) ||
+		    !wire_get_bytes(&c, (size_t)ext, &s))
+			return false;
+		*cut_len = c.off - *cut;
+	}
+	/* The fixed part follows: its length (0x0c) and 12 bytes at least. */
+	return wire_cur_left(&c) >= 13;
 }
 
 enum wire_resp_step wire_resp_feed(struct wire_resp *r, const uint8_t *p, size_t n)

@@ -48,7 +48,14 @@
  * greeting and sends capabilities 32 to 63 in the last 4 of its 10 reserved bytes; a
  * client answers them in the last 4 of the 23 reserved bytes of its handshake response.
  * These are those upper 32 bits (MARIADB_CLIENT_* >> 32). */
+#define CLIENT_MYSQL                        CLIENT_LONG_PASSWORD
+#define MARIADB_CLIENT_PROGRESS             0x00000001u
+#define MARIADB_CLIENT_COM_MULTI            0x00000002u
 #define MARIADB_CLIENT_STMT_BULK_OPERATIONS 0x00000004u /* COM_STMT_BULK_EXECUTE */
+#define MARIADB_CLIENT_EXTENDED_METADATA                                                           \
+	0x00000008u /* column definitions carry a                                                  \
+	             * type name / format block */
+#define MARIADB_CLIENT_CACHE_METADATA 0x00000010u
 
 /* Server status flags. */
 #define SERVER_STATUS_IN_TRANS             0x0001u
@@ -199,7 +206,7 @@ struct wire_handshake {
 	uint32_t conn_id;
 	uint8_t scramble[20]; /* the 20-byte salt */
 	uint32_t caps;
-	uint32_t ext_caps; /* MariaDB's (MARIADB_CLIENT_*): only without CLIENT_LONG_PASSWORD */
+	uint32_t ext_caps; /* MariaDB's (MARIADB_CLIENT_*): only without CLIENT_MYSQL */
 	uint8_t charset;
 	uint16_t status;
 	char auth_plugin[64];
@@ -210,7 +217,7 @@ void wire_build_handshake(struct wire_buf *b, uint8_t seq, const struct wire_han
 
 struct wire_handshake_resp {
 	uint32_t caps;
-	uint32_t ext_caps; /* MariaDB's (MARIADB_CLIENT_*): only without CLIENT_LONG_PASSWORD */
+	uint32_t ext_caps; /* MariaDB's (MARIADB_CLIENT_*): only without CLIENT_MYSQL */
 	uint32_t max_packet;
 	uint8_t charset;
 	bool is_ssl_request; /* a 32-byte SSLRequest: the client wants TLS */
@@ -324,6 +331,14 @@ void wire_build_bulk(struct wire_buf *b, uint8_t seq, const uint8_t *p, size_t n
                      const struct wire_bulk *bk, uint32_t id, const uint8_t *types);
 /* Append the packet of p (n >= 5 bytes: a COM_STMT_* payload) with statement id `id`. */
 void wire_build_stmt_cmd(struct wire_buf *b, uint8_t seq, const uint8_t *p, size_t n, uint32_t id);
+
+/*
+ * Where the block of MariaDB's extended metadata sits in the column definition p (n bytes):
+ * at *cut, after the six names; *cut_len bytes (its lenenc length and its contents) when
+ * has_ext (the definition has one), else 0 (where one would go). false when p is not a
+ * column definition.
+ */
+bool wire_coldef_ext_block(const uint8_t *p, size_t n, bool has_ext, size_t *cut, size_t *cut_len);
 
 /* Is this payload an EOF packet (0xfe, short) under the given capabilities? */
 static inline bool wire_is_eof(const uint8_t *p, size_t n, uint32_t caps)

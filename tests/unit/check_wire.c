@@ -565,6 +565,68 @@ START_TEST(test_handshake_roundtrip)
 }
 END_TEST
 
+/* MariaDB's extended capabilities ride in the fillers of both handshake packets, only
+ * without CLIENT_MYSQL (issue 12). */
+START_TEST(test_handshake_ext_caps)
+{
+	struct wire_handshake h, back;
+	struct wire_handshake_resp r, rback;
+	struct wire_buf b;
+
+	memset(&h, 0, sizeof(h));
+	h.protocol = 10;
+	strcpy(h.server_version, "5.5.5-10.11.9-MariaDB-sluice");
+	h.caps = CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH;
+	h.ext_caps = MARIADB_CLIENT_EXTENDED_METADATA | MARIADB_CLIENT_CACHE_METADATA;
+	strcpy(h.auth_plugin, "mysql_native_password");
+	wire_buf_init(&b);
+	wire_build_handshake(&b, 0, &h);
+	ck_assert(wire_parse_handshake(b.data + WIRE_HDR_LEN, b.len - WIRE_HDR_LEN, &back));
+	ck_assert_uint_eq(back.ext_caps, h.ext_caps);
+	wire_buf_reset(&b);
+	h.caps |= CLIENT_MYSQL; /* a MySQL server: no extended capabilities */
+	wire_build_handshake(&b, 0, &h);
+	ck_assert(wire_parse_handshake(b.data + WIRE_HDR_LEN, b.len - WIRE_HDR_LEN, &back));
+	ck_assert_uint_eq(back.ext_caps, 0);
+
+	memset(&r, 0, sizeof(r));
+	r.caps = CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH;
+	r.ext_caps = MARIADB_CLIENT_EXTENDED_METADATA;
+	strcpy(r.user, "u");
+	strcpy(r.auth_plugin, "mysql_native_password");
+	wire_buf_reset(&b);
+	wire_build_handshake_resp(&b, 1, &r);
+	ck_assert(wire_parse_handshake_resp(b.data + WIRE_HDR_LEN, b.len - WIRE_HDR_LEN, &rback));
+	ck_assert_uint_eq(rback.ext_caps, MARIADB_CLIENT_EXTENDED_METADATA);
+	ck_assert_str_eq(rback.user, "u");
+	wire_buf_free(&b);
+}
+END_TEST
+
+/* The extended-metadata block of a column definition: found after the six names, with
+ * or without one. */
+START_TEST(test_coldef_ext_block)
+{
+	static const uint8_t with[] = "\003def\001d\001t\001t\001j\001j"
+				      "\006\001\004json"
+				      "\014\055\000\377\377\377\377\374\220\000\000\000\000";
+	size_t n = sizeof(with) - 1, cut, cut_len;
+	uint8_t without[64];
+
+	ck_assert(wire_coldef_ext_block(with, n, true, &cut, &cut_len));
+	ck_assert_uint_eq(cut, 14);
+	ck_assert_uint_eq(cut_len, 7);
+	memcpy(without, with, cut);
+	memcpy(without + cut, with + cut + cut_len, n - cut - cut_len);
+	ck_assert(wire_coldef_ext_block(without, n - cut_len, false, &cut, &cut_len));
+	ck_assert_uint_eq(cut, 14);
+	ck_assert_uint_eq(cut_len, 0);
+	/* A block longer than the packet, or a truncated fixed part, is no definition. */
+	ck_assert(!wire_coldef_ext_block(with, 20, true, &cut, &cut_len));
+	ck_assert(!wire_coldef_ext_block(without, n - 7 - 1, false, &cut, &cut_len));
+}
+END_TEST
+
 /* ---- handshake response ---- */
 
 #define RESP_CAPS                                                                                  \
@@ -1892,6 +1954,8 @@ static Suite *wire_suite(void)
 	tcase_add_test(tc, test_handshake_parse_capture);
 	tcase_add_test(tc, test_handshake_truncated);
 	tcase_add_test(tc, test_handshake_roundtrip);
+	tcase_add_test(tc, test_handshake_ext_caps);
+	tcase_add_test(tc, test_coldef_ext_block);
 	tcase_add_loop_test(tc, test_handshake_resp_parse, 0, N(hresp_caps_cases));
 	tcase_add_test(tc, test_handshake_resp_auth_too_long);
 	tcase_add_test(tc, test_ssl_request);

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+# compress_status.t (issue 12, symptom 11): a client on the compressed protocol asks the
+# server whether its session is compressed (SHOW STATUS LIKE 'Compression', as drivers and
+# DBAs check it) and must hear ON, as MariaDB answers it directly. sluice inflates the
+# client's frames and talks plain to the backend, whose answer for its own connection is
+# OFF. Each statement's output (mariadb CLI, --compress or not, with its column metadata)
+# is compared with MariaDB's answer to the same statement on a direct connection.
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lib  # noqa: E402
+from lib import diag, is_, ok  # noqa: E402
+
+lib.require_sandbox()
+
+SCHEMA = lib.create_schema("t_zstatus")
+U = lib.Account("t_zstatus_u", "pw-zstatus", schemas=[SCHEMA])
+s = lib.start_sluice([U], pool_size=4)
+
+STATEMENTS = [
+    "SHOW STATUS LIKE 'Compression'",
+    "SHOW SESSION STATUS LIKE 'Compression'",
+    "show local status like 'compression'",
+    "SHOW GLOBAL STATUS LIKE 'Compression'",
+    "SHOW STATUS LIKE 'Compress%'",
+    "SHOW STATUS WHERE Variable_name = 'Compression'",
+    "SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.SESSION_STATUS"
+    " WHERE VARIABLE_NAME = 'COMPRESSION'",
+    # Not the status variable: a value 'OFF' next to 'Compression' in the client's own
+    # data is left alone.
+    "SELECT 'Compression', 'OFF'",
+]
+
+
+def cli(host, port, sql, *opts):
+    r = subprocess.run(["mariadb", "--no-defaults", "-h", host, "-P", str(port), "-u", U.name,
+                        "-p" + U.password, "-D", SCHEMA] + list(opts) + ["-e", sql],
+                       capture_output=True, text=True, timeout=30)
+    return (r.returncode, r.stdout.strip(), r.stderr.strip())
+
+
+for opts in (("--compress", "-N", "-B"), ("-N", "-B"), ("--compress", "--column-type-info", "-t")):
+    for sql in STATEMENTS:
+        if "--column-type-info" in opts and not sql.startswith("SHOW STATUS LIKE 'Compression'"):
+            continue
+        want = cli(lib.MARIADB_HOST, lib.MARIADB_PORT, sql, *opts)
+        got = cli(s.host, s.port, sql, *opts)
+        name = "mariadb %s -e \"%s\": as MariaDB answers it" % (" ".join(opts), sql)
+        if not is_(got, want, name) or "--column-type-info" in opts:
+            diag("directly: %r" % (want,))
+        if sql == STATEMENTS[0]:
+            diag("%s: %r" % (" ".join(opts), got[1]))
+
+# Several statements in one compressed session: the answer follows each statement.
+sql = ("SHOW STATUS LIKE 'Compression'; SELECT 'Compression', 'OFF'; "
+       "SHOW STATUS LIKE 'Compression'")
+is_(cli(s.host, s.port, sql, "--compress", "-N", "-B"),
+    cli(lib.MARIADB_HOST, lib.MARIADB_PORT, sql, "--compress", "-N", "-B"),
+    "three statements in one compressed session answer as MariaDB's do")
+
+# A plain client (pymysql, no compression) hears OFF.
+c = s.connect(U)
+with c.cursor() as cur:
+    cur.execute("SHOW STATUS LIKE 'Compression'")
+    is_(cur.fetchall(), (("Compression", "OFF"),), "pymysql (not compressed): OFF")
+c.close()
+
+lib.finish(s)
+lib.drop_schema(SCHEMA)
+lib.drop_user(U.name)
+lib.done_testing()
