@@ -1060,6 +1060,7 @@ static void prep_build_rest(struct gw_server *s, const struct gw_client *c, stru
 	sync.set_lid =
 	    (c->sql_flags & SQL_LAST_INSERT_ID) && s->lid_client != c->id && !gw.cfg.no_replay;
 	sync.lid = c->last_insert_id;
+	sync.charset = c->charset;
 	if (gw_session_build_set(b, &sync))
 		prep_push(s, GW_PREP_SET);
 	/* Last, so that a refused COM_INIT_DB (a dropped schema) leaves nothing behind it and

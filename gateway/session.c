@@ -319,6 +319,16 @@ static void put_name(struct wire_buf *b, const char *name, bool *first)
 	wire_put_u8(b, '=');
 }
 
+/* The variables a login's character set gives their session values (and SET NAMES
+ * changes). */
+static bool is_handshake_charset_var(const char *name)
+{
+	return strcmp(name, "character_set_client") == 0 ||
+	       strcmp(name, "character_set_connection") == 0 ||
+	       strcmp(name, "character_set_results") == 0 ||
+	       strcmp(name, "collation_connection") == 0;
+}
+
 bool gw_session_build_set(struct wire_buf *b, const struct gw_sync *sync)
 {
 	const struct gw_vars *want = sync->want, *have = sync->have;
@@ -340,11 +350,20 @@ bool gw_session_build_set(struct wire_buf *b, const struct gw_sync *sync)
 		put_name(b, "session_track_state_change", &first);
 		wire_put_bytes(b, "'ON'", 4);
 	}
-	/* Variables the connection has that the client does not: back to defaults. */
+	/* Variables the connection has that the client does not: back to defaults, the
+	 * character set ones to the client's handshake collation (issue 12: after another
+	 * session's SET NAMES utf8mb4, DEFAULT made a utf8mb4 client's results latin1). */
 	for (uint32_t i = 0; i < have->n; i++) {
 		if (!gw_vars_get(want, have->v[i].name)) {
 			put_name(b, have->v[i].name, &first);
-			wire_put_bytes(b, "DEFAULT", 7);
+			if (sync->charset && is_handshake_charset_var(have->v[i].name)) {
+				char id[8];
+
+				snprintf(id, sizeof(id), "%u", sync->charset);
+				wire_put_bytes(b, id, strlen(id));
+			} else {
+				wire_put_bytes(b, "DEFAULT", 7);
+			}
 		}
 	}
 	for (uint32_t i = 0; i < want->n; i++) {

@@ -75,6 +75,9 @@ struct gw_sync {
 	bool tracking;                       /* switch on the session tracking sluice relies on */
 	bool set_lid;                        /* give LAST_INSERT_ID() the client's value: */
 	uint64_t lid;
+	uint8_t charset; /* the client's handshake collation id: what its character_set_client,
+	                  * _connection, _results and collation_connection are unless it SET
+	                  * them (DEFAULT would give the server's global ones) */
 };
 
 /* Build "SET @@SESSION.a=..., @@SESSION.b=DEFAULT, @u=..." as a COM_QUERY packet

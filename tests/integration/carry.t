@@ -96,14 +96,20 @@ STEPS = [
     "churn",
     "SELECT @t, LAST_INSERT_ID()",
     "SELECT @never_set",
+    # after the others' SET NAMES: still what this session's handshake said
+    "SELECT @@character_set_client, @@character_set_results, @@collation_connection, "
+    "'h\u00e9llo \U0001F42C'",
 ]
 
 
 def churn(s, accounts):
-    """Others use the connection: inserts, user variables, LAST_INSERT_ID(expr)."""
+    """Others use the connection: inserts, user variables, LAST_INSERT_ID(expr), and a
+    SET NAMES to what their handshake said already, as PHP's set_charset() does (tracked
+    as set, so replayed away afterwards: to DEFAULT, the server's latin1, it once was)."""
     for acc in accounts:
         c = s.connect(acc)
         cur = c.cursor()
+        cur.execute("SET NAMES utf8mb4")
         cur.execute("INSERT INTO parent (v) VALUES (77), (78)")
         cur.execute("SET @a = 'churn', @b = 'churn', @s = 'churn', @t = 99, @into = 1, "
                     "@never_set = 'churn'")
@@ -149,9 +155,9 @@ class Direct:
 
 s = lib.start_sluice([A, B], pool_size=1, extra_args=["--reserve-pool", "0"])
 direct = Direct()
-want = run(direct.connect, lambda: churn(direct, [A, B]))
+want = run(direct.connect, lambda: churn(direct, [B, A]))
 reset_tables()
-got = run(s.connect, lambda: churn(s, [A, B]))
+got = run(s.connect, lambda: churn(s, [B, A]))
 for w, g in zip(want, got):
     is_(g[1:], w[1:], "as directly: " + w[0][:70])
 is_(len(got), len(want), "every step answered")

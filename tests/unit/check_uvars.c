@@ -326,6 +326,32 @@ START_TEST(test_build_set_uvars_and_lid)
 }
 END_TEST
 
+/* Another session's SET NAMES left on the connection: the character set variables go
+ * back to the client's handshake collation, not to DEFAULT (the server's global ones). */
+START_TEST(test_build_set_charset_back_to_handshake)
+{
+	struct gw_vars none = { 0 }, have = { 0 };
+	struct wire_buf b;
+	struct gw_sync sync = { .want = &none, .have = &have, .charset = 45 };
+	const char *expect = "SET @@SESSION.character_set_client=45, "
+	                     "@@SESSION.character_set_connection=45, "
+	                     "@@SESSION.character_set_results=45, "
+	                     "@@SESSION.collation_connection=45, @@SESSION.time_zone=DEFAULT";
+
+	ck_assert(gw_vars_set(&have, "character_set_client", 20, "latin1", 6));
+	ck_assert(gw_vars_set(&have, "character_set_connection", 24, "latin1", 6));
+	ck_assert(gw_vars_set(&have, "character_set_results", 21, "latin1", 6));
+	ck_assert(gw_vars_set(&have, "collation_connection", 20, "latin1_swedish_ci", 17));
+	ck_assert(gw_vars_set(&have, "time_zone", 9, "+01:00", 6));
+	wire_buf_init(&b);
+	ck_assert(gw_session_build_set(&b, &sync));
+	ck_assert_uint_eq(b.len - 5, strlen(expect));
+	ck_assert(memcmp(b.data + 5, expect, b.len - 5) == 0);
+	wire_buf_free(&b);
+	gw_vars_free(&have);
+}
+END_TEST
+
 /* The session-state block of an OK after SET last_insert_id = 77 / SET insert_id = 5. */
 START_TEST(test_parse_last_insert_id_var)
 {
@@ -380,6 +406,7 @@ static Suite *uvars_suite(void)
 	tcase_add_test(tc, test_capture_refused_and_malformed);
 	tcase_add_test(tc, test_build_set_uvars_and_lid);
 	tcase_add_test(tc, test_parse_last_insert_id_var);
+	tcase_add_test(tc, test_build_set_charset_back_to_handshake);
 	suite_add_tcase(s, tc);
 	return s;
 }
