@@ -53,6 +53,8 @@
 
 static const char *const client_state_names[] = { GW_CLIENT_STATES(GW_X_NAME) };
 
+static bool client_kill_id(struct gw_client *c, uint32_t id, bool query_only, uint32_t len);
+
 static void client_on_read(evutil_socket_t fd, short what, void *arg);
 static void client_on_write(evutil_socket_t fd, short what, void *arg);
 static void client_on_more(evutil_socket_t fd, short what, void *arg);
@@ -1565,6 +1567,18 @@ static bool client_stmt_intake(struct gw_client *c, const uint8_t *p, uint32_t l
 		gw_stmt_make_private(st, c->id); /* the cursor lives in its backend statement */
 	/* What the execute will do, for client_expects_hold() before it queues. */
 	c->sql_flags = client_note_carried(c, st->sql_flags, NULL);
+	if ((st->sql_flags & SQL_KILL) && p[0] == COM_STMT_EXECUTE) {
+		/* A prepared KILL (DBD::mysql, Connector/J and PDO prepare on the server): the
+		 * same rules as the SQL one; its execute answers as the query would (OK or
+		 * ERR, no columns). */
+		bool query_only;
+		uint32_t id;
+
+		if (sql_kill_parse((const uint8_t *)st->sql, st->sql_len, &query_only, &id)) {
+			c->kill_subst = client_kill_id(c, id, query_only, len);
+			return c->kill_subst;
+		}
+	}
 	c->pin_pending = c->pin_pending || (e.flags & WIRE_CURSOR_FLAGS);
 	return true;
 }
@@ -1578,6 +1592,8 @@ const struct gw_stmt *gw_client_stmt_pending(struct gw_client *c)
 	if (c->cmd != COM_STMT_EXECUTE && c->cmd != COM_STMT_SEND_LONG_DATA &&
 	    c->cmd != COM_STMT_RESET && c->cmd != COM_STMT_FETCH && c->cmd != COM_STMT_BULK_EXECUTE)
 		return NULL;
+	if (c->kill_subst)
+		return NULL; /* a prepared KILL goes as KILL QUERY <backend id> (subst_pkt) */
 	if (!client_peek_packet(c, &p, &len, &seq) || len < 5)
 		return NULL;
 	return gw_stmts_find(&c->stmts, wire_u32(p + 1));
@@ -1609,8 +1625,8 @@ void gw_client_stmt_prepared(struct gw_client *c, struct gw_server *s, uint8_t *
 		 * it ran: its names are not captured (one that reads them gets them). */
 		if (f & SQL_UVAR_WRITE)
 			f |= SQL_UVAR_PIN;
-		st->sql_flags =
-		    f & (SQL_PINS | SQL_TRANS | SQL_USER_VAR | SQL_LAST_INSERT_ID | SQL_LID_SET);
+		st->sql_flags = f & (SQL_PINS | SQL_TRANS | SQL_USER_VAR | SQL_LAST_INSERT_ID |
+		                     SQL_LID_SET | SQL_KILL);
 	}
 	/* Without a record (out of memory, or GW_STMTS_MAX open) the client gets an id it
 	 * can only use to learn that it is unknown: 0. */
@@ -1634,7 +1650,7 @@ static bool client_stmt_subst(struct gw_client *c, struct gw_server *s, const ui
 	uint32_t id;
 
 	if (!st)
-		return true;
+		return true; /* (a prepared KILL's subst_pkt is already there) */
 	id = gw_sstmts_find(&s->stmts, st);
 	if (id == 0) {
 		gw_server_fail(s, "prepared statement missing on the backend connection");
@@ -1796,14 +1812,11 @@ void gw_client_send_command(struct gw_client *c, struct gw_server *s)
  * Returns true when the statement must go on to a backend (as KILL QUERY <backend thread
  * id>, in subst_pkt); false when it was answered here.
  */
+
 static bool client_kill(struct gw_client *c, const uint8_t *p, uint32_t len, bool as_sql)
 {
-	struct gw_worker *tw = NULL;
-	enum gw_kill_result res;
-	uint32_t id, tid = 0, target = 0;
 	bool query_only = false;
-	char msg[160];
-	struct gw_msg *m;
+	uint32_t id;
 
 	if (as_sql && !sql_kill_parse(p + 1, len - 1, &query_only, &id)) {
 		client_consume(c, WIRE_HDR_LEN + len);
@@ -1819,6 +1832,19 @@ static bool client_kill(struct gw_client *c, const uint8_t *p, uint32_t len, boo
 		}
 		id = wire_u32(p + 1); /* the whole connection, as MariaDB does it */
 	}
+	return client_kill_id(c, id, query_only, len);
+}
+
+/* The KILL of id, for the command of len bytes at the head of c's input: true when it
+ * must go on to a backend as subst_pkt, false when answered here. */
+static bool client_kill_id(struct gw_client *c, uint32_t id, bool query_only, uint32_t len)
+{
+	struct gw_worker *tw = NULL;
+	enum gw_kill_result res;
+	uint32_t tid = 0, target = 0;
+	char msg[160];
+	struct gw_msg *m;
+
 	res = gw_kill_prepare(c, id, &tid, &target, &tw);
 	if (res == GW_KILL_UNKNOWN) {
 		client_consume(c, WIRE_HDR_LEN + len);
@@ -1892,6 +1918,21 @@ static void client_on_kill(struct gw_msg *m)
 	gw_worker_reclaim(w);
 }
 
+/*
+ * CONNECTION_ID() is the session's id in every form: each call in q[0..n) (the head
+ * packet in c->in, a COM_QUERY's or a COM_STMT_PREPARE's text) is rewritten in place, its
+ * length unchanged; the column definitions of the answer are named back.
+ */
+static void client_connid_rewrite(struct gw_client *c, uint8_t *q, size_t n)
+{
+	size_t max = sizeof(c->connid_subs) / sizeof(c->connid_subs[0]);
+	size_t k = sql_connid_rewrite(q, n, (uint32_t)c->id,
+	                              (c->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0,
+	                              c->connid_subs, max);
+
+	c->connid_n = (uint8_t)(k < max ? k : max);
+}
+
 /* Start the head command: locally, on the pinned server, or through qos. */
 static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t seq)
 {
@@ -1914,6 +1955,7 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 	c->cmd = cmd;
 	c->db_change_pending = false;
 	c->status_compress = false;
+	c->kill_subst = false;
 	if (c->ended && cmd != COM_QUIT) {
 		char msg[300];
 
@@ -1972,19 +2014,8 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 		c->sql_flags = client_scan_query(c, p + 1, len - 1);
 		c->status_compress = c->compress && sql_reads_status(p + 1, len - 1);
 		c->connid_n = 0;
-		if ((c->sql_flags & SQL_CONNECTION_ID) && len < WIRE_MAX_PAYLOAD) {
-			/* CONNECTION_ID() is the session's id in every form (p is the head
-			 * packet in c->in: rewritten in place, its length unchanged). */
-			size_t k = sql_connid_rewrite(
-			    (uint8_t *)p + 1, len - 1, (uint32_t)c->id,
-			    (c->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0, c->connid_subs,
-			    sizeof(c->connid_subs) / sizeof(c->connid_subs[0]));
-
-			c->connid_n =
-			    (uint8_t)(k < sizeof(c->connid_subs) / sizeof(c->connid_subs[0])
-			                  ? k
-			                  : sizeof(c->connid_subs) / sizeof(c->connid_subs[0]));
-		}
+		if ((c->sql_flags & SQL_CONNECTION_ID) && len < WIRE_MAX_PAYLOAD)
+			client_connid_rewrite(c, (uint8_t *)p + 1, len - 1);
 		if ((c->sql_flags & SQL_KILL) && !client_kill(c, p, len, true))
 			return; /* answered here */
 		break;
@@ -1993,6 +2024,9 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 			return; /* answered here */
 		break;
 	case COM_STMT_PREPARE:
+		c->connid_n = 0;
+		if (len < WIRE_MAX_PAYLOAD && (sql_scan(p + 1, len - 1) & SQL_CONNECTION_ID))
+			client_connid_rewrite(c, (uint8_t *)p + 1, len - 1);
 		if (!client_stmt_prepare_begin(c, p, len))
 			return; /* answered here */
 		break;

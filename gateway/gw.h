@@ -345,6 +345,8 @@ struct gw_client {
 	bool status_compress;      /* the running COM_QUERY of a compressed client asks for
 	                            * status variables: its Compression row says ON (issue 12) */
 	bool pin_pending;          /* pin when the running command succeeds */
+	bool kill_subst;           /* the running execute is a prepared KILL, sent as the
+	                            * KILL QUERY <backend id> in subst_pkt */
 	struct wire_buf subst_pkt; /* what goes to the server instead of the client's
 	                            * command: KILL QUERY <backend id> for its KILL, a
 	                            * COM_STMT_* with the backend's statement id */

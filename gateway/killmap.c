@@ -204,7 +204,7 @@ static bool coldef_str(const uint8_t *p, size_t n, size_t *at, size_t *off, size
 	return true;
 }
 
-void gw_connid_coldef(const struct gw_client *c, uint8_t *p, size_t n)
+void gw_connid_coldef(const struct gw_client *c, uint8_t *p, size_t n, bool retype)
 {
 	size_t at = 0, off = 0, len = 0;
 	bool whole = false;
@@ -223,7 +223,7 @@ void gw_connid_coldef(const struct gw_client *c, uint8_t *p, size_t n)
 	}
 	/* The fixed part closes the packet: 0x0c, charset<2>, length<4>, type<1>,
 	 * flags<2>, decimals<1>, filler<2>. CONNECTION_ID() is INT UNSIGNED, 10 wide. */
-	if (!whole || n < at + 13 || p[n - 13] != 0x0c)
+	if (!whole || !retype || n < at + 13 || p[n - 13] != 0x0c)
 		return;
 	p[n - 10] = 10;
 	p[n - 9] = p[n - 8] = p[n - 7] = 0;

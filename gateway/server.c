@@ -1741,10 +1741,15 @@ static void server_stream(struct gw_server *s)
 				              s->resp.state == WRS_PREP_PARAMS ||
 				              s->resp.state == WRS_PREP_COLS;
 
-				if (s->resp.state == WRS_COLDEFS && s->client &&
-				    s->client->connid_n && s->client->cmd == COM_QUERY)
+				if (s->client && s->client->connid_n &&
+				    ((s->resp.state == WRS_COLDEFS &&
+				      s->client->cmd == COM_QUERY) ||
+				     (s->resp.state == WRS_PREP_COLS &&
+				      s->client->cmd == COM_STMT_PREPARE)))
+					/* (a prepared statement's column keeps the literal's
+					 * type: its binary rows are encoded by it) */
 					gw_connid_coldef(s->client, s->in.data + pos + WIRE_HDR_LEN,
-					                 len);
+					                 len, s->client->cmd == COM_QUERY);
 
 				step = wire_resp_feed(&s->resp, d + pos + WIRE_HDR_LEN, len);
 				pos += WIRE_HDR_LEN + (size_t)len;

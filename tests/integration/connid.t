@@ -269,5 +269,16 @@ for t in loaders:
 ok(not load_errors, "the other sessions ran without errors", lambda: load_errors[:3])
 y.close()
 z.close()
+# ---- the same in server-side prepared statements (DBD::mysql, mysql_server_prepare=1)
+if subprocess.run(["perl", "-MDBD::mysql", "-e", "1"], capture_output=True).returncode != 0:
+    lib.skip("server-side prepared CONNECTION_ID() and KILL",
+             "DBD::mysql is not installed (Debian: libdbd-mysql-perl)")
+else:
+    r = subprocess.run(["perl", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                             "connid_ps.pl"),
+                        s.host, str(s.port), A.name, A.password, "", B.name,
+                        B.password], capture_output=True, text=True, timeout=120)
+    lib.relay_tap(r, "DBD::mysql: ", 10)
+
 lib.finish(s)
 lib.done_testing()

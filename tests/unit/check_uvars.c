@@ -334,9 +334,9 @@ START_TEST(test_build_set_charset_back_to_handshake)
 	struct wire_buf b;
 	struct gw_sync sync = { .want = &none, .have = &have, .charset = 45 };
 	const char *expect = "SET @@SESSION.character_set_client=45, "
-	                     "@@SESSION.character_set_connection=45, "
-	                     "@@SESSION.character_set_results=45, "
-	                     "@@SESSION.collation_connection=45, @@SESSION.time_zone=DEFAULT";
+			     "@@SESSION.character_set_connection=45, "
+			     "@@SESSION.character_set_results=45, "
+			     "@@SESSION.collation_connection=45, @@SESSION.time_zone=DEFAULT";
 
 	ck_assert(gw_vars_set(&have, "character_set_client", 20, "latin1", 6));
 	ck_assert(gw_vars_set(&have, "character_set_connection", 24, "latin1", 6));
