@@ -124,6 +124,53 @@ static bool lid_has_arg(const uint8_t *q, size_t i, size_t n)
 	return i < n && q[i] != ')';
 }
 
+/* The end of the quoted text or comment that starts at q[i], or i if none does. With
+ * no_backslash a backslash inside quotes is an ordinary character. */
+static size_t skip_opaque(const uint8_t *q, size_t i, size_t n, bool no_backslash)
+{
+	uint8_t ch = q[i];
+
+	if (ch == '\'' || ch == '"' || ch == '`') {
+		i++;
+		while (i < n) {
+			if (q[i] == '\\' && ch != '`' && !no_backslash && i + 1 < n) {
+				i += 2;
+				continue;
+			}
+			if (q[i] == ch) {
+				if (i + 1 < n && q[i + 1] == ch) {
+					i += 2;
+					continue;
+				}
+				break;
+			}
+			i++;
+		}
+		return i < n ? i + 1 : n;
+	}
+	if (ch == '/' && i + 1 < n && q[i + 1] == '*') {
+		if (i + 2 < n && (q[i + 2] == '!' || q[i + 2] == 'M')) {
+			/* Executable comment: only its opening and version are skipped. */
+			i += 3;
+			if (q[i - 1] == 'M' && i < n && q[i] == '!')
+				i++;
+			while (i < n && isdigit(q[i]))
+				i++;
+			return i;
+		}
+		i += 2;
+		while (i + 1 < n && !(q[i] == '*' && q[i + 1] == '/'))
+			i++;
+		return i + 2 < n ? i + 2 : n;
+	}
+	if (comment_at(q, i, n)) {
+		while (i < n && q[i] != '\n')
+			i++;
+		return i;
+	}
+	return i;
+}
+
 static unsigned scan(const uint8_t *q, size_t n, struct sql_uvars *vars)
 {
 	unsigned flags = 0;
@@ -144,43 +191,10 @@ static unsigned scan(const uint8_t *q, size_t n, struct sql_uvars *vars)
 				flags |= SQL_TRANS;
 			at_start = false;
 		}
-		if (ch == '\'' || ch == '"' || ch == '`') {
-			/* Quoted: skip to the closing quote; doubled quotes and \x escapes. */
-			i++;
-			while (i < n) {
-				if (q[i] == '\\' && ch != '`' && i + 1 < n) {
-					i += 2;
-					continue;
-				}
-				if (q[i] == ch) {
-					if (i + 1 < n && q[i + 1] == ch) {
-						i += 2;
-						continue;
-					}
-					break;
-				}
-				i++;
-			}
-			i++;
-		} else if (ch != '/' && comment_at(q, i, n)) {
-			while (i < n && q[i] != '\n')
-				i++;
-		} else if (ch == '/' && i + 1 < n && q[i + 1] == '*') {
-			/* Comments, but not MariaDB's executable ones: those are read. */
-			if (i + 2 < n && (q[i + 2] == '!' || q[i + 2] == 'M')) {
-				/* skip the opening and the version: / * ! 40101 or / * M ! 100101
-				 */
-				i += 3;
-				if (q[i - 1] == 'M' && i < n && q[i] == '!')
-					i++;
-				while (i < n && isdigit(q[i]))
-					i++;
-				continue;
-			}
-			i += 2;
-			while (i + 1 < n && !(q[i] == '*' && q[i + 1] == '/'))
-				i++;
-			i += 2;
+		if (ch == '\'' || ch == '"' || ch == '`' || comment_at(q, i, n)) {
+			/* Quoted text and comments, but not MariaDB's executable comments
+			 * (/ *! 40101 ... or / *M! 100101 ...): their opening and version only. */
+			i = skip_opaque(q, i, n, /* no_backslash= */ false);
 		} else if (ch == '@') {
 			if (i + 1 < n && q[i + 1] == '@') {
 				/* @@system_variable: skip its name */
@@ -270,53 +284,6 @@ bool sql_kill_parse(const uint8_t *q, size_t n, bool *query_only, uint32_t *id)
 		return false;
 	*id = (uint32_t)v;
 	return true;
-}
-
-/* The end of the quoted text or comment that starts at q[i], or i if none does. With
- * no_backslash a backslash inside quotes is an ordinary character. */
-static size_t skip_opaque(const uint8_t *q, size_t i, size_t n, bool no_backslash)
-{
-	uint8_t ch = q[i];
-
-	if (ch == '\'' || ch == '"' || ch == '`') {
-		i++;
-		while (i < n) {
-			if (q[i] == '\\' && ch != '`' && !no_backslash && i + 1 < n) {
-				i += 2;
-				continue;
-			}
-			if (q[i] == ch) {
-				if (i + 1 < n && q[i + 1] == ch) {
-					i += 2;
-					continue;
-				}
-				break;
-			}
-			i++;
-		}
-		return i < n ? i + 1 : n;
-	}
-	if (ch == '/' && i + 1 < n && q[i + 1] == '*') {
-		if (i + 2 < n && (q[i + 2] == '!' || q[i + 2] == 'M')) {
-			/* Executable comment: only its opening and version are skipped. */
-			i += 3;
-			if (q[i - 1] == 'M' && i < n && q[i] == '!')
-				i++;
-			while (i < n && isdigit(q[i]))
-				i++;
-			return i;
-		}
-		i += 2;
-		while (i + 1 < n && !(q[i] == '*' && q[i + 1] == '/'))
-			i++;
-		return i + 2 < n ? i + 2 : n;
-	}
-	if (comment_at(q, i, n)) {
-		while (i < n && q[i] != '\n')
-			i++;
-		return i;
-	}
-	return i;
 }
 
 /* The end of a CONNECTION_ID ( ) call whose name ends at q[i], or 0 if none. */

@@ -23,6 +23,37 @@ enum {
 	FT_STRING = 254,
 };
 
+/* What a user variable holds, by its column's field type. */
+enum uvar_kind { UV_NONE, UV_INT, UV_DECIMAL, UV_DOUBLE, UV_STRING };
+
+static enum uvar_kind uvar_kind(uint8_t type)
+{
+	switch (type) {
+	case FT_TINY:
+	case FT_SHORT:
+	case FT_LONG:
+	case FT_INT24:
+	case FT_LONGLONG:
+		return UV_INT;
+	case FT_DECIMAL:
+	case FT_NEWDECIMAL:
+		return UV_DECIMAL;
+	case FT_FLOAT:
+	case FT_DOUBLE:
+		return UV_DOUBLE;
+	case FT_VARCHAR:
+	case FT_BLOB_FIRST:
+	case FT_BLOB_FIRST + 1:
+	case FT_BLOB_FIRST + 2:
+	case FT_BLOB_FIRST + 3:
+	case FT_BLOB_FIRST + 4:
+	case FT_STRING:
+		return UV_STRING;
+	default:
+		return UV_NONE; /* no user variable has another type */
+	}
+}
+
 static void put_str(struct wire_buf *b, const char *s)
 {
 	wire_put_bytes(b, s, strlen(s));
@@ -98,25 +129,19 @@ bool gw_uvar_literal(char *out, size_t outlen, uint8_t type, const uint8_t *num,
 {
 	int k;
 
-	switch (type) {
-	case FT_TINY:
-	case FT_SHORT:
-	case FT_LONG:
-	case FT_INT24:
-	case FT_LONGLONG:
+	switch (uvar_kind(type)) {
+	case UV_INT:
 		if (!is_decimal(num, numlen) || memchr(num, '.', numlen))
 			return false;
 		k = snprintf(out, outlen, "%.*s", (int)numlen, (const char *)num);
 		break;
-	case FT_DECIMAL:
-	case FT_NEWDECIMAL:
+	case UV_DECIMAL:
 		/* Written as it reads: 1.50 stays a DECIMAL with two decimals. */
 		if (!is_decimal(num, numlen))
 			return false;
 		k = snprintf(out, outlen, "%.*s", (int)numlen, (const char *)num);
 		break;
-	case FT_FLOAT:
-	case FT_DOUBLE:
+	case UV_DOUBLE:
 		/* MariaDB writes a double with the digits that read back to the same value
 		 * (0.30000000000000004, 1e300); an exponent makes the literal a DOUBLE. */
 		if (!all_of(num, numlen, "-+.0123456789eE") ||
@@ -125,13 +150,7 @@ bool gw_uvar_literal(char *out, size_t outlen, uint8_t type, const uint8_t *num,
 		k = snprintf(out, outlen, "%.*s%s", (int)numlen, (const char *)num,
 		             memchr(num, 'e', numlen) || memchr(num, 'E', numlen) ? "" : "e0");
 		break;
-	case FT_VARCHAR:
-	case FT_BLOB_FIRST:
-	case FT_BLOB_FIRST + 1:
-	case FT_BLOB_FIRST + 2:
-	case FT_BLOB_FIRST + 3:
-	case FT_BLOB_FIRST + 4:
-	case FT_STRING:
+	case UV_STRING:
 		/* The bytes in their own character set, whatever character_set_results
 		 * would have made of them: _cs X'..' COLLATE `coll` (quoted: "binary" is
 		 * also a keyword). */
@@ -144,7 +163,7 @@ bool gw_uvar_literal(char *out, size_t outlen, uint8_t type, const uint8_t *num,
 		             (const char *)collation);
 		break;
 	default:
-		return false; /* no user variable has another type */
+		return false;
 	}
 	return k > 0 && (size_t)k < outlen;
 }
@@ -153,18 +172,12 @@ bool gw_uvar_literal(char *out, size_t outlen, uint8_t type, const uint8_t *num,
  * @n is a NULL integer); a string NULL reads like a variable never set. */
 static const char *null_literal(uint8_t type)
 {
-	switch (type) {
-	case FT_TINY:
-	case FT_SHORT:
-	case FT_LONG:
-	case FT_INT24:
-	case FT_LONGLONG:
+	switch (uvar_kind(type)) {
+	case UV_INT:
 		return "CAST(NULL AS SIGNED)";
-	case FT_DECIMAL:
-	case FT_NEWDECIMAL:
+	case UV_DECIMAL:
 		return "CAST(NULL AS DECIMAL)";
-	case FT_FLOAT:
-	case FT_DOUBLE:
+	case UV_DOUBLE:
 		return "CAST(NULL AS DOUBLE)";
 	default:
 		return NULL;
