@@ -167,6 +167,8 @@ def lid_child():
 check("insert_id_api", insert_id_api)
 check("last_insert_id_select", lid_select)
 check("last_insert_id_child", lid_child)
+check("thread_id_api", lambda: None if c.thread_id() == one("SELECT CONNECTION_ID()") else
+      "thread_id() %r, CONNECTION_ID() %r" % (c.thread_id(), one("SELECT CONNECTION_ID()")))
 
 
 def temp_table():
