@@ -374,12 +374,19 @@ public class Drv {
 		});
 		check("parallel_16x50", () -> {
 			AtomicInteger done = new AtomicInteger();
+			List<Connection> open = new ArrayList<>();
 			final String[] err = {null};
 			List<Thread> ths = new ArrayList<>();
 			for (int t = 0; t < 16; t++) {
 				final int tt = t;
+				// Like an application's pool, every connection stays open until all are done.
 				Thread th = new Thread(() -> {
-					try (Connection k = connect(); Statement s = k.createStatement()) {
+					try {
+						Connection k = connect();
+						synchronized (open) {
+							open.add(k);
+						}
+						Statement s = k.createStatement();
 						for (int i = 0; i < 50; i++) {
 							s.execute("BEGIN");
 							s.execute("SET @x = " + (tt * 1000 + i));
@@ -404,6 +411,9 @@ public class Drv {
 			}
 			if (done.get() != 800) {
 				return done.get() + " of 800 transactions done after 20 s";
+			}
+			for (Connection k : open) {
+				k.close();
 			}
 			String n = oneStr(c, "SELECT COUNT(*) FROM par");
 			return n.equals("800") ? null : n + " rows, want 800";
