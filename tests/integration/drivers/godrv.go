@@ -492,10 +492,26 @@ func main() {
 		}
 		fin := make(chan struct{})
 		go func() { wg.Wait(); close(fin) }()
-		select {
-		case <-fin:
-		case <-time.After(20 * time.Second):
-			return fmt.Errorf("%d of 800 transactions done after 20 s", atomic.LoadInt64(&done))
+		// A hang (waiting for connections that never free): no transaction ends for 5 s.
+		start, last, seen := time.Now(), time.Now(), int64(0)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+	wait:
+		for {
+			select {
+			case <-fin:
+				break wait
+			case err := <-errs:
+				return err
+			case now := <-tick.C:
+				if d := atomic.LoadInt64(&done); d != seen {
+					seen, last = d, now
+				}
+				if now.Sub(last) > 5*time.Second || now.Sub(start) > 60*time.Second {
+					return fmt.Errorf("%d of 800 transactions done, none in the last %.0f s",
+						atomic.LoadInt64(&done), now.Sub(last).Seconds())
+				}
+			}
 		}
 		select {
 		case err := <-errs:

@@ -24,6 +24,30 @@ function within(ms, promise, what) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(t));
 }
 
+// Resolves null when promise does, or why not: no progress (progress() unchanged) for
+// stallMs (a hang: waiting for connections that never free), or more than capMs.
+function progressing(promise, progress, total, stallMs = 5000, capMs = 60000) {
+  return new Promise((resolve) => {
+    const start = Date.now();
+    let last = start;
+    let seen = progress();
+    const t = setInterval(() => {
+      const now = Date.now();
+      if (progress() !== seen) {
+        seen = progress();
+        last = now;
+      }
+      if (now - last > stallMs || now - start > capMs) {
+        clearInterval(t);
+        resolve(`${progress()} of ${total} transactions done, none in the last ` +
+          `${Math.round((now - last) / 1000)} s`);
+      }
+    }, 50);
+    promise.then(() => { clearInterval(t); resolve(null); },
+      (e) => { clearInterval(t); resolve(`${e.code || e.name}: ${e.message}`); });
+  });
+}
+
 const blob256 = Buffer.from([...Array(256).keys()]);
 // name, SQL type, bound value, expected value as text (see show())
 const TYPES = [
@@ -69,4 +93,4 @@ const CREATE = [
 const BIG = Buffer.alloc(20 * 1024 * 1024);
 for (let i = 0; i < BIG.length; i++) BIG[i] = (i * 7 + (i >> 12)) & 0xff;
 
-module.exports = { args, check, within, TYPES, show, TABLES, CREATE, BIG };
+module.exports = { args, check, within, progressing, TYPES, show, TABLES, CREATE, BIG };

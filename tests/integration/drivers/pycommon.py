@@ -53,9 +53,10 @@ TYPES = [
 BIG = bytes(range(256))[::-1] * (20 * 1024 * 1024 // 256)  # 20 MiB
 
 
-def parallel(n_conn, n_txn, one_txn, deadline=20.0):
-    """n_conn threads, each one_txn(thread, i) n_txn times; None, or why not all ended
-    within the deadline / one raised."""
+def parallel(n_conn, n_txn, one_txn, stall=5.0, deadline=60.0):
+    """n_conn threads, each one_txn(thread, i) n_txn times; None, or why not all ended: one
+    raised, no transaction ended for `stall` seconds (a hang: they wait for connections
+    that never free), or the deadline passed."""
     errors = []
     done = [0]
     lock = threading.Lock()
@@ -72,11 +73,16 @@ def parallel(n_conn, n_txn, one_txn, deadline=20.0):
     ths = [threading.Thread(target=worker, args=(t,), daemon=True) for t in range(n_conn)]
     for th in ths:
         th.start()
-    end = time.monotonic() + deadline
-    for th in ths:
-        th.join(max(0.0, end - time.monotonic()))
+    start = last = time.monotonic()
+    seen = 0
+    while any(th.is_alive() for th in ths) and not errors:
+        time.sleep(0.05)
+        now = time.monotonic()
+        if done[0] != seen:
+            seen, last = done[0], now
+        if now - last > stall or now - start > deadline:
+            return "%d of %d transactions done, none in the last %.0f s" % (
+                done[0], n_conn * n_txn, now - last)
     if errors:
         return errors[0]
-    if any(th.is_alive() for th in ths):
-        return "%d of %d transactions done after %.0f s" % (done[0], n_conn * n_txn, deadline)
     return None
