@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 # Nine drivers, three modes each (a hung 16 x 50 check ends after 5 s without progress):
@@ -141,22 +142,27 @@ only = [d for d in os.environ.get("SLUICE_DRIVERS", "").split(",") if d]
 
 def run(cmd, port):
     """The program's lines as {check: line}, plus whether it ended well and how. A program
-    still running after RUN_TIMEOUT is killed; first the backend's threads of the test
-    account are shown (what hung)."""
+    still running after RUN_TIMEOUT is killed."""
     argv, env = cmd
     t0 = time.monotonic()
     p = subprocess.Popen(argv + ["127.0.0.1", str(port), A.name, A.password, SCHEMA, SCHEMA2],
                          env=dict(os.environ, **env), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, cwd=TMP)
+    # A program still running after 30 s hangs somewhere: show what MariaDB is doing.
+    snap = threading.Timer(30, lambda: diag("%s still running after 30 s; MariaDB:\n%s" % (
+        argv[-1], "\n".join(repr(t) for t in lib.root_sql(
+            "SELECT ID, COMMAND, TIME, STATE, LEFT(INFO, 80) FROM information_schema.PROCESSLIST"
+            " WHERE USER = %s", (A.name,))))))
+    snap.daemon = True
+    snap.start()
     try:
         out, err = p.communicate(timeout=RUN_TIMEOUT)
         how, good = "exit %d" % p.returncode, p.returncode == 0
     except subprocess.TimeoutExpired:
-        diag("MariaDB threads of %s while it hangs:\n%s" % (argv[-1], "\n".join(
-            repr(t) for t in lib.backend_threads([A.name]))))
         p.kill()
         out, err = p.communicate()
         how, good = "killed after %d s" % RUN_TIMEOUT, False
+    snap.cancel()
     lines = {}
     for line in out.splitlines():
         if line.startswith("ok ") or line.startswith("not ok "):
