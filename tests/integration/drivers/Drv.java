@@ -236,11 +236,17 @@ public class Drv {
 			String y = oneStr(c, "SELECT DATABASE()");
 			return x.equals(db2) && y.equals(db) ? null : "DATABASE() " + x + " then " + y;
 		});
+		// LAST_INSERT_ID on a connection of its own, not pinned by the checks above; between
+		// the insert and the reads another connection inserts (id 1001) and leaves.
+		Connection l = connect();
 		check("insert_id_api", () -> {
-			try (PreparedStatement p = c.prepareStatement("INSERT INTO lid (v) VALUES (?)",
+			try (PreparedStatement p = l.prepareStatement("INSERT INTO lid (v) VALUES (?)",
 			                                              Statement.RETURN_GENERATED_KEYS)) {
 				p.setInt(1, 1);
 				p.executeUpdate();
+				try (Connection o = connect()) {
+					exec(o, "INSERT INTO lid (v) VALUES (2)");
+				}
 				try (ResultSet r = p.getGeneratedKeys()) {
 					long id = r.next() ? r.getLong(1) : -1;
 					return id == 1000 ? null : "generated key " + id + ", want 1000";
@@ -248,17 +254,18 @@ public class Drv {
 			}
 		});
 		check("last_insert_id_select", () -> {
-			try (Statement s = c.createStatement(); ResultSet r = s.executeQuery("SELECT LAST_INSERT_ID()")) {
+			try (Statement s = l.createStatement(); ResultSet r = s.executeQuery("SELECT LAST_INSERT_ID()")) {
 				r.next();
 				String v = r.getString(1), name = r.getMetaData().getColumnLabel(1);
 				return v.equals("1000") && name.equals("LAST_INSERT_ID()") ? null : v + " named " + name;
 			}
 		});
 		check("last_insert_id_child", () -> {
-			exec(c, "INSERT INTO child (pid) VALUES (LAST_INSERT_ID())");
+			exec(l, "INSERT INTO child (pid) VALUES (LAST_INSERT_ID())");
 			String v = oneStr(c, "SELECT pid FROM child ORDER BY id DESC LIMIT 1");
 			return v.equals("1000") ? null : "child.pid " + v + ", want 1000";
 		});
+		l.close();
 		check("temp_table", () -> {
 			exec(c, "CREATE TEMPORARY TABLE tmp1 (v INT)");
 			exec(c, "INSERT INTO tmp1 VALUES (1), (2)");

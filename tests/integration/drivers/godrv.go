@@ -274,11 +274,24 @@ func main() {
 		}
 		return nil
 	})
+	// LAST_INSERT_ID on a connection of its own, not pinned by the checks above; between
+	// the insert and the reads another connection inserts (id 1001) and leaves.
+	l, err := db.Conn(ctx)
+	if err != nil {
+		fmt.Println("not ok connect:", err)
+		return
+	}
 	check("insert_id_api", func() error {
-		r, err := c.ExecContext(ctx, "INSERT INTO lid (v) VALUES (?)", 1)
+		r, err := l.ExecContext(ctx, "INSERT INTO lid (v) VALUES (?)", 1)
 		if err != nil {
 			return err
 		}
+		o, err := db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		exec(o, "INSERT INTO lid (v) VALUES (2)")
+		o.Close()
 		id, err := r.LastInsertId()
 		if err != nil || id != 1000 {
 			return fmt.Errorf("LastInsertId %d %v, want 1000", id, err)
@@ -286,7 +299,7 @@ func main() {
 		return nil
 	})
 	check("last_insert_id_select", func() error {
-		rows, err := c.QueryContext(ctx, "SELECT LAST_INSERT_ID()")
+		rows, err := l.QueryContext(ctx, "SELECT LAST_INSERT_ID()")
 		if err != nil {
 			return err
 		}
@@ -303,12 +316,13 @@ func main() {
 		return nil
 	})
 	check("last_insert_id_child", func() error {
-		exec(c, "INSERT INTO child (pid) VALUES (LAST_INSERT_ID())")
+		exec(l, "INSERT INTO child (pid) VALUES (LAST_INSERT_ID())")
 		if s := oneStr(c, "SELECT pid FROM child ORDER BY id DESC LIMIT 1"); s != "1000" {
 			return fmt.Errorf("child.pid %s, want 1000", s)
 		}
 		return nil
 	})
+	l.Close()
 	check("temp_table", func() error {
 		exec(c, "CREATE TEMPORARY TABLE tmp1 (v INT)")
 		exec(c, "INSERT INTO tmp1 VALUES (?), (?)", 1, 2)

@@ -86,21 +86,28 @@ async function main() {
     const b = await one('SELECT DATABASE()');
     return a === args.db2 && b === args.db ? null : `DATABASE() ${a} then ${b}`;
   });
+  // LAST_INSERT_ID on a connection of its own, not pinned by the checks above; between the
+  // insert and the reads another connection inserts (id 1001) and leaves.
+  const l = await connect();
   await check('insert_id_api', async () => {
-    const r = await c.execute('INSERT INTO lid (v) VALUES (?)', [1]);
+    const r = await l.execute('INSERT INTO lid (v) VALUES (?)', [1]);
+    const o = await connect();
+    await o.query('INSERT INTO lid (v) VALUES (2)');
+    await o.end();
     return Number(r.insertId) === 1000 ? null : `insertId ${r.insertId}, want 1000`;
   });
   await check('last_insert_id_select', async () => {
-    const rows = await c.query({ sql: 'SELECT LAST_INSERT_ID()', rowsAsArray: true });
+    const rows = await l.query({ sql: 'SELECT LAST_INSERT_ID()', rowsAsArray: true });
     const v = String(rows[0][0]);
     const name = rows.meta[0].name();
     return v === '1000' && name === 'LAST_INSERT_ID()' ? null : `${v} named ${name}`;
   });
   await check('last_insert_id_child', async () => {
-    await c.query('INSERT INTO child (pid) VALUES (LAST_INSERT_ID())');
+    await l.query('INSERT INTO child (pid) VALUES (LAST_INSERT_ID())');
     const v = String(await one('SELECT pid FROM child ORDER BY id DESC LIMIT 1'));
     return v === '1000' ? null : `child.pid ${v}, want 1000`;
   });
+  await l.end();
   await check('thread_id_api', async () => {
     const id = await one('SELECT CONNECTION_ID()');
     return Number(id) === c.threadId ? null : `threadId ${c.threadId}, CONNECTION_ID() ${id}`;

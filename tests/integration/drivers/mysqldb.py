@@ -137,20 +137,26 @@ def use_db():
 
 check("use_db", use_db)
 
-state = {}
+# LAST_INSERT_ID on a connection of its own, not pinned by the checks above; between the
+# insert and the reads another connection inserts (id 1001) and leaves: its backend
+# connection may be the one that runs the next statement.
+lc = connect()
 
 
 def insert_id_api():
-    cur = c.cursor()
+    cur = lc.cursor()
     cur.execute("INSERT INTO lid (v) VALUES (1)")
-    state["id"] = cur.lastrowid
+    rid = cur.lastrowid
     cur.close()
-    return None if c.insert_id() == 1000 and state["id"] == 1000 else \
-        "insert_id %r lastrowid %r, want 1000" % (c.insert_id(), state["id"])
+    o = connect()
+    do("INSERT INTO lid (v) VALUES (2)", conn=o)
+    o.close()
+    return None if lc.insert_id() == 1000 and rid == 1000 else \
+        "insert_id %r lastrowid %r, want 1000" % (lc.insert_id(), rid)
 
 
 def lid_select():
-    cur = c.cursor()
+    cur = lc.cursor()
     cur.execute("SELECT LAST_INSERT_ID()")
     v = cur.fetchone()[0]
     col = cur.description[0][0]
@@ -159,7 +165,7 @@ def lid_select():
 
 
 def lid_child():
-    do("INSERT INTO child (pid) VALUES (LAST_INSERT_ID())")
+    do("INSERT INTO child (pid) VALUES (LAST_INSERT_ID())", conn=lc)
     v = one("SELECT pid FROM child ORDER BY id DESC LIMIT 1")
     return None if v == 1000 else "child.pid %r, want 1000" % v
 
@@ -167,6 +173,7 @@ def lid_child():
 check("insert_id_api", insert_id_api)
 check("last_insert_id_select", lid_select)
 check("last_insert_id_child", lid_child)
+lc.close()
 check("thread_id_api", lambda: None if c.thread_id() == one("SELECT CONNECTION_ID()") else
       "thread_id() %r, CONNECTION_ID() %r" % (c.thread_id(), one("SELECT CONNECTION_ID()")))
 

@@ -148,15 +148,21 @@ check("use_db", sub {
 	my $b = one("SELECT DATABASE()");
 	return $a eq $db2 && $b eq $db ? undef : "DATABASE() $a then $b";
 });
+# LAST_INSERT_ID on a connection of its own, not pinned by the checks above; between the
+# insert and the reads another connection inserts (id 1001) and leaves.
+my $l = connect_db();
 check("insert_id_api", sub {
-	my $st = $c->prepare("INSERT INTO lid (v) VALUES (?)");
+	my $st = $l->prepare("INSERT INTO lid (v) VALUES (?)");
 	$st->execute(1);
 	my $a = $st->{mysql_insertid};
-	my $b = $c->last_insert_id(undef, undef, undef, undef);
+	my $b = $l->last_insert_id(undef, undef, undef, undef);
+	my $o = connect_db();
+	$o->do("INSERT INTO lid (v) VALUES (2)");
+	$o->disconnect;
 	return $a == 1000 && $b == 1000 ? undef : "mysql_insertid $a, last_insert_id $b, want 1000";
 });
 check("last_insert_id_select", sub {
-	my $st = $c->prepare("SELECT LAST_INSERT_ID()");
+	my $st = $l->prepare("SELECT LAST_INSERT_ID()");
 	$st->execute;
 	my $name = $st->{NAME}[0];
 	my ($v) = $st->fetchrow_array;
@@ -164,10 +170,11 @@ check("last_insert_id_select", sub {
 	return $v == 1000 && $name eq "LAST_INSERT_ID()" ? undef : "$v named $name";
 });
 check("last_insert_id_child", sub {
-	$c->do("INSERT INTO child (pid) VALUES (LAST_INSERT_ID())");
+	$l->do("INSERT INTO child (pid) VALUES (LAST_INSERT_ID())");
 	my $v = one("SELECT pid FROM child ORDER BY id DESC LIMIT 1");
 	return $v == 1000 ? undef : "child.pid $v, want 1000";
 });
+$l->disconnect;
 check("thread_id_api", sub {
 	my $id = one("SELECT CONNECTION_ID()");
 	return $id == $c->{mysql_thread_id} ? undef : "mysql_thread_id $c->{mysql_thread_id}, CONNECTION_ID() $id";
