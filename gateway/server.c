@@ -550,6 +550,10 @@ void gw_server_release(struct gw_server *s, bool reusable)
 		return;
 	}
 	s->client = NULL;
+	/* Paused for a client slow to read (the chunk that ended its answer filled the
+	 * client's buffer): the answer is whole, and the next statement's, whoever sends
+	 * it, must be read. */
+	gw_server_pause(s, false);
 	pthread_mutex_lock(&gw.sched_lock);
 	if (gw.nlive > gw.cfg.pool_size || s->kill_hold) {
 		/* The pool was made smaller, or a KILL QUERY is aimed at this connection's
