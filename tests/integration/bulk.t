@@ -8,8 +8,9 @@
 # backend connection it KILLs between two bulk executes: the second, which libmariadb
 # sends without the parameter types, runs on a connection that never saw the statement.
 # The Node part needs the npm package mariadb, from $SLUICE_NODE_MODULES or
-# tests/integration/node/node_modules (npm install --prefix tests/integration/node
-# mariadb); without node or the package it is skipped.
+# tests/integration/drivers/node_modules, where .ci/run installs it with drivers.t's
+# (npm install --prefix tests/integration/drivers mysql2 mariadb); without node or the
+# package it is skipped.
 import os
 import shutil
 import subprocess
@@ -23,7 +24,7 @@ lib.require_sandbox()
 if lib.TEST_ADDR is not None:
     lib.skip_all("bulk.t starts sluice with a pool of its own size")
 HERE = os.path.dirname(os.path.abspath(__file__))
-modules = os.environ.get("SLUICE_NODE_MODULES") or os.path.join(HERE, "node", "node_modules")
+modules = os.environ.get("SLUICE_NODE_MODULES") or os.path.join(HERE, "drivers", "node_modules")
 
 SCHEMA = lib.create_schema("t_bulk")
 A = lib.Account("t_bulk", "pw-bulk", schemas=[SCHEMA])
@@ -67,7 +68,7 @@ lib.finish(s)
 if shutil.which("node") is None or not os.path.isdir(os.path.join(modules, "mariadb")):
     why = ("node is not installed" if shutil.which("node") is None else
            "the npm package mariadb is not in %s (npm install --prefix "
-           "tests/integration/node mariadb, or set SLUICE_NODE_MODULES)" % modules)
+           "tests/integration/drivers mysql2 mariadb, or set SLUICE_NODE_MODULES)" % modules)
     lib.skip("the MariaDB Node connector's batch()", why)
     lib.done_testing()
     sys.exit(0)
