@@ -111,7 +111,7 @@ static void test_reprepare(MYSQL *m)
 {
 	MYSQL_STMT *st = mysql_stmt_init(m);
 	long long param = 21, v = 0, cid1 = 0, cid2 = 0;
-	const char *sql = "SELECT CAST(? AS SIGNED) * 2, CONNECTION_ID()";
+	const char *sql = "SELECT CAST(? AS SIGNED) * 2, @@pseudo_thread_id";
 	MYSQL_BIND rb[2];
 	int rc;
 
@@ -160,10 +160,10 @@ static void schema_case(unsigned at_port, int kill, char *out, size_t outlen)
 		return;
 	if (kill) {
 		MYSQL_STMT *q = mysql_stmt_init(m);
-		const char *qs = "SELECT CONNECTION_ID()";
+		const char *qs = "SELECT @@pseudo_thread_id";
 
 		if (mysql_stmt_prepare(q, qs, strlen(qs)) || exec_ints(q, NULL, &cid, &dummy))
-			printf("# CONNECTION_ID(): %s\n", mysql_stmt_error(q));
+			printf("# @@pseudo_thread_id: %s\n", mysql_stmt_error(q));
 		mysql_stmt_close(q);
 	}
 	st = mysql_stmt_init(m);
@@ -281,7 +281,7 @@ static void test_pins_like_query(void)
 {
 	MYSQL *m = open_at(port, db);
 	MYSQL_STMT *st;
-	const char *sql = "SELECT SQL_CALC_FOUND_ROWS CONNECTION_ID() FROM ps_w LIMIT 0";
+	const char *sql = "SELECT SQL_CALC_FOUND_ROWS @@pseudo_thread_id FROM ps_w LIMIT 0";
 	MYSQL_RES *res;
 	MYSQL_ROW row;
 	long long cid = 0, dummy = 0;
@@ -294,7 +294,7 @@ static void test_pins_like_query(void)
 	}
 	/* The backend thread first (the LIMIT 0 statement returns no row). */
 	st = mysql_stmt_init(m);
-	rc = mysql_stmt_prepare(st, "SELECT CONNECTION_ID()", 22) ||
+	rc = mysql_stmt_prepare(st, "SELECT @@pseudo_thread_id", 25) ||
 	     exec_ints(st, NULL, &cid, &dummy);
 	mysql_stmt_close(st);
 	st = mysql_stmt_init(m);
@@ -443,8 +443,9 @@ static void test_bulk(MYSQL *m)
 	/* Its backend connection goes: the next one must prepare it again, and be given
 	 * the types libmariadb sent the first time only. */
 	q = mysql_stmt_init(m);
-	if (mysql_stmt_prepare(q, "SELECT CONNECTION_ID()", 22) || exec_ints(q, NULL, &cid, &dummy))
-		printf("# CONNECTION_ID(): %s\n", mysql_stmt_error(q));
+	if (mysql_stmt_prepare(q, "SELECT @@pseudo_thread_id", 25) ||
+	    exec_ints(q, NULL, &cid, &dummy))
+		printf("# @@pseudo_thread_id: %s\n", mysql_stmt_error(q));
 	mysql_stmt_close(q);
 	ok(cid && kill_backend((unsigned long long)cid) == 0, "KILL backend thread %lld", cid);
 	affected = id = 0;
@@ -533,8 +534,9 @@ static void test_big_reprepare(MYSQL *m, size_t blen, const char *what)
 	rc = rc || mysql_stmt_bind_param(st, pb) || mysql_stmt_execute(st);
 	ok(rc == 0, "%s: an execute with its types: %s", what, mysql_stmt_error(st));
 	q = mysql_stmt_init(m);
-	if (mysql_stmt_prepare(q, "SELECT CONNECTION_ID()", 22) || exec_ints(q, NULL, &cid, &dummy))
-		printf("# CONNECTION_ID(): %s\n", mysql_stmt_error(q));
+	if (mysql_stmt_prepare(q, "SELECT @@pseudo_thread_id", 25) ||
+	    exec_ints(q, NULL, &cid, &dummy))
+		printf("# @@pseudo_thread_id: %s\n", mysql_stmt_error(q));
 	mysql_stmt_close(q);
 	ok(cid && kill_backend((unsigned long long)cid) == 0, "%s: KILL backend thread %lld", what,
 	   cid);
