@@ -33,6 +33,9 @@ static const struct word words[] = {
 	{ "HANDLER", SQL_HANDLER },
 	{ "CONNECTION_ID", SQL_CONNECTION_ID },
 	{ "KILL", SQL_KILL },
+	/* information_schema.USER_VARIABLES reads every user variable: the connection's
+	 * become the session's first (others' NULL), as for a statement that names one */
+	{ "USER_VARIABLES", SQL_USER_VAR },
 };
 
 static int is_ident(uint8_t ch)

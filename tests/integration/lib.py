@@ -102,6 +102,19 @@ def relay_tap(r, prefix, want):
        "exit %d, %d checks, stderr: %s" % (r.returncode, seen, r.stderr[-500:]))
 
 
+def todo(cond, name, reason):
+    """A TAP TODO point for a known gap: "not ok ... # TODO" does not fail the file; a
+    pass is a plain pass (no XPASS that would fail the build)."""
+    global _count
+    with _lock:
+        _count += 1
+        if cond:
+            print("ok %d - %s" % (_count, name))
+        else:
+            print("not ok %d - %s # TODO %s" % (_count, name, reason))
+    return bool(cond)
+
+
 def skip(name, reason):
     global _count
     with _lock:

@@ -358,17 +358,6 @@ def describe(res):
                         qoslib.percentile(res[k][0], 0.99), len(res[k][0])) for k in res)
 
 
-def todo(cond, name, reason):
-    """A TAP TODO point for a known gap: "not ok ... # TODO" does not fail the file."""
-    with lib._lock:
-        lib._count += 1
-        if cond:  # a pass is a plain pass: no XPASS that would fail the build
-            print("ok %d - %s" % (lib._count, name))
-        else:
-            print("not ok %d - %s # TODO %s" % (lib._count, name, reason))
-    return bool(cond)
-
-
 def backend_logins():
     return int(lib.root_sql("SHOW GLOBAL STATUS LIKE 'Connections'")[0][1])
 
@@ -420,7 +409,7 @@ ok(c50n < p50_noisy, "b) --max-active %d lowers the quiet median next to the noi
 # side of the bound from run to run: with the queue in sluice, what is left is the CPU
 # that sysbench's 512 threads, MariaDB and sluice share on this 2-core box
 # (docs/performance.md). A TODO point: reported, passing when met, not failing the build.
-todo(c99n <= 2 * c99a,
+lib.todo(c99n <= 2 * c99a,
      "b) --max-active %d: quiet p99 next to %d noisy threads %.2f ms <= 2 x %.2f ms alone"
      % (CAP, NOISY_THREADS, c99n, c99a), "CPU shared with the load generator; issue 4")
 lib.finish(s2)

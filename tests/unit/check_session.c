@@ -375,6 +375,7 @@ static const struct scan_case scan_cases[] = {
 	{ "PREPARE s FROM 'select 1'", SQL_PREPARE, 0 },
 	{ "XA START 'x'", SQL_XA, 0 },
 	{ "SELECT LAST_INSERT_ID()", SQL_LAST_INSERT_ID, 0 },
+	{ "SELECT * FROM information_schema.USER_VARIABLES", SQL_USER_VAR, SQL_PINS },
 	{ "/*!40101 SET @saved = @@sql_mode */", SQL_USER_VAR, 0 },
 	{ "kill query 12", SQL_KILL, 0 },
 	/* statements that are only SET or USE: their state changes are explained */
