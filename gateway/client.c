@@ -1956,6 +1956,7 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 	c->db_change_pending = false;
 	c->status_compress = false;
 	c->kill_subst = false;
+	wire_buf_reset(&c->subst_pkt); /* (a KILL's that never ran: expired, refused) */
 	if (c->ended && cmd != COM_QUIT) {
 		char msg[300];
 
@@ -2325,10 +2326,8 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 		c->settle_pin = client_settle(c, s);
 		/* A connection about to go back to the pool first gives up what the session
 		 * carries to the next one (uvars.h); the command ends when that is read. */
-		if (!c->pinned && !c->settle_pin && !c->in_trans && gw_server_capture(s, c)) {
-			c->settled = true;
-			return;
-		}
+		if (!c->pinned && !c->settle_pin && !c->in_trans && gw_server_capture(s, c))
+			return; /* (c may be closed by now: s failed) */
 	}
 	c->settled = false;
 	pin = c->settle_pin;
@@ -2392,9 +2391,14 @@ void gw_client_server_lost(struct gw_client *c, uint8_t seq, const char *why)
 	bool end_session = c->pinned || c->in_trans || c->cmd == COM_STMT_SEND_LONG_DATA;
 	uint64_t now = gw_now_ns();
 
+	/* Lost while sluice read back what the command left (a capture): the command's
+	 * whole answer is out, so nothing may be answered now, and the variables it set
+	 * are gone: the session ends, as one whose connection dies between statements. */
+	bool captured = c->settled;
+
+	c->settled = false;
 	snprintf(msg, sizeof(msg), "Lost connection to backend server during query: %s%s", why,
-	         end_session ? " (the session's transaction or state is gone)" : "");
-	c->settled = false; /* (lost during a capture) */
+	         end_session || captured ? " (the session's transaction or state is gone)" : "");
 	pthread_mutex_lock(&gw.sched_lock);
 	if (c->req_running) {
 		qos_complete(gw.qos, &c->req, 0, now);
@@ -2416,7 +2420,7 @@ void gw_client_server_lost(struct gw_client *c, uint8_t seq, const char *why)
 		client_login_refuse(c, 2013, "HY000", msg);
 		return;
 	}
-	if (c->state == GW_CL_IDLE) {
+	if (c->state == GW_CL_IDLE || captured) {
 		/* Between statements (a pinned or in-transaction session whose connection
 		 * was killed or timed out): nothing was asked, so nothing is answered. The
 		 * session ends as MariaDB ends one, by closing; the client's next statement

@@ -742,6 +742,9 @@ bool gw_server_capture(struct gw_server *s, struct gw_client *c)
 	}
 	server_set_state(s, GW_SV_CAPTURE);
 	gw_server_pause(s, false); /* the answer is sluice's, whatever the client reads */
+	/* Before the send: a send that fails closes s, and gw_client_server_lost() must
+	 * know that the command's answer is out already. */
+	c->settled = true;
 	server_send_wbuf(s, &b);
 	return true;
 }
@@ -1035,7 +1038,7 @@ bool gw_server_needs_sync(const struct gw_server *s, const struct gw_client *c)
 {
 	if (gw.cfg.no_replay)
 		return false;
-	return ((c->sql_flags & SQL_USER_VAR) && !gw_vars_equal(&c->uvars, &s->uvars)) ||
+	return !gw_vars_equal(&c->uvars, &s->uvars) ||
 	       ((c->sql_flags & SQL_LAST_INSERT_ID) && s->lid_client != c->id);
 }
 
@@ -1056,11 +1059,14 @@ static void prep_build_rest(struct gw_server *s, const struct gw_client *c, stru
 	sync.want = gw.cfg.no_replay ? &s->vars : &c->vars;
 	sync.have = &s->vars;
 	sync.tracking = !s->tracking;
-	/* User variables and LAST_INSERT_ID(), for a statement that reads them. */
-	if ((c->sql_flags & SQL_USER_VAR) && !gw.cfg.no_replay) {
+	/* User variables whenever the connection's differ from the session's, whatever the
+	 * statement names: a trigger, procedure or function reads them too (SET @app_user
+	 * before an INSERT whose trigger audits it); another session's go to NULL. */
+	if (!gw.cfg.no_replay) {
 		sync.uwant = &c->uvars;
 		sync.uhave = &s->uvars;
 	}
+	/* LAST_INSERT_ID() for a statement that names it. */
 	sync.set_lid =
 	    (c->sql_flags & SQL_LAST_INSERT_ID) && s->lid_client != c->id && !gw.cfg.no_replay;
 	sync.lid = c->last_insert_id;
@@ -1402,8 +1408,7 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 	case GW_PREP_SET:
 		s->tracking = true;
 		if (!gw_vars_copy(&s->vars, &c->vars) ||
-		    ((c->sql_flags & SQL_USER_VAR) && !gw.cfg.no_replay &&
-		     !gw_vars_copy(&s->uvars, &c->uvars))) {
+		    (!gw.cfg.no_replay && !gw_vars_copy(&s->uvars, &c->uvars))) {
 			server_close(s, "out of memory");
 			return;
 		}

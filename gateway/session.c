@@ -356,7 +356,10 @@ bool gw_session_build_set(struct wire_buf *b, const struct gw_sync *sync)
 	for (uint32_t i = 0; i < have->n; i++) {
 		if (!gw_vars_get(want, have->v[i].name)) {
 			put_name(b, have->v[i].name, &first);
-			if (sync->charset && is_handshake_charset_var(have->v[i].name)) {
+			/* (not 255, MySQL 8's utf8mb4_0900_ai_ci: unknown to MariaDB before
+			 * 11.4, which then gives the session its defaults, as DEFAULT does) */
+			if (sync->charset && sync->charset != 255 &&
+			    is_handshake_charset_var(have->v[i].name)) {
 				char id[8];
 
 				snprintf(id, sizeof(id), "%u", sync->charset);

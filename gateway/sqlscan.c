@@ -321,8 +321,10 @@ size_t sql_connid_rewrite(uint8_t *q, size_t n, uint32_t id, bool no_backslash,
 			continue;
 		}
 		if (ch == ';') {
-			at_start = true;
-			definition = false;
+			/* A stored program's body has statements of its own (CREATE PROCEDURE p()
+			 * BEGIN DECLARE x INT; SET x = CONNECTION_ID(); END): once a definition
+			 * begins, the rest of the packet is left as it is. */
+			at_start = !definition;
 			i++;
 			continue;
 		}
@@ -339,6 +341,8 @@ size_t sql_connid_rewrite(uint8_t *q, size_t n, uint32_t id, bool no_backslash,
 			definition = word_at(q, i, n, "CREATE") || word_at(q, i, n, "ALTER");
 			at_start = false;
 		}
+		if (definition)
+			break;
 		/* Not a column t.CONNECTION_ID, a variable @CONNECTION_ID, db.CONNECTION_ID(). */
 		if (!definition && j - i == 13 &&
 		    strncasecmp((const char *)q + i, "CONNECTION_ID", 13) == 0 &&

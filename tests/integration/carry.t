@@ -162,6 +162,41 @@ for w, g in zip(want, got):
     is_(g[1:], w[1:], "as directly: " + w[0][:70])
 is_(len(got), len(want), "every step answered")
 
+# ---- a user variable read by a trigger, not by the statement's own text ----
+# (a review found it: a session that never set @app_user inserted with another session's
+# value left on the connection)
+lib.root_sql("CREATE OR REPLACE TABLE %s.audited (id INT AUTO_INCREMENT PRIMARY KEY, v INT, "
+             "who VARCHAR(40))" % SCHEMA)
+lib.root_sql("CREATE OR REPLACE TRIGGER %s.audit_who BEFORE INSERT ON %s.audited "
+             "FOR EACH ROW SET NEW.who = @app_user" % (SCHEMA, SCHEMA))
+
+
+def trigger_reads(connect):
+    x = connect(A)
+    q_ = x.cursor()
+    q_.execute("SET @app_user = 'alice'")
+    q_.execute("INSERT INTO audited (v) VALUES (1)")
+    x.close()
+    y = connect(A)
+    cur = y.cursor()
+    cur.execute("INSERT INTO audited (v) VALUES (2)")
+    cur.execute("SET @app_user = 'bob'")
+    y2 = connect(A)  # takes the connection bob's SET left, then bob goes on elsewhere
+    y2.cursor().execute("SELECT 1")
+    cur.execute("INSERT INTO audited (v) VALUES (3)")
+    y2.close()
+    y.close()
+    cur = connect(A).cursor()
+    cur.execute("SELECT v, who FROM audited ORDER BY v")
+    rows = cur.fetchall()
+    lib.root_sql("DELETE FROM %s.audited" % SCHEMA)
+    return rows
+
+
+want = trigger_reads(direct.connect)
+got = trigger_reads(s.connect)
+is_(got, want, "a trigger reads the session's own user variable, NULL for one that set none")
+
 # ---- 16 sessions x 50 transactions with a user variable, pool of 4 ----
 s2 = lib.start_sluice([A], pool_size=4, extra_args=["--reserve-pool", "0"])
 lib.root_sql("DELETE FROM %s.tx" % SCHEMA)

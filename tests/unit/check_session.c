@@ -465,11 +465,19 @@ START_TEST(test_connid_rewrite)
 	    0);
 	/* an executable comment is run: rewritten */
 	ck_assert_uint_eq(connid("SELECT /*!100000 CONNECTION_ID() */", 7, false, out, subs), 1);
-	/* definitions keep the function; the next statement is rewritten */
+	/* definitions keep the function, and so does the rest of the packet: a stored
+	 * program's body has statements of its own (a review found the procedure below
+	 * stored with the creating session's id as a constant) */
 	ck_assert_uint_eq(connid("CREATE VIEW v AS SELECT CONNECTION_ID(); SELECT CONNECTION_ID()",
 	                         7, false, out, subs),
+	                  0);
+	ck_assert_uint_eq(connid("CREATE PROCEDURE p() BEGIN DECLARE x INT; "
+	                         "SET x = CONNECTION_ID(); SELECT CONNECTION_ID(); END",
+	                         7, false, out, subs),
+	                  0);
+	ck_assert_uint_eq(connid("SELECT CONNECTION_ID(); CREATE VIEW v AS SELECT CONNECTION_ID()",
+	                         7, false, out, subs),
 	                  1);
-	ck_assert_str_eq(out, "CREATE VIEW v AS SELECT CONNECTION_ID(); SELECT 000000000000007");
 	ck_assert_uint_eq(connid(" alter EVENT e DO SELECT CONNECTION_ID()", 7, false, out, subs),
 	                  0);
 	/* NO_BACKSLASH_ESCAPES: 'C:\' ends the string, the call after it is real */

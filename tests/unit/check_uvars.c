@@ -348,6 +348,14 @@ START_TEST(test_build_set_charset_back_to_handshake)
 	ck_assert_uint_eq(b.len - 5, strlen(expect));
 	ck_assert(memcmp(b.data + 5, expect, b.len - 5) == 0);
 	wire_buf_free(&b);
+	/* 255 (MySQL 8's utf8mb4_0900_ai_ci) is unknown to MariaDB 10: DEFAULT, as the
+	 * login with it gave (a numeric 255 would fail the SET with 1115) */
+	sync.charset = 255;
+	wire_buf_init(&b);
+	ck_assert(gw_session_build_set(&b, &sync));
+	ck_assert(memmem(b.data, b.len, "character_set_results=DEFAULT", 29) != NULL);
+	ck_assert(memmem(b.data, b.len, "=255", 4) == NULL);
+	wire_buf_free(&b);
 	gw_vars_free(&have);
 }
 END_TEST
