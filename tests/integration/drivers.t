@@ -38,6 +38,9 @@ lib.require_sandbox()
 SCHEMA = lib.create_schema("t_drivers")
 SCHEMA2 = lib.create_schema("t_drivers2")
 A = lib.Account("t_drivers", "pw-drivers", schemas=[SCHEMA, SCHEMA2])
+# The MariaDB user exists before the direct runs (start_sluice makes it too, later): on a
+# fresh sandbox the direct runs met 1045 and every check was left out of the comparison.
+lib._mariadb_user(A.name, A.password, A.schemas)
 # The 20 MB blob: MariaDB's default max_allowed_packet is 16 MiB.
 lib.root_sql("SET GLOBAL max_allowed_packet = 64 * 1024 * 1024")
 TMP = tempfile.mkdtemp(prefix="sluice-drivers-")
@@ -185,7 +188,8 @@ for name, prep in DRIVERS:
 direct = {}
 for name, cmd in progs:
     lines, good, how = run(cmd, lib.MARIADB_PORT)
-    ok(good and lines, "%s runs straight to MariaDB" % name, how)
+    ok(good and lines and any(v.startswith("ok ") for v in lines.values()),
+       "%s runs straight to MariaDB" % name, how)
     diag("%s direct: %s" % (name, how))
     for line in lines.values():
         if not line.startswith("ok "):
