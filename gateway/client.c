@@ -1522,7 +1522,7 @@ static bool client_stmt_bulk_intake(struct gw_client *c, struct gw_stmt *st, con
  * (and the command pins: gw_client_response_done). A reset with nothing pinned has
  * nothing to reset on any backend: answered here. false: answered (or closed) here.
  */
-static bool client_stmt_intake(struct gw_client *c, const uint8_t *p, uint32_t len)
+static bool client_stmt_intake(struct gw_client *c, const uint8_t *p, uint32_t len, bool resumed)
 {
 	struct gw_stmt *st;
 	struct wire_execute e;
@@ -1567,6 +1567,8 @@ static bool client_stmt_intake(struct gw_client *c, const uint8_t *p, uint32_t l
 		gw_stmt_make_private(st, c->id); /* the cursor lives in its backend statement */
 	/* What the execute will do, for client_expects_hold() before it queues. */
 	c->sql_flags = client_note_carried(c, st->sql_flags, NULL);
+	if ((st->sql_flags & SQL_KILL) && p[0] == COM_STMT_EXECUTE && resumed)
+		return c->kill_subst; /* taken the first time (it waits only when it goes on) */
 	if ((st->sql_flags & SQL_KILL) && p[0] == COM_STMT_EXECUTE) {
 		/* A prepared KILL (DBD::mysql, Connector/J and PDO prepare on the server): the
 		 * same rules as the SQL one; its execute answers as the query would (OK or
@@ -1937,6 +1939,7 @@ static void client_connid_rewrite(struct gw_client *c, uint8_t *q, size_t n)
 static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t seq)
 {
 	struct gw_msg *local = NULL, *remote = NULL;
+	bool resumed;
 	struct qos_account_stats qs;
 	bool backlogged;
 	enum qos_verdict v;
@@ -1955,8 +1958,12 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 	c->cmd = cmd;
 	c->db_change_pending = false;
 	c->status_compress = false;
-	c->kill_subst = false;
-	wire_buf_reset(&c->subst_pkt); /* (a KILL's that never ran: expired, refused) */
+	resumed = c->resumed;
+	c->resumed = false; /* (for this command only: not for one pipelined behind it) */
+	if (!resumed) {
+		c->kill_subst = false;
+		wire_buf_reset(&c->subst_pkt); /* (a KILL's that never ran: expired, refused) */
+	}
 	if (c->ended && cmd != COM_QUIT) {
 		char msg[300];
 
@@ -2014,6 +2021,8 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 			c->db_change_pending = true;
 		c->sql_flags = client_scan_query(c, p + 1, len - 1);
 		c->status_compress = c->compress && sql_reads_status(p + 1, len - 1);
+		if (resumed)
+			break; /* rewritten, and a KILL taken, the first time */
 		c->connid_n = 0;
 		if ((c->sql_flags & SQL_CONNECTION_ID) && len < WIRE_MAX_PAYLOAD)
 			client_connid_rewrite(c, (uint8_t *)p + 1, len - 1);
@@ -2025,9 +2034,12 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 			return; /* answered here */
 		break;
 	case COM_STMT_PREPARE:
-		c->connid_n = 0;
-		if (len < WIRE_MAX_PAYLOAD && (sql_scan(p + 1, len - 1) & SQL_CONNECTION_ID))
-			client_connid_rewrite(c, (uint8_t *)p + 1, len - 1);
+		if (!resumed) {
+			c->connid_n = 0;
+			if (len < WIRE_MAX_PAYLOAD &&
+			    (sql_scan(p + 1, len - 1) & SQL_CONNECTION_ID))
+				client_connid_rewrite(c, (uint8_t *)p + 1, len - 1);
+		}
 		if (!client_stmt_prepare_begin(c, p, len))
 			return; /* answered here */
 		break;
@@ -2046,7 +2058,7 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 	case COM_STMT_SEND_LONG_DATA:
 	case COM_STMT_RESET:
 	case COM_STMT_FETCH:
-		if (!client_stmt_intake(c, p, len))
+		if (!client_stmt_intake(c, p, len, resumed))
 			return; /* answered here */
 		break;
 	case COM_STMT_CLOSE:
@@ -2195,8 +2207,10 @@ void gw_client_on_msg(struct gw_msg *m)
 	}
 	switch (m->kind) {
 	case GW_MSG_HOLD:
-		/* Room under the cap is c's now: its command goes on. */
+		/* Room under the cap is c's now: its command goes on (client_command again,
+		 * without what its intake did the first time). */
 		client_set_state(c, GW_CL_IDLE);
+		c->resumed = true; /* read and cleared by client_command() */
 		client_process(c);
 		break;
 	case GW_MSG_RUN:

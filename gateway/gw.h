@@ -347,6 +347,8 @@ struct gw_client {
 	bool pin_pending;          /* pin when the running command succeeds */
 	bool kill_subst;           /* the running execute is a prepared KILL, sent as the
 	                            * KILL QUERY <backend id> in subst_pkt */
+	bool resumed;              /* its command waited in HOLD_WAIT and goes on: what its
+	                            * intake did (CONNECTION_ID() rewrite, KILL) is done */
 	struct wire_buf subst_pkt; /* what goes to the server instead of the client's
 	                            * command: KILL QUERY <backend id> for its KILL, a
 	                            * COM_STMT_* with the backend's statement id */

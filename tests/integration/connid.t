@@ -269,6 +269,36 @@ for t in loaders:
 ok(not load_errors, "the other sessions ran without errors", lambda: load_errors[:3])
 y.close()
 z.close()
+# ---- a statement that waited for room under max_pinned (HOLD_WAIT) goes through
+# client_command twice: the second time must not rewrite again (the column kept the
+# literal as its name: a review found it) nor take a KILL again
+holder = s.connect(A)
+hcur = holder.cursor()
+hcur.execute("BEGIN")
+hcur.execute("SELECT 1")  # holds one of the 2 connections: max_pinned (1) reached
+waiter = s.connect(A, autocommit=False)
+box = []
+
+
+def waiting_select():
+    cur = waiter.cursor()
+    cur.execute("SELECT CONNECTION_ID()")
+    box.append((cur.fetchone()[0], cur.description[0][0]))
+
+
+t = threading.Thread(target=waiting_select)
+t.start()
+time.sleep(0.5)  # it waits for the holder's room (HOLD_WAIT)
+waited = t.is_alive()
+hcur.execute("COMMIT")
+t.join(10)
+ok(waited, "with autocommit off and max_pinned reached, SELECT CONNECTION_ID() waits")
+is_(box, [(waiter.thread_id(), "CONNECTION_ID()")],
+    "after the wait: the session's id, the column named as written")
+waiter.rollback()
+waiter.close()
+holder.close()
+
 # ---- the same in server-side prepared statements (DBD::mysql, mysql_server_prepare=1)
 if subprocess.run(["perl", "-MDBD::mysql", "-e", "1"], capture_output=True).returncode != 0:
     lib.skip("server-side prepared CONNECTION_ID() and KILL",
