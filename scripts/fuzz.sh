@@ -40,8 +40,12 @@ for t in wire:corpus session:corpus-session admin:corpus-admin; do
 	else
 		echo "fuzz.sh: fuzz_$name for ${secs}s"
 	fi
+	# A unit is reported slow after 60 s, not libFuzzer's 10: on a shared 2-core box a
+	# stall of the machine once made a 4 ms unit take 10 s (its replay: 4 ms; the same
+	# seeded run again: slowest unit 0 s). A unit still running after 120 s is a hang.
 	./tests/fuzz/fuzz_"$name" ${runs:+-runs="$runs"} -max_total_time="$secs" \
 		${FUZZ_SEED:+-seed="$FUZZ_SEED"} -print_final_stats=1 \
+		-report_slow_units=60 -timeout=120 \
 		-artifact_prefix="$work/crashes/$name-" "$@" "$work/$dir" 2>"$work/$name.log" ||
 		status=$?
 	grep -E "stat::number_of_executed_units|stat::peak_rss_mb|ERROR|SUMMARY" \
