@@ -62,6 +62,7 @@ static void client_process(struct gw_client *c);
 static void client_close(struct gw_client *c, const char *reason);
 static void client_consume(struct gw_client *c, size_t n);
 static void client_drop_server(struct gw_client *c);
+static void client_diag_release(struct gw_client *c);
 static bool client_hold_unwait_locked(struct gw_client *c);
 static bool client_peek_packet(struct gw_client *c, const uint8_t **payload, uint32_t *len,
                                uint8_t *seq);
@@ -209,6 +210,7 @@ static void client_send_err(struct gw_client *c, uint8_t seq, uint16_t code, con
 {
 	struct wire_buf b;
 
+	c->row_count = -1; /* as after MariaDB's own errors */
 	wire_buf_init(&b);
 	wire_build_err(&b, seq, code, state, "%s", msg);
 	client_send_wbuf(c, &b);
@@ -219,6 +221,7 @@ static void client_send_ok(struct gw_client *c, uint8_t seq)
 	struct wire_buf b;
 	uint16_t status = c->status ? c->status : SERVER_STATUS_AUTOCOMMIT;
 
+	c->row_count = 0; /* no rows: COM_PING and the like reset ROW_COUNT() too */
 	wire_buf_init(&b);
 	wire_build_ok(&b, seq, c->caps, 0, 0, status & ~SERVER_SESSION_STATE_CHANGED, 0);
 	client_send_wbuf(c, &b);
@@ -433,8 +436,8 @@ static void client_close(struct gw_client *c, const char *reason)
 		if (c->state == GW_CL_RUNNING)
 			gw_server_orphan(s, /* awaits_client= */ c->infile || c->cmd_continued,
 			                 &c->cred);
-		else
-			gw_server_release(s, /* reusable= */ false);
+		else /* (kept for its diagnostics only: nothing of the session is on it) */
+			gw_server_release(s, /* reusable= */ c->diag_kept);
 	}
 	if (completed || kick)
 		gw_sched_kick();
@@ -748,6 +751,9 @@ void gw_client_sweep(struct gw_worker *w, uint64_t now)
 				client_set_state(c, GW_CL_RUNNING);
 				gw_server_run(s, c);
 			}
+		} else if (c->state == GW_CL_IDLE && c->diag_kept &&
+		           now - c->idle_since_ns > (uint64_t)gw.cfg.diag_keep_ms * 1000000u) {
+			client_diag_release(c); /* no SHOW WARNINGS came: its warnings go */
 		} else if (c->state == GW_CL_IDLE && c->server && client_hold_expired(c, now)) {
 			gw_log_info("C-%llu %s: held its backend connection for %u ms without a "
 			            "statement (pinned_idle_timeout_ms): connection given back, "
@@ -1303,6 +1309,10 @@ static void client_drop_server(struct gw_client *c)
 {
 	struct gw_server *s = c->server;
 
+	if (c->diag_kept) {
+		client_diag_release(c);
+		return;
+	}
 	if (!s)
 		return;
 	c->server = NULL;
@@ -1316,6 +1326,26 @@ static void client_drop_server(struct gw_client *c)
 	c->pinned = false;
 	c->in_trans = false;
 	gw_server_release(s, /* reusable= */ false);
+}
+
+/*
+ * Give back the server c kept for its diagnostics area (diag_kept): nothing of the
+ * session is on it, so it goes back to the pool as after any statement.
+ */
+static void client_diag_release(struct gw_client *c)
+{
+	struct gw_server *s = c->server;
+
+	c->diag_kept = false;
+	if (!s)
+		return;
+	c->server = NULL;
+	s->client = NULL;
+	pthread_mutex_lock(&gw.sched_lock);
+	gw_client_hold_drop_locked(c);
+	pthread_mutex_unlock(&gw.sched_lock);
+	s->may_hold = true;
+	gw_server_release(s, /* reusable= */ true);
 }
 
 static void client_change_user(struct gw_client *c, const uint8_t *p, uint32_t len)
@@ -1921,18 +1951,27 @@ static void client_on_kill(struct gw_msg *m)
 }
 
 /*
- * CONNECTION_ID() is the session's id in every form: each call in q[0..n) (the head
+ * CONNECTION_ID() is the session's id in every form, ROW_COUNT() what its previous
+ * statement left, whichever connection runs the statement: each call in q[0..n) (the head
  * packet in c->in, a COM_QUERY's or a COM_STMT_PREPARE's text) is rewritten in place, its
- * length unchanged; the column definitions of the answer are named back.
+ * length unchanged; the column definitions of the answer are named back. A statement
+ * that reads the processlist keeps CONNECTION_ID(): the processlist's ids are the
+ * backend's (WHERE ID = CONNECTION_ID() finds the session's row). A prepared
+ * statement's ROW_COUNT() is left to the backend: it is read at each execute.
  */
-static void client_connid_rewrite(struct gw_client *c, uint8_t *q, size_t n)
+static void client_subst(struct gw_client *c, uint8_t *q, size_t n, bool prepare)
 {
-	size_t max = sizeof(c->connid_subs) / sizeof(c->connid_subs[0]);
-	size_t k = sql_connid_rewrite(q, n, (uint32_t)c->id,
-	                              (c->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0,
-	                              c->connid_subs, max);
+	size_t max = sizeof(c->subs) / sizeof(c->subs[0]);
+	struct sql_subst_how how = {
+		.connid = (c->sql_flags & SQL_PROCESSLIST) == 0,
+		.id = (uint32_t)c->id,
+		.row_count = !prepare,
+		.rows = c->row_count,
+		.no_backslash = (c->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0,
+	};
+	size_t k = sql_subst(q, n, &how, c->subs, max);
 
-	c->connid_n = (uint8_t)(k < max ? k : max);
+	c->nsubs = (uint8_t)(k < max ? k : max);
 }
 
 /* Start the head command: locally, on the pinned server, or through qos. */
@@ -2020,12 +2059,13 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 		    sql_parse_use(p + 1, len - 1, c->pending_db, sizeof(c->pending_db)))
 			c->db_change_pending = true;
 		c->sql_flags = client_scan_query(c, p + 1, len - 1);
+		c->diag_cleared = false;
 		c->status_compress = c->compress && sql_reads_status(p + 1, len - 1);
 		if (resumed)
 			break; /* rewritten, and a KILL taken, the first time */
-		c->connid_n = 0;
-		if ((c->sql_flags & SQL_CONNECTION_ID) && len < WIRE_MAX_PAYLOAD)
-			client_connid_rewrite(c, (uint8_t *)p + 1, len - 1);
+		c->nsubs = 0;
+		if ((c->sql_flags & (SQL_CONNECTION_ID | SQL_ROW_COUNT)) && len < WIRE_MAX_PAYLOAD)
+			client_subst(c, (uint8_t *)p + 1, len - 1, /* prepare= */ false);
 		if ((c->sql_flags & SQL_KILL) && !client_kill(c, p, len, true))
 			return; /* answered here */
 		break;
@@ -2035,10 +2075,11 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 		break;
 	case COM_STMT_PREPARE:
 		if (!resumed) {
-			c->connid_n = 0;
-			if (len < WIRE_MAX_PAYLOAD &&
-			    (sql_scan(p + 1, len - 1) & SQL_CONNECTION_ID))
-				client_connid_rewrite(c, (uint8_t *)p + 1, len - 1);
+			c->nsubs = 0;
+			c->sql_flags = len < WIRE_MAX_PAYLOAD ? sql_scan(p + 1, len - 1) : 0;
+			if (c->sql_flags & SQL_CONNECTION_ID)
+				client_subst(c, (uint8_t *)p + 1, len - 1, /* prepare= */ true);
+			c->sql_flags = 0;
 		}
 		if (!client_stmt_prepare_begin(c, p, len))
 			return; /* answered here */
@@ -2083,6 +2124,14 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 		client_send_err(c, 1, 1047, "08S01", msg);
 		return;
 	}
+	}
+	if (c->diag_kept) {
+		/* Its server was kept for this: a statement that reads the diagnostics area
+		 * runs there; any other goes through the scheduler like every statement. */
+		c->diag_kept = false;
+		c->diag_reread = (c->sql_flags & SQL_DIAG) != 0;
+		if (!c->diag_reread)
+			client_diag_release(c);
 	}
 	now = gw_now_ns();
 	if (!c->server && client_expects_hold(c, cmd)) {
@@ -2305,6 +2354,7 @@ static bool client_settle(struct gw_client *c, struct gw_server *s)
 			s->tracking = false;
 			client_forget_carried(c);
 			gw_vars_clear(&s->uvars);
+			s->uvars_foreign = false;
 			s->lid_client = 0;
 			if (c->pinned) {
 				c->pinned = false;
@@ -2320,6 +2370,17 @@ static bool client_settle(struct gw_client *c, struct gw_server *s)
 		pin = false; /* testing only: show what goes wrong without pins */
 	if (c->sql_flags & SQL_LID_SET)
 		s->lid_client = c->id; /* LAST_INSERT_ID(expr) set c's value there */
+	/* Warnings or an error live in the connection's diagnostics area until its next
+	 * statement: worth keeping it for the session a moment (gw_client_response_done). */
+	c->diag_want =
+	    ((r->is_err || r->warnings > 0) && (c->cmd == COM_QUERY || c->cmd == COM_STMT_EXECUTE ||
+	                                        c->cmd == COM_STMT_BULK_EXECUTE)) ||
+	    (c->diag_reread && !r->is_err);
+	c->diag_reread = false;
+	/* What ROW_COUNT() says after it, as MariaDB counts: the final OK's rows, -1 after
+	 * rows or an error (client_subst). */
+	if (c->cmd != COM_STMT_SEND_LONG_DATA)
+		c->row_count = r->is_err || r->result_set ? -1 : (int64_t)r->affected_rows;
 	c->pin_pending = false;
 	c->sql_flags = 0;
 	c->status_compress = false;
@@ -2334,7 +2395,7 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 {
 	uint64_t now;
 	uint64_t cost;
-	bool pin, keep, completed = false, over = false;
+	bool pin, keep, diag, completed = false, over = false;
 
 	if (!c->settled) {
 		c->settle_pin = client_settle(c, s);
@@ -2348,6 +2409,8 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 	now = gw_now_ns();
 	cost = now - s->started_ns;
 	keep = c->pinned || pin || c->in_trans;
+	diag = !keep && c->diag_want && gw.cfg.diag_keep_ms && !gw.cfg.no_replay;
+	c->diag_want = false;
 	pthread_mutex_lock(&gw.sched_lock);
 	if (c->req_running) {
 		qos_complete(gw.qos, &c->req, cost, now);
@@ -2362,6 +2425,8 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 	 * beforehand (a procedure that opened a transaction, say). */
 	if (keep)
 		over = !client_hold_take_locked(c);
+	else if (diag && client_hold_take_locked(c))
+		c->diag_kept = true; /* room under the cap: the diagnostics stay a moment */
 	else
 		gw_client_hold_drop_locked(c);
 
@@ -2386,7 +2451,7 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 	}
 	if (keep && completed)
 		gw_sched_kick(); /* its server stays: queued work may fit under the cap */
-	if (!keep) {
+	if (!keep && !c->diag_kept) {
 		c->server = NULL;
 		s->client = NULL;
 		s->may_hold = true; /* its account may get it back (anticipation) */
@@ -2432,6 +2497,11 @@ void gw_client_server_lost(struct gw_client *c, uint8_t seq, const char *why)
 	c->server = NULL;
 	if (c->login_check) {
 		client_login_refuse(c, 2013, "HY000", msg);
+		return;
+	}
+	if (c->state == GW_CL_IDLE && c->diag_kept) {
+		/* Kept only for a SHOW WARNINGS: the session has nothing on it. */
+		c->diag_kept = false;
 		return;
 	}
 	if (c->state == GW_CL_IDLE || captured) {

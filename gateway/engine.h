@@ -46,9 +46,9 @@ void gw_killmap_remove(struct gw_client *c);
 enum gw_kill_result gw_kill_prepare(struct gw_client *c, uint32_t id, uint32_t *backend_tid,
                                     uint32_t *target_id, struct gw_worker **target_worker);
 /* A column definition p[0..n) of the answer to c's COM_QUERY or COM_STMT_PREPARE, whose
- * CONNECTION_ID() calls were rewritten (sqlscan.h): named as the client wrote it and, with
- * retype, typed as MariaDB types CONNECTION_ID(), in place. */
-void gw_connid_coldef(const struct gw_client *c, uint8_t *p, size_t n, bool retype);
+ * CONNECTION_ID() or ROW_COUNT() calls were rewritten (sqlscan.h): named as the client
+ * wrote it and, with retype, typed as MariaDB types the function, in place. */
+void gw_subst_coldef(const struct gw_client *c, uint8_t *p, size_t n, bool retype);
 void gw_worker_post_to(struct gw_worker *w, struct gw_msg *m);
 
 /* ---- clients (client.c) ---- */

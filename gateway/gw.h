@@ -208,12 +208,14 @@ enum gw_prep_step {
 	GW_PREP_INIT_DB,          /* COM_INIT_DB sent */
 	GW_PREP_SET,              /* SET SESSION (tracking, variables) sent */
 	GW_PREP_SET_OPTION,       /* COM_SET_OPTION (multi-statements on/off) sent */
+	GW_PREP_CLEAR,            /* a DO that empties the diagnostics area another
+	                           * session's statement left, for a SHOW WARNINGS (issue 12) */
 	GW_PREP_STMT_DB,          /* COM_INIT_DB into or out of a statement's schema */
 	GW_PREP_STMT,             /* COM_STMT_PREPARE of the client's statement */
 };
-/* COM_CHANGE_USER, COM_INIT_DB, COM_SET_OPTION, SET, and a statement's prepare with the
- * COM_INIT_DBs around it */
-#define GW_PREP_MAX 7
+/* COM_CHANGE_USER, COM_INIT_DB, COM_SET_OPTION, SET, DO, and a statement's prepare with
+ * the COM_INIT_DBs around it */
+#define GW_PREP_MAX 8
 
 /*
  * The capability bits that change what a server does for a client and that nothing but
@@ -273,6 +275,9 @@ struct gw_server {
 	uint32_t caps_class;        /* client capability bits it was opened with */
 	struct gw_vars vars;        /* session variables set on it now */
 	struct gw_vars uvars;       /* user variables set on it, as far as sluice knows */
+	bool uvars_foreign;         /* names of user variables another session set (NULL now)
+	                             * may be on it: information_schema.USER_VARIABLES would
+	                             * list them */
 	uint64_t lid_client;        /* the client whose LAST_INSERT_ID() the backend holds
 	                             * (the last to change it there), 0: none */
 	struct gw_capture cap;      /* CAPTURE: the answer read so far */
@@ -337,11 +342,23 @@ struct gw_client {
 	bool lid_dirty;             /* a statement changed it since the last capture */
 	bool settled;               /* its command's answer is booked, a capture runs */
 	bool settle_pin;            /* ... and the command pins */
+	bool diag_want;             /* ... and its answer left warnings or was an error: the
+	                             * diagnostics area is worth keeping (issue 12) */
+	bool diag_reread;           /* its running statement reads the diagnostics area kept
+	                             * for it, which stays as it was: kept again */
+	bool diag_cleared;          /* its running statement's connection was given an empty
+	                             * diagnostics area (server.c, GW_PREP_CLEAR) */
+	bool diag_kept;             /* holds its server between statements for its next one,
+	                             * which may read the diagnostics area (SHOW WARNINGS):
+	                             * until that arrives or --diag-keep-ms passes */
 	unsigned sql_flags;         /* sql_scan() of the running COM_QUERY */
-	/* CONNECTION_ID() calls of the running COM_QUERY, rewritten to its id (sqlscan.h):
-	 * the column definitions of its answer are named back (gw_connid_coldef) */
-	struct sql_connid_sub connid_subs[4];
-	uint8_t connid_n;
+	/* CONNECTION_ID() and ROW_COUNT() calls of the running COM_QUERY (or
+	 * COM_STMT_PREPARE), rewritten to the session's values (sqlscan.h): the column
+	 * definitions of its answer are named back (gw_subst_coldef) */
+	struct sql_sub subs[4];
+	uint8_t nsubs;
+	int64_t row_count;         /* what ROW_COUNT() returns: the rows its last statement changed,
+	                            * -1 after a result set or an error (issue 12) */
 	bool status_compress;      /* the running COM_QUERY of a compressed client asks for
 	                            * status variables: its Compression row says ON (issue 12) */
 	bool pin_pending;          /* pin when the running command succeeds */
@@ -463,6 +480,9 @@ struct gw_config {
 	char server_version[64];        /* what clients see in the greeting */
 	bool no_replay;                 /* testing only: no variable replay, no pins */
 	uint32_t anticipate_us;         /* how long a light account's server is HELD; 0 = never */
+	uint32_t diag_keep_ms;          /* how long a session keeps the connection whose
+	                                 * statement left warnings or an error, for its
+	                                 * SHOW WARNINGS; 0 = never (issue 12) */
 	uint32_t max_active;            /* queued statements running at once; 0 = pool_size */
 	uint32_t max_clients;           /* client connections at once; then ERR 1040 */
 	uint32_t max_prelogin_per_host; /* connections of one address not logged in; then
@@ -483,6 +503,7 @@ struct gw_config {
 
 /* --anticipate-ms by default: how long a light account's server waits for it. */
 #define GW_ANTICIPATE_US 5000
+#define GW_DIAG_KEEP_MS  500
 
 /* The process-wide gateway. */
 struct gw {

@@ -204,10 +204,10 @@ static bool coldef_str(const uint8_t *p, size_t n, size_t *at, size_t *off, size
 	return true;
 }
 
-void gw_connid_coldef(const struct gw_client *c, uint8_t *p, size_t n, bool retype)
+void gw_subst_coldef(const struct gw_client *c, uint8_t *p, size_t n, bool retype)
 {
 	size_t at = 0, off = 0, len = 0;
-	bool whole = false;
+	enum sql_fn whole = SQL_FN_NONE;
 	uint16_t flags;
 
 	/* catalog, schema, table, org_table, then name and org_name */
@@ -215,18 +215,23 @@ void gw_connid_coldef(const struct gw_client *c, uint8_t *p, size_t n, bool rety
 		if (!coldef_str(p, n, &at, &off, &len))
 			return;
 		if (k == 4)
-			whole = sql_connid_unname(p + off, len, (uint32_t)c->id, c->connid_subs,
-			                          c->connid_n);
+			whole = sql_subst_unname(p + off, len, c->subs, c->nsubs);
 		else if (k == 5)
-			sql_connid_unname(p + off, len, (uint32_t)c->id, c->connid_subs,
-			                  c->connid_n);
+			sql_subst_unname(p + off, len, c->subs, c->nsubs);
 	}
 	/* The fixed part closes the packet: 0x0c, charset<2>, length<4>, type<1>,
-	 * flags<2>, decimals<1>, filler<2>. CONNECTION_ID() is INT UNSIGNED, 10 wide. */
-	if (!whole || !retype || n < at + 13 || p[n - 13] != 0x0c)
+	 * flags<2>, decimals<1>, filler<2>. */
+	if (whole == SQL_FN_NONE || !retype || n < at + 13 || p[n - 13] != 0x0c)
 		return;
-	p[n - 10] = 10;
 	p[n - 9] = p[n - 8] = p[n - 7] = 0;
+	if (whole == SQL_FN_ROW_COUNT) {
+		/* BIGINT, 21 wide (the literal is a BIGINT already, as wide as its text) */
+		p[n - 10] = 21;
+		p[n - 6] = 0x08; /* MYSQL_TYPE_LONGLONG */
+		return;
+	}
+	/* CONNECTION_ID() is INT UNSIGNED, 10 wide. */
+	p[n - 10] = 10;
 	p[n - 6] = 0x03; /* MYSQL_TYPE_LONG */
 	flags = (uint16_t)(wire_u16(p + n - 5) | 0x0020u);
 	p[n - 5] = (uint8_t)flags;

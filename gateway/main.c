@@ -77,6 +77,9 @@ static void usage(FILE *f)
 	       "  --anticipate-ms MS    hold a light account's backend connection that long\n"
 	       "                        for its next statement, saving an account switch\n"
 	       "                        (default 5; 0 = off; docs/pooling.md)\n"
+	       "  --diag-keep-ms MS     keep the backend connection of a statement that left\n"
+	       "                        warnings or an error that long for the session's\n"
+	       "                        SHOW WARNINGS (default 500; 0 = off; docs/pooling.md)\n"
 	       "  --help, --version\n"
 	       "  --unsafe-no-replay    testing only: no session replay and no pinning\n"
 	       "\n"
@@ -494,6 +497,7 @@ int main(int argc, char **argv)
 		{ "max-clients", required_argument, NULL, 'M' },
 		{ "log-file", required_argument, NULL, 'F' },
 		{ "anticipate-ms", required_argument, NULL, 'A' },
+		{ "diag-keep-ms", required_argument, NULL, 'K' },
 		{ "max-active", required_argument, NULL, 'X' },
 		{ "reserve-pool", required_argument, NULL, 'r' },
 		{ "max-prelogin-per-host", required_argument, NULL, 'P' },
@@ -507,6 +511,7 @@ int main(int argc, char **argv)
 
 	o.threads = ncpu > 0 ? (uint32_t)ncpu : 1;
 	gw.cfg.anticipate_us = GW_ANTICIPATE_US;
+	gw.cfg.diag_keep_ms = GW_DIAG_KEEP_MS;
 	gw.cfg.reserve_pool = GW_RESERVE_AUTO;
 	gw.cfg.max_prelogin_per_host = GW_MAX_PRELOGIN_PER_HOST;
 	gw.cfg.auth_fail_threshold = GW_AUTH_FAIL_THRESHOLD;
@@ -561,6 +566,11 @@ int main(int argc, char **argv)
 		case 'M':
 			if (!gw_parse_u32(optarg, 1, 10000000, &o.max_clients))
 				die("--max-clients: a whole number from 1, got '%s'", optarg);
+			break;
+		case 'K':
+			if (!gw_parse_u32(optarg, 0, 60000, &gw.cfg.diag_keep_ms))
+				die("--diag-keep-ms: a whole number from 0 to 60000, got '%s'",
+				    optarg);
 			break;
 		case 'A': {
 			uint32_t ms;

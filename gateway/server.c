@@ -990,6 +990,7 @@ static void server_login(struct gw_server *s, const uint8_t *p, uint32_t len)
 	s->tracking = false;
 	gw_vars_clear(&s->vars);
 	gw_vars_clear(&s->uvars);
+	s->uvars_foreign = false;
 	s->lid_client = 0;
 	server_set_state(s, GW_SV_LOGIN);
 	s->prep_n = s->prep_i = 0;
@@ -1042,8 +1043,10 @@ bool gw_server_needs_sync(const struct gw_server *s, const struct gw_client *c)
 	       ((c->sql_flags & SQL_LAST_INSERT_ID) && s->lid_client != c->id);
 }
 
-/* The steps after the identity that bring s's session in line with c's, into b. */
-static void prep_build_rest(struct gw_server *s, const struct gw_client *c, struct wire_buf *b)
+/* The steps after the identity that bring s's session in line with c's, into b; with
+ * clear, one that empties the diagnostics area (server_prepare). */
+static void prep_build_rest(struct gw_server *s, const struct gw_client *c, bool clear,
+                            struct wire_buf *b)
 {
 	struct gw_sync sync = { 0 };
 	size_t off;
@@ -1065,6 +1068,8 @@ static void prep_build_rest(struct gw_server *s, const struct gw_client *c, stru
 	if (!gw.cfg.no_replay) {
 		sync.uwant = &c->uvars;
 		sync.uhave = &s->uvars;
+		if (!gw_vars_names_within(&s->uvars, &c->uvars))
+			s->uvars_foreign = true; /* (set to NULL, their names stay) */
 	}
 	/* LAST_INSERT_ID() for a statement that names it. */
 	sync.set_lid =
@@ -1073,6 +1078,18 @@ static void prep_build_rest(struct gw_server *s, const struct gw_client *c, stru
 	sync.charset = c->charset;
 	if (gw_session_build_set(b, &sync))
 		prep_push(s, GW_PREP_SET);
+	if (clear) {
+		/* Only a statement that uses a table starts a new diagnostics area (DO 0,
+		 * SELECT 1, a SET keep the old one); LIMIT 0 reads nothing. */
+		static const char nothing[] = "DO (SELECT 1 FROM information_schema.COLLATIONS "
+					      "LIMIT 0)";
+
+		off = wire_packet_begin(b, 0);
+		wire_put_u8(b, COM_QUERY);
+		wire_put_bytes(b, nothing, sizeof(nothing) - 1);
+		wire_packet_end(b, off);
+		prep_push(s, GW_PREP_CLEAR);
+	}
 	/* Last, so that a refused COM_INIT_DB (a dropped schema) leaves nothing behind it and
 	 * the connection, whose earlier steps are recorded, can be kept. A login's check
 	 * (issue 12) asks even when s is in that schema already: it may have been dropped
@@ -1180,6 +1197,18 @@ static void stmt_answer(struct gw_server *s, struct gw_client *c, enum gw_prep_s
 }
 
 /*
+ * Would c's statement, reading information_schema.USER_VARIABLES on s, list the names of
+ * user variables other sessions set there? Then s starts a fresh session first (a
+ * COM_CHANGE_USER to the same account: MariaDB cannot drop one variable), unless c keeps
+ * state on s already.
+ */
+static bool server_uvars_listed_foreign(const struct gw_server *s, const struct gw_client *c)
+{
+	return (c->sql_flags & SQL_UVAR_LIST) && !gw.cfg.no_replay && !c->pinned && !c->in_trans &&
+	       !c->holds && (s->uvars_foreign || !gw_vars_names_within(&s->uvars, &c->uvars));
+}
+
+/*
  * Bring s in line with c, or send c's command when it already is. The steps go out in
  * one write and the backend answers them in order, so that bringing a connection over
  * costs one round trip, not one per step. A COM_CHANGE_USER goes alone: MariaDB answers
@@ -1199,7 +1228,7 @@ static void server_prepare(struct gw_server *s, struct gw_client *c)
 	 * account's password changed since, issue 11) is switched like one of another
 	 * account: the client's statements run only where its own credentials got in. */
 	if (s->account != c->account || s->cred_gen != c->cred.gen || s->charset != c->charset ||
-	    (!c->db[0] && s->db[0])) {
+	    (!c->db[0] && s->db[0]) || server_uvars_listed_foreign(s, c)) {
 		struct wire_change_user cu;
 
 		memset(&cu, 0, sizeof(cu));
@@ -1216,7 +1245,17 @@ static void server_prepare(struct gw_server *s, struct gw_client *c)
 		if (s->account != c->account)
 			__atomic_fetch_add(&gw.account_switches, 1, __ATOMIC_RELAXED);
 	} else {
-		prep_build_rest(s, c, &b);
+		/* A statement that reads the diagnostics area (SHOW WARNINGS) on a connection
+		 * the session did not keep for it: what is there is another statement's
+		 * (another session's, or a SET above), where directly the area would be the
+		 * session's own, which had nothing worth keeping. An empty one, as after a
+		 * statement without warnings; once (server_prepare comes back here when the
+		 * steps are answered). */
+		bool clear = (c->sql_flags & SQL_DIAG) && !c->pinned && !c->in_trans && !c->holds &&
+		             !c->diag_cleared && !gw.cfg.no_replay;
+
+		c->diag_cleared = c->diag_cleared || clear;
+		prep_build_rest(s, c, clear, &b);
 		stmt_build_prepare(s, c, &b);
 	}
 	if (s->prep_n > 0) {
@@ -1428,9 +1467,11 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 		s->tracking = false;
 		gw_vars_clear(&s->vars);
 		gw_vars_clear(&s->uvars);
+		s->uvars_foreign = false;
 		s->lid_client = 0;
 		gw_sstmts_clear(&s->stmts);
 		break;
+	case GW_PREP_CLEAR:
 	case GW_PREP_SET_OPTION: /* handled above */
 	case GW_PREP_STMT_DB:
 	case GW_PREP_STMT:
@@ -1750,15 +1791,15 @@ static void server_stream(struct gw_server *s)
 				              s->resp.state == WRS_PREP_PARAMS ||
 				              s->resp.state == WRS_PREP_COLS;
 
-				if (s->client && s->client->connid_n &&
+				if (s->client && s->client->nsubs &&
 				    ((s->resp.state == WRS_COLDEFS &&
 				      s->client->cmd == COM_QUERY) ||
 				     (s->resp.state == WRS_PREP_COLS &&
 				      s->client->cmd == COM_STMT_PREPARE)))
 					/* (a prepared statement's column keeps the literal's
 					 * type: its binary rows are encoded by it) */
-					gw_connid_coldef(s->client, s->in.data + pos + WIRE_HDR_LEN,
-					                 len, s->client->cmd == COM_QUERY);
+					gw_subst_coldef(s->client, s->in.data + pos + WIRE_HDR_LEN,
+					                len, s->client->cmd == COM_QUERY);
 
 				step = wire_resp_feed(&s->resp, d + pos + WIRE_HDR_LEN, len);
 				pos += WIRE_HDR_LEN + (size_t)len;

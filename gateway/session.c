@@ -175,6 +175,20 @@ const struct gw_var *gw_vars_get(const struct gw_vars *vs, const char *name)
 	return NULL;
 }
 
+bool gw_vars_names_within(const struct gw_vars *a, const struct gw_vars *b)
+{
+	uint32_t j = 0;
+
+	/* both sorted by name */
+	for (uint32_t i = 0; i < a->n; i++) {
+		while (j < b->n && strcmp(b->v[j].name, a->v[i].name) < 0)
+			j++;
+		if (j == b->n || strcmp(b->v[j].name, a->v[i].name) != 0)
+			return false;
+	}
+	return true;
+}
+
 bool gw_session_parse(const uint8_t *state, size_t len, struct gw_vars *vs,
                       struct gw_session_change *out)
 {

@@ -47,6 +47,8 @@ bool gw_vars_set_literal(struct gw_vars *vs, const char *name, size_t nlen, cons
                          size_t litlen);
 void gw_vars_remove(struct gw_vars *vs, const char *name);
 const struct gw_var *gw_vars_get(const struct gw_vars *vs, const char *name);
+/* Is every name in a also in b (values aside)? */
+bool gw_vars_names_within(const struct gw_vars *a, const struct gw_vars *b);
 bool gw_vars_copy(struct gw_vars *dst, const struct gw_vars *src);
 bool gw_vars_equal(const struct gw_vars *a, const struct gw_vars *b);
 

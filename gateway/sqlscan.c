@@ -35,7 +35,14 @@ static const struct word words[] = {
 	{ "KILL", SQL_KILL },
 	/* information_schema.USER_VARIABLES reads every user variable: the connection's
 	 * become the session's first (others' NULL), as for a statement that names one */
-	{ "USER_VARIABLES", SQL_USER_VAR },
+	{ "USER_VARIABLES", SQL_USER_VAR | SQL_UVAR_LIST },
+	{ "ROW_COUNT", SQL_ROW_COUNT },
+	{ "PROCESSLIST", SQL_PROCESSLIST },
+	/* the diagnostics area: SHOW WARNINGS, SHOW COUNT(*) ERRORS, GET DIAGNOSTICS (and
+	 * @@warning_count, @@error_count, below) */
+	{ "WARNINGS", SQL_DIAG },
+	{ "ERRORS", SQL_DIAG },
+	{ "DIAGNOSTICS", SQL_DIAG },
 };
 
 static int is_ident(uint8_t ch)
@@ -200,16 +207,26 @@ static unsigned scan(const uint8_t *q, size_t n, struct sql_uvars *vars)
 			i = skip_opaque(q, i, n, /* no_backslash= */ false);
 		} else if (ch == '@') {
 			if (i + 1 < n && q[i + 1] == '@') {
-				/* @@system_variable: skip its name */
+				/* @@system_variable: skip its name ([session.]name) */
+				size_t w;
+
 				i += 2;
-				while (i < n && (is_ident(q[i]) || q[i] == '.'))
-					i++;
+				for (w = i; i < n && (is_ident(q[i]) || q[i] == '.'); i++)
+					if (q[i] == '.')
+						w = i + 1;
+				if ((i - w == 13 &&
+				     strncasecmp((const char *)q + w, "warning_count", 13) == 0) ||
+				    (i - w == 11 &&
+				     strncasecmp((const char *)q + w, "error_count", 11) == 0))
+					flags |= SQL_DIAG;
 				continue;
 			}
 			if (i + 1 < n && (is_ident(q[i + 1]) || q[i + 1] == '`' ||
 			                  q[i + 1] == '\'' || q[i + 1] == '"'))
 				flags |= SQL_USER_VAR | uvar_at(q, i + 1, n, vars);
-			i++;
+			/* the name is not a word of its own (@lock, @row_count) */
+			for (i++; i < n && is_ident(q[i]);)
+				i++;
 		} else if (is_ident(ch) && !isdigit(ch)) {
 			size_t start = i;
 
@@ -289,8 +306,8 @@ bool sql_kill_parse(const uint8_t *q, size_t n, bool *query_only, uint32_t *id)
 	return true;
 }
 
-/* The end of a CONNECTION_ID ( ) call whose name ends at q[i], or 0 if none. */
-static size_t connid_call_end(const uint8_t *q, size_t i, size_t n)
+/* The end of a NAME ( ) call whose name ends at q[i], or 0 if none. */
+static size_t empty_call_end(const uint8_t *q, size_t i, size_t n)
 {
 	while (i < n && isspace(q[i]))
 		i++;
@@ -304,27 +321,59 @@ static size_t connid_call_end(const uint8_t *q, size_t i, size_t n)
 	return i + 1;
 }
 
-size_t sql_connid_rewrite(uint8_t *q, size_t n, uint32_t id, bool no_backslash,
-                          struct sql_connid_sub *subs, size_t max)
+/* Which function the word q[i..j) calls, if one sql_subst() rewrites (a call of the
+ * function itself: not a column t.ROW_COUNT, a variable @ROW_COUNT, db.ROW_COUNT()). */
+static enum sql_fn subst_fn(const uint8_t *q, size_t i, size_t j, const struct sql_subst_how *how,
+                            bool first_stmt)
 {
-	char digits[16];
-	int nd = snprintf(digits, sizeof(digits), "%u", id);
+	if (i > 0 && (q[i - 1] == '.' || q[i - 1] == '@' || is_ident(q[i - 1])))
+		return SQL_FN_NONE;
+	if (how->connid && j - i == 13 &&
+	    strncasecmp((const char *)q + i, "CONNECTION_ID", 13) == 0)
+		return SQL_FN_CONNECTION_ID;
+	if (how->row_count && first_stmt && j - i == 9 &&
+	    strncasecmp((const char *)q + i, "ROW_COUNT", 9) == 0)
+		return SQL_FN_ROW_COUNT;
+	return SQL_FN_NONE;
+}
+
+/* value as a decimal literal exactly len long (zeros after a minus sign), into out;
+ * false when it does not fit. */
+static bool padded_literal(char *out, size_t len, int64_t value)
+{
+	char digits[24];
+	uint64_t mag = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
+	size_t nd = (size_t)snprintf(digits, sizeof(digits), "%llu", (unsigned long long)mag);
+	size_t sign = value < 0;
+
+	if (nd + sign > len)
+		return false;
+	memset(out, '0', len);
+	if (sign)
+		out[0] = '-';
+	memcpy(out + len - nd, digits, nd);
+	return true;
+}
+
+size_t sql_subst(uint8_t *q, size_t n, const struct sql_subst_how *how, struct sql_sub *subs,
+                 size_t max)
+{
 	size_t i = 0, count = 0;
-	bool at_start = true, definition = false;
+	bool at_start = true, first_stmt = true;
+	char lit[256];
 
 	while (i < n) {
 		uint8_t ch = q[i];
-		size_t j = skip_opaque(q, i, n, no_backslash);
+		size_t j = skip_opaque(q, i, n, how->no_backslash);
+		enum sql_fn fn;
 
 		if (j != i) {
 			i = j;
 			continue;
 		}
 		if (ch == ';') {
-			/* A stored program's body has statements of its own (CREATE PROCEDURE p()
-			 * BEGIN DECLARE x INT; SET x = CONNECTION_ID(); END): once a definition
-			 * begins, the rest of the packet is left as it is. */
-			at_start = !definition;
+			at_start = true;
+			first_stmt = false;
 			i++;
 			continue;
 		}
@@ -337,28 +386,31 @@ size_t sql_connid_rewrite(uint8_t *q, size_t n, uint32_t id, bool no_backslash,
 		j = i;
 		while (j < n && is_ident(q[j]))
 			j++;
-		if (at_start) {
-			definition = word_at(q, i, n, "CREATE") || word_at(q, i, n, "ALTER");
-			at_start = false;
-		}
-		if (definition)
+		/* A stored program's body has statements of its own (CREATE PROCEDURE p()
+		 * BEGIN DECLARE x INT; SET x = CONNECTION_ID(); END): once a definition
+		 * begins, the rest of the packet is left as it is. */
+		if (at_start && (word_at(q, i, n, "CREATE") || word_at(q, i, n, "ALTER")))
 			break;
-		/* Not a column t.CONNECTION_ID, a variable @CONNECTION_ID, db.CONNECTION_ID(). */
-		if (!definition && j - i == 13 &&
-		    strncasecmp((const char *)q + i, "CONNECTION_ID", 13) == 0 &&
-		    (i == 0 || (q[i - 1] != '.' && q[i - 1] != '@' && !is_ident(q[i - 1])))) {
-			size_t end = connid_call_end(q, j, n);
+		at_start = false;
+		fn = subst_fn(q, i, j, how, first_stmt);
+		if (fn != SQL_FN_NONE) {
+			size_t end = empty_call_end(q, j, n);
 			size_t len = end - i;
 
-			if (end && len <= 255 && len >= (size_t)nd) {
+			if (end && len < sizeof(lit) &&
+			    padded_literal(lit, len,
+			                   fn == SQL_FN_CONNECTION_ID ? (int64_t)how->id
+			                                              : how->rows)) {
 				if (count < max) {
+					size_t keep =
+					    len < SQL_CONNID_TEXT_MAX ? len : SQL_CONNID_TEXT_MAX;
+
 					subs[count].len = (uint8_t)len;
-					memcpy(subs[count].text, q + i,
-					       len < SQL_CONNID_TEXT_MAX ? len
-					                                 : SQL_CONNID_TEXT_MAX);
+					subs[count].fn = (uint8_t)fn;
+					memcpy(subs[count].text, q + i, keep);
+					memcpy(subs[count].lit, lit, keep);
 				}
-				memset(q + i, '0', len - (size_t)nd);
-				memcpy(q + i + len - (size_t)nd, digits, (size_t)nd);
+				memcpy(q + i, lit, len);
 				count++;
 				i = end;
 				continue;
@@ -369,12 +421,9 @@ size_t sql_connid_rewrite(uint8_t *q, size_t n, uint32_t id, bool no_backslash,
 	return count;
 }
 
-bool sql_connid_unname(uint8_t *name, size_t n, uint32_t id, const struct sql_connid_sub *subs,
-                       size_t nsubs)
+enum sql_fn sql_subst_unname(uint8_t *name, size_t n, const struct sql_sub *subs, size_t nsubs)
 {
-	char lit[256];
-	bool whole = false;
-	int nd = snprintf(lit, sizeof(lit), "%u", id);
+	enum sql_fn whole = SQL_FN_NONE;
 
 	for (size_t k = 0; k < nsubs; k++) {
 		size_t len = subs[k].len;
@@ -383,17 +432,17 @@ bool sql_connid_unname(uint8_t *name, size_t n, uint32_t id, const struct sql_co
 		if (len > SQL_CONNID_TEXT_MAX || len > n)
 			continue; /* too long to have been kept */
 		for (size_t m = 0; m < k; m++)
-			seen = seen || subs[m].len == len;
+			seen = seen ||
+			       (subs[m].len == len && memcmp(subs[m].lit, subs[k].lit, len) == 0);
 		if (seen)
-			continue; /* the same literal: the first call of its length names it */
-		memset(lit, '0', len - (size_t)nd);
-		snprintf(lit + len - (size_t)nd, sizeof(lit) - (len - (size_t)nd), "%u", id);
+			continue; /* the same literal: the first call of its kind names it */
 		for (size_t at = 0; at + len <= n;) {
-			if (memcmp(name + at, lit, len) == 0 &&
+			if (memcmp(name + at, subs[k].lit, len) == 0 &&
 			    (at == 0 || !isdigit(name[at - 1])) &&
 			    (at + len == n || !isdigit(name[at + len]))) {
 				memcpy(name + at, subs[k].text, len);
-				whole = whole || (at == 0 && len == n);
+				if (at == 0 && len == n)
+					whole = (enum sql_fn)subs[k].fn;
 				at += len;
 			} else {
 				at++;

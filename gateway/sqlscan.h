@@ -40,6 +40,17 @@
 	0x4000u /* a user variable sluice cannot capture and replay (a quoted                      \
 	         * or odd name, too many names): the session pins */
 
+#define SQL_ROW_COUNT 0x8000u /* ROW_COUNT(): the session's, rewritten (sql_subst) */
+#define SQL_UVAR_LIST                                                                              \
+	0x10000u /* information_schema.USER_VARIABLES: lists the connection's user                 \
+	          * variables, names of other sessions' included */
+#define SQL_PROCESSLIST                                                                            \
+	0x20000u /* the processlist (SHOW PROCESSLIST, information_schema): its ids                \
+	          * are the backend's */
+#define SQL_DIAG                                                                                   \
+	0x40000u /* reads the diagnostics area: SHOW WARNINGS / ERRORS, @@warning_count,           \
+	          * @@error_count, GET DIAGNOSTICS */
+
 /* User variables are captured and replayed (uvars.h) and LAST_INSERT_ID() carried from
  * connection to connection (issue 12): neither pins any more. */
 #define SQL_PINS                                                                                   \
@@ -61,29 +72,47 @@ unsigned sql_scan(const uint8_t *q, size_t n);
  * [A-Za-z0-9_]{1,64}, or more than SQL_UVARS_MAX names, sets SQL_UVAR_PIN. */
 unsigned sql_scan_vars(const uint8_t *q, size_t n, struct sql_uvars *vars);
 /*
- * CONNECTION_ID() as the session's id (issue 12): each call in q[0..n) outside literals,
- * comments and quoted identifiers is overwritten in place by the decimal id, padded with
- * leading zeros to the call's own length ("CONNECTION_ID()" -> "000000000000129"), so
- * that the column MariaDB names after the text as written can be named back
- * (sql_connid_unname). Not in a statement that begins with CREATE or ALTER: a
- * definition (view, routine, trigger, event, CREATE TABLE ... SELECT) must keep the
- * function, not a constant. no_backslash: the session has NO_BACKSLASH_ESCAPES, where
- * a backslash in a string is a plain character. Returns the number of calls rewritten;
- * the first max of them are described in subs.
+ * Functions whose value is the session's, not the backend connection's (issue 12), written
+ * in place as the session's value: CONNECTION_ID() anywhere, as the session's id;
+ * ROW_COUNT() in the packet's first statement (a later one follows a statement of the
+ * same packet, on the same connection), as what the session's previous statement left.
+ * Each call outside literals, comments and quoted identifiers becomes a decimal literal
+ * padded with leading zeros to the call's own length ("CONNECTION_ID()" ->
+ * "000000000000129", "ROW_COUNT()" -> "-0000000001"), so that the column MariaDB names
+ * after the text as written can be named back (sql_subst_unname). Not in a statement
+ * that begins with CREATE or ALTER, nor after one in the packet: a definition (view,
+ * routine, trigger, event, CREATE TABLE ... SELECT) must keep the function, not a
+ * constant.
  */
-#define SQL_CONNID_TEXT_MAX 48
-struct sql_connid_sub {
-	uint8_t len;                    /* the call's length, and its literal's */
-	char text[SQL_CONNID_TEXT_MAX]; /* the call as the client wrote it */
+enum sql_fn {
+	SQL_FN_NONE = 0,
+	SQL_FN_CONNECTION_ID,
+	SQL_FN_ROW_COUNT,
 };
-size_t sql_connid_rewrite(uint8_t *q, size_t n, uint32_t id, bool no_backslash,
-                          struct sql_connid_sub *subs, size_t max);
-/* A column name (or org_name) name[0..n) of a statement rewritten by
- * sql_connid_rewrite: each literal it put there becomes the text the client wrote again,
- * in place. Returns true if name was exactly one such literal (the column is the call
- * itself: its type is CONNECTION_ID()'s). */
-bool sql_connid_unname(uint8_t *name, size_t n, uint32_t id, const struct sql_connid_sub *subs,
-                       size_t nsubs);
+struct sql_subst_how {
+	bool connid; /* CONNECTION_ID() -> id */
+	uint32_t id;
+	bool row_count; /* ROW_COUNT() -> rows */
+	int64_t rows;
+	bool no_backslash; /* the session has NO_BACKSLASH_ESCAPES: a backslash in a string is
+	                    * a plain character */
+};
+#define SQL_CONNID_TEXT_MAX 48
+/* One call rewritten: kept only when no longer than SQL_CONNID_TEXT_MAX. */
+struct sql_sub {
+	uint8_t len;                    /* the call's length, and its literal's */
+	uint8_t fn;                     /* enum sql_fn */
+	char text[SQL_CONNID_TEXT_MAX]; /* the call as the client wrote it */
+	char lit[SQL_CONNID_TEXT_MAX];  /* the literal written over it */
+};
+/* Returns the number of calls rewritten; the first max of them are described in subs. */
+size_t sql_subst(uint8_t *q, size_t n, const struct sql_subst_how *how, struct sql_sub *subs,
+                 size_t max);
+/* A column name (or org_name) name[0..n) of a statement rewritten by sql_subst(): each
+ * literal it put there becomes the text the client wrote again, in place. Returns the
+ * function when name was exactly one such literal (the column is the call itself: its
+ * type is the function's), else SQL_FN_NONE. */
+enum sql_fn sql_subst_unname(uint8_t *name, size_t n, const struct sql_sub *subs, size_t nsubs);
 
 /* Is q[0..n) exactly KILL [QUERY | CONNECTION] <number> [;]? */
 bool sql_kill_parse(const uint8_t *q, size_t n, bool *query_only, uint32_t *id);

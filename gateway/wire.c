@@ -734,6 +734,7 @@ static enum wire_resp_step resp_ok(struct wire_resp *r, const uint8_t *p, size_t
 	r->affected_rows = ok.affected_rows;
 	r->last_insert_id = ok.last_insert_id;
 	r->warnings = ok.warnings;
+	r->result_set = false;
 	r->state_changed = (ok.status & SERVER_SESSION_STATE_CHANGED) != 0;
 	r->ok_seen = true;
 	return resp_end(r, ok.status);
@@ -756,12 +757,17 @@ static enum wire_resp_step resp_err(struct wire_resp *r, const uint8_t *p, size_
 static enum wire_resp_step resp_rows_end(struct wire_resp *r, const uint8_t *p, size_t n)
 {
 	uint16_t warnings, status;
+	enum wire_resp_step step;
 
-	if (r->caps & CLIENT_DEPRECATE_EOF)
-		return resp_ok(r, p, n);
+	if (r->caps & CLIENT_DEPRECATE_EOF) {
+		step = resp_ok(r, p, n);
+		r->result_set = true;
+		return step;
+	}
 	if (!wire_parse_eof(p, n, &warnings, &status))
 		return WIRE_STEP_BAD;
 	r->warnings = warnings;
+	r->result_set = true;
 	return resp_end(r, status);
 }
 
@@ -878,8 +884,11 @@ enum wire_resp_step wire_resp_feed(struct wire_resp *r, const uint8_t *p, size_t
 		if (!wire_parse_eof(p, n, &warnings, &status))
 			return WIRE_STEP_BAD;
 		/* A cursor was opened: no rows follow until COM_STMT_FETCH. */
-		if (r->kind == WIRE_RESP_EXECUTE && (status & SERVER_STATUS_CURSOR_EXISTS))
+		if (r->kind == WIRE_RESP_EXECUTE && (status & SERVER_STATUS_CURSOR_EXISTS)) {
+			r->warnings = warnings;
+			r->result_set = true;
 			return resp_end(r, status);
+		}
 		r->state = WRS_ROWS;
 		return WIRE_STEP_MORE;
 	}

@@ -390,6 +390,7 @@ struct wire_resp {
 	uint32_t stmt_id;       /* prepare: the statement id the server chose */
 	uint64_t affected_rows; /* from the final OK */
 	uint64_t last_insert_id;
+	bool result_set;    /* the last result was rows (or a cursor), not an OK */
 	bool state_changed; /* a final OK carried SERVER_SESSION_STATE_CHANGED */
 	bool ok_seen;       /* the packet just fed was an OK; the caller clears it */
 };

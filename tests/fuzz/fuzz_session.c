@@ -194,16 +194,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sql_kill_parse(data, size, &query_only, &id) && size == 0)
 		abort();
 	{
-		/* CONNECTION_ID() rewritten in place: the length never changes, and every
-		 * column name built from the result reads back. */
+		/* CONNECTION_ID() and ROW_COUNT() rewritten in place: the length never
+		 * changes, and every column name built from the result reads back. */
 		uint8_t *q = malloc(size ? size : 1);
-		struct sql_connid_sub subs[4];
+		struct sql_sub subs[4];
+		struct sql_subst_how how = { .connid = size % 3 != 0,
+			                     .id = 1000000064u,
+			                     .row_count = true,
+			                     .rows = size % 5 == 0 ? -1 : (int64_t)size * 1000,
+			                     .no_backslash = size % 2 == 0 };
 		size_t k;
 
 		if (q) {
 			memcpy(q, data, size);
-			k = sql_connid_rewrite(q, size, 1000000064u, size % 2 == 0, subs, 4);
-			(void)sql_connid_unname(q, size, 1000000064u, subs, k < 4 ? k : 4);
+			k = sql_subst(q, size, &how, subs, 4);
+			(void)sql_subst_unname(q, size, subs, k < 4 ? k : 4);
 			free(q);
 		}
 	}

@@ -8,6 +8,7 @@
 import os
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lib  # noqa: E402
@@ -19,6 +20,7 @@ if lib.TEST_ADDR is not None:
 
 SCHEMA = lib.create_schema("t_diff")
 A = lib.Account("t_diff_a", "pw-diff-a", schemas=[SCHEMA])
+B = lib.Account("t_diff_b", "pw-diff-b", schemas=[SCHEMA])
 lib.root_sql("CREATE OR REPLACE TABLE %s.t (id INT AUTO_INCREMENT PRIMARY KEY, v INT) "
              "AUTO_INCREMENT=1000" % SCHEMA)
 lib.root_sql("INSERT INTO %s.t (v) VALUES (1), (2), (3)" % SCHEMA)
@@ -26,7 +28,7 @@ lib.root_sql("DROP FUNCTION IF EXISTS %s.set_fv" % SCHEMA)
 lib.root_sql("CREATE FUNCTION %s.set_fv() RETURNS INT NOT DETERMINISTIC "
              "BEGIN SET @fv = 7; RETURN 1; END" % SCHEMA)
 
-s1 = lib.start_sluice([A], pool_size=1, extra_args=["--reserve-pool", "0"])
+s1 = lib.start_sluice([A, B], pool_size=1, extra_args=["--reserve-pool", "0"])
 
 
 def direct(**kw):
@@ -49,24 +51,33 @@ def both(fn):
     return fn(direct), fn(lambda **kw: s1.connect(A, **kw))
 
 
-# ---- user variables: what information_schema.USER_VARIABLES lists
+# ---- user variables: what information_schema.USER_VARIABLES lists, beside another
+# session of the account that set one on the connection (and is still there) and after
+# one that left
 def user_variables(connect):
     x = connect()
     q(x, "SET @left_by_x = 'secret of x'")
-    x.close()
+    gone = connect()
+    q(gone, "SET @left_by_gone = 'secret of gone'")
+    gone.close()
     y = connect()
     rows, _ = q(y, "SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.USER_VARIABLES "
                    "ORDER BY 1")
+    q(y, "SET @mine = 1")
+    mine, _ = q(y, "SELECT VARIABLE_NAME FROM information_schema.USER_VARIABLES")
+    back, _ = q(x, "SELECT @left_by_x")
     y.close()
-    return rows
+    x.close()
+    return rows, mine, back
 
 
 want, got = both(user_variables)
 diag("USER_VARIABLES directly: %r; through sluice: %r" % (want, got))
-ok(all(v is None for _, v in got),
+ok(all(v is None for _, v in got[0]),
    "information_schema.USER_VARIABLES shows no value another session set", repr(got))
-lib.todo(got == want, "information_schema.USER_VARIABLES lists no other session's names",
-         "the names stay on the connection (NULL)")
+is_(got[0], want[0], "information_schema.USER_VARIABLES lists no other session's names")
+is_(got[1], want[1], "... and the session's own once it sets one")
+is_(got[2], want[2], "... and the session that set one still has it")
 
 
 # ---- a user variable assigned inside a stored function
@@ -147,9 +158,73 @@ want, got = both(connid_type)
 lib.todo(got == want, "CONNECTION_ID() + 1 is typed as MariaDB types it (type and width %r, "
          "directly %r)"
          % (got, want), "typed after the literal sluice writes")
+
+# ---- the diagnostics area: SHOW WARNINGS and ROW_COUNT() after a statement. A statement
+# that leaves warnings or an error keeps its connection for the session's next statement
+# (--diag-keep-ms), which runs there when it reads them; ROW_COUNT() is the session's own
+# (sluice writes it in).
+def first_show_warnings(connect):
+    """A session's first SHOW WARNINGS, beside another session of the account whose
+    statement left a warning on the one connection (and that session's own, later)."""
+    a = connect()
+    q(a, "SELECT 'abc' + 1")
+    b = connect()
+    rows, _ = q(b, "SHOW WARNINGS")
+    b.close()
+    a.close()
+    return rows
+
+
+want, got = both(first_show_warnings)
+is_(got, want, "a session's first SHOW WARNINGS shows no other session's warning")
+
+
+def diag_forms(connect):
+    c = connect()
+    out = []
+    q(c, "SELECT 'abc' + 1")
+    out.append(q(c, "SHOW WARNINGS")[0])
+    out.append(q(c, "SHOW WARNINGS")[0])        # reading them keeps them
+    out.append(q(c, "SELECT @@warning_count")[0])
+    try:
+        q(c, "SELEC 1")
+    except lib.pymysql.MySQLError as e:
+        out.append(e.args[0])
+    out.append(q(c, "SHOW ERRORS")[0])
+    out.append(q(c, "SHOW COUNT(*) ERRORS")[0])
+    q(c, "SELECT * FROM t LIMIT 0")               # a statement that uses a table: cleared
+    out.append(q(c, "SHOW WARNINGS")[0])
+    c.close()
+    return out
+
+
+want, got = both(diag_forms)
+is_(got, want, "SHOW WARNINGS (twice), @@warning_count, SHOW ERRORS, SHOW COUNT(*) ERRORS, "
+    "and after a statement that clears them: as directly")
+
+
+def kept_too_long(connect):
+    """A session whose statement left a warning and then sat idle does not keep the one
+    connection: another tenant's statement runs within the keep (500 ms) and a tick."""
+    a = connect()
+    q(a, "SELECT 'abc' + 1")
+    t0 = time.time()
+    o = s1.connect(B) if connect is not direct else direct(user=B.name, password=B.password)
+    rows, _ = q(o, "SHOW WARNINGS")
+    waited = time.time() - t0
+    o.close()
+    a.close()
+    return rows, waited
+
+
+want, got = both(kept_too_long)
+diag("another tenant's first statement beside an idle session that kept the connection "
+     "for its warnings: waited %.3f s (directly %.3f s)" % (got[1], want[1]))
+ok(got[1] < 2.0, "an idle session keeps a connection for its warnings no longer than "
+   "--diag-keep-ms (waited %.3f s)" % got[1])
+is_(got[0], (), "... and the other tenant sees none of them")
 lib.finish(s1)
 
-# ---- the diagnostics area: SHOW WARNINGS and ROW_COUNT() right after a statement
 s4 = lib.start_sluice([A], pool_size=4)
 stop = []
 
@@ -186,9 +261,29 @@ for t in threads:
 diag("of 100 each, SHOW WARNINGS empty / ROW_COUNT() wrong: directly %r, through a pool of 4 "
      "beside 8 busy sessions %r" % (want, got))
 is_(want, (0, 0), "directly, SHOW WARNINGS and ROW_COUNT() always see the statement before")
-lib.todo(got[0] == 0, "SHOW WARNINGS right after a statement sees its warning (%d of 100 "
-         "empty)" % got[0], "the diagnostics area lives on the connection that ran it")
-lib.todo(got[1] == 0, "ROW_COUNT() right after an UPDATE is its count (%d of 100 wrong)"
-         % got[1], "the diagnostics area lives on the connection that ran it")
+is_(got[0], 0, "SHOW WARNINGS right after a statement sees its warning (%d of 100 empty)"
+    % got[0])
+is_(got[1], 0, "ROW_COUNT() right after an UPDATE is its count (%d of 100 wrong)" % got[1])
+
+
+def row_count_forms(connect):
+    c = connect()
+    out = []
+    for sql in ("UPDATE t SET v = v + 1 WHERE id < 1002", "SELECT 1",
+                "INSERT INTO t (id, v) VALUES (1000, 0) ON DUPLICATE KEY UPDATE v = v + 1",
+                "DO 1", "SELECT 'abc' + 1", "SELEC 1"):
+        try:
+            q(c, sql)
+        except lib.pymysql.MySQLError:
+            pass
+        rows, desc = q(c, "SELECT ROW_COUNT(), ROW_COUNT() + 0 AS plus")
+        out.append((sql, rows[0], desc[0][0], desc[0][1], desc[0][3]))
+    c.close()
+    return out
+
+
+want, got = row_count_forms(direct), row_count_forms(lambda **kw: s4.connect(A, **kw))
+for w, g in zip(want, got):
+    is_(g, w, "ROW_COUNT() after %s: value, column name, type and width as directly" % w[0])
 lib.finish(s4)
 lib.done_testing()

@@ -402,6 +402,19 @@ static const struct scan_case scan_cases[] = {
 	{ "SELECT begin FROM t", 0, SQL_TRANS },
 	{ "BEGINNING", 0, SQL_TRANS },
 	{ "COMMIT", 0, SQL_TRANS },
+	/* what issue 12 follows from session to session */
+	{ "SELECT * FROM information_schema.USER_VARIABLES", SQL_UVAR_LIST, 0 },
+	{ "SELECT @user_variables", 0, SQL_UVAR_LIST },
+	{ "SET @lock = 1, @kill = @temporary", SQL_USER_VAR, SQL_LOCK | SQL_KILL | SQL_TEMPORARY },
+	{ "SELECT ID FROM information_schema.PROCESSLIST", SQL_PROCESSLIST, 0 },
+	{ "show full processlist", SQL_PROCESSLIST, 0 },
+	{ "SELECT ROW_COUNT()", SQL_ROW_COUNT, 0 },
+	{ "SHOW WARNINGS", SQL_DIAG, 0 },
+	{ "show count(*) errors", SQL_DIAG, 0 },
+	{ "SELECT @@warning_count, @@session.error_count", SQL_DIAG, 0 },
+	{ "SELECT @@SESSION.WARNING_COUNT", SQL_DIAG, 0 },
+	{ "GET DIAGNOSTICS @n = NUMBER", SQL_DIAG, 0 },
+	{ "SELECT @@warning_counts, 'SHOW WARNINGS', @warning_count", 0, SQL_DIAG },
 };
 
 START_TEST(test_sql_scan)
@@ -433,20 +446,29 @@ END_TEST
 
 static const struct gw_stmt_ctx ctx1 = { "db1", 0, 45 };
 
-/* sql_connid_rewrite on a copy of sql; the result as a string. */
-static size_t connid(const char *sql, uint32_t id, bool nbs, char *out, struct sql_connid_sub *subs)
+/* sql_subst on a copy of sql; the result as a string. */
+static size_t subst(const char *sql, const struct sql_subst_how *how, char *out,
+                    struct sql_sub *subs)
 {
 	size_t n = strlen(sql), k;
 
 	memcpy(out, sql, n + 1);
-	k = sql_connid_rewrite((uint8_t *)out, n, id, nbs, subs, 4);
+	k = sql_subst((uint8_t *)out, n, how, subs, 4);
 	ck_assert_uint_eq(strlen(out), n); /* the length never changes */
 	return k;
 }
 
+/* CONNECTION_ID() alone rewritten, to id */
+static size_t connid(const char *sql, uint32_t id, bool nbs, char *out, struct sql_sub *subs)
+{
+	struct sql_subst_how how = { .connid = true, .id = id, .no_backslash = nbs };
+
+	return subst(sql, &how, out, subs);
+}
+
 START_TEST(test_connid_rewrite)
 {
-	struct sql_connid_sub subs[4];
+	struct sql_sub subs[4];
 	char out[256], name[64];
 
 	ck_assert_uint_eq(connid("SELECT CONNECTION_ID()", 1000000064, false, out, subs), 1);
@@ -489,15 +511,65 @@ START_TEST(test_connid_rewrite)
 	connid("SELECT connection_id ( ) + 1", 1000000064, false, out, subs);
 	snprintf(name, sizeof(name), "%.40s", out + 7);
 	ck_assert_str_eq(name, "00000001000000064 + 1");
-	ck_assert(!sql_connid_unname((uint8_t *)name, strlen(name), 1000000064, subs, 1));
+	ck_assert_int_eq(sql_subst_unname((uint8_t *)name, strlen(name), subs, 1), SQL_FN_NONE);
 	ck_assert_str_eq(name, "connection_id ( ) + 1");
 	snprintf(name, sizeof(name), "%.17s", out + 7);
-	ck_assert(sql_connid_unname((uint8_t *)name, strlen(name), 1000000064, subs, 1));
+	ck_assert_int_eq(sql_subst_unname((uint8_t *)name, strlen(name), subs, 1),
+	                 SQL_FN_CONNECTION_ID);
 	ck_assert_str_eq(name, "connection_id ( )");
 	/* a longer number that merely contains the literal is left alone */
 	snprintf(name, sizeof(name), "1%.17s", out + 7);
-	ck_assert(!sql_connid_unname((uint8_t *)name, strlen(name), 1000000064, subs, 1));
+	ck_assert_int_eq(sql_subst_unname((uint8_t *)name, strlen(name), subs, 1), SQL_FN_NONE);
 	ck_assert_str_eq(name, "100000001000000064");
+}
+END_TEST
+
+/* ROW_COUNT() is the session's previous statement's count, in the packet's first
+ * statement only (a later one follows a statement of the same packet, on the same
+ * connection); CONNECTION_ID() is left alone when not asked for (a statement that reads
+ * the processlist) */
+START_TEST(test_row_count_rewrite)
+{
+	struct sql_sub subs[4];
+	char out[256], name[64];
+	struct sql_subst_how how = { .row_count = true, .rows = 3 };
+
+	ck_assert_uint_eq(subst("SELECT ROW_COUNT()", &how, out, subs), 1);
+	ck_assert_str_eq(out, "SELECT 00000000003");
+	how.rows = -1;
+	ck_assert_uint_eq(subst("SELECT row_count( ), x-ROW_COUNT() FROM t", &how, out, subs), 2);
+	ck_assert_str_eq(out, "SELECT -00000000001, x--0000000001 FROM t");
+	/* names back: the whole call, and a call inside an expression */
+	snprintf(name, sizeof(name), "%.12s", out + 7);
+	ck_assert_int_eq(sql_subst_unname((uint8_t *)name, strlen(name), subs, 2),
+	                 SQL_FN_ROW_COUNT);
+	ck_assert_str_eq(name, "row_count( )");
+	snprintf(name, sizeof(name), "%.13s", out + 21);
+	ck_assert_int_eq(sql_subst_unname((uint8_t *)name, strlen(name), subs, 2), SQL_FN_NONE);
+	ck_assert_str_eq(name, "x-ROW_COUNT()");
+	/* only the first statement; not in definitions; not other things of that name */
+	ck_assert_uint_eq(subst("UPDATE t SET v = 1; SELECT ROW_COUNT()", &how, out, subs), 0);
+	ck_assert_uint_eq(subst("CREATE PROCEDURE p() SELECT ROW_COUNT()", &how, out, subs), 0);
+	ck_assert_uint_eq(
+	    subst("SELECT 'ROW_COUNT()', t.ROW_COUNT, @ROW_COUNT, db.ROW_COUNT(), ROW_COUNT", &how,
+	          out, subs),
+	    0);
+	/* a count too long for the call's text is left to the backend */
+	how.rows = 123456789012LL;
+	ck_assert_uint_eq(subst("SELECT ROW_COUNT()", &how, out, subs), 0);
+	ck_assert_uint_eq(subst("SELECT ROW_COUNT(  )", &how, out, subs), 1);
+	ck_assert_str_eq(out, "SELECT 0123456789012");
+	/* both functions in one statement, each named back as written */
+	how.rows = 2;
+	how.connid = true;
+	how.id = 7;
+	ck_assert_uint_eq(subst("SELECT CONNECTION_ID(), ROW_COUNT()", &how, out, subs), 2);
+	ck_assert_str_eq(out, "SELECT 000000000000007, 00000000002");
+	ck_assert_uint_eq(subs[0].fn, SQL_FN_CONNECTION_ID);
+	ck_assert_uint_eq(subs[1].fn, SQL_FN_ROW_COUNT);
+	how.connid = false;
+	ck_assert_uint_eq(subst("SELECT CONNECTION_ID(), ROW_COUNT()", &how, out, subs), 1);
+	ck_assert_str_eq(out, "SELECT CONNECTION_ID(), 00000000002");
 }
 END_TEST
 
@@ -624,6 +696,7 @@ static Suite *session_suite(void)
 	tcase_add_loop_test(tc, test_sql_scan, 0, sizeof(scan_cases) / sizeof(scan_cases[0]));
 	tcase_add_test(tc, test_kill_parse);
 	tcase_add_test(tc, test_connid_rewrite);
+	tcase_add_test(tc, test_row_count_rewrite);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("stmts");
 	tcase_add_test(tc, test_stmts_ids);
