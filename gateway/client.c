@@ -2336,6 +2336,14 @@ static bool client_settle(struct gw_client *c, struct gw_server *s)
 		 * touches a table sets IN_TRANS, and that pins. */
 		c->in_trans = (r->status & SERVER_STATUS_IN_TRANS) != 0;
 	}
+	/* A result set's EOF tells of a state change without saying what (the OK that says
+	 * it, server_on_ok(), ends results only under CLIENT_DEPRECATE_EOF): explained only
+	 * for SET / USE and the user variables or LAST_INSERT_ID(expr) a statement names;
+	 * anything else (a stored function that set a variable, say) pins. */
+	if (!r->is_err && r->eof_changed &&
+	    !(c->cmd == COM_QUERY && (!(c->sql_flags & SQL_NOT_SET_USE) ||
+	                              (c->sql_flags & (SQL_UVAR_WRITE | SQL_LID_SET)))))
+		c->pin_pending = true;
 	if (!r->is_err) {
 		if (c->db_change_pending) {
 			gw_strlcpy(c->db, c->pending_db, sizeof(c->db));

@@ -480,6 +480,8 @@ struct gw_config {
 	char server_version[64];        /* what clients see in the greeting */
 	bool no_replay;                 /* testing only: no variable replay, no pins */
 	uint32_t anticipate_us;         /* how long a light account's server is HELD; 0 = never */
+	bool exact_lid;                 /* read LAST_INSERT_ID() back after every statement that
+	                                 * reports an insert id, for every session */
 	uint32_t diag_keep_ms;          /* how long a session keeps the connection whose
 	                                 * statement left warnings or an error, for its
 	                                 * SHOW WARNINGS; 0 = never (issue 12) */

@@ -80,6 +80,10 @@ static void usage(FILE *f)
 	       "  --diag-keep-ms MS     keep the backend connection of a statement that left\n"
 	       "                        warnings or an error that long for the session's\n"
 	       "                        SHOW WARNINGS (default 500; 0 = off; docs/pooling.md)\n"
+	       "  --exact-last-insert-id  read LAST_INSERT_ID() back after every insert that\n"
+	       "                        reports an id, so that a session's first use of it in\n"
+	       "                        SQL is exact after an insert with an explicit id too\n"
+	       "                        (one round trip more per insert; docs/pooling.md)\n"
 	       "  --help, --version\n"
 	       "  --unsafe-no-replay    testing only: no session replay and no pinning\n"
 	       "\n"
@@ -498,6 +502,7 @@ int main(int argc, char **argv)
 		{ "log-file", required_argument, NULL, 'F' },
 		{ "anticipate-ms", required_argument, NULL, 'A' },
 		{ "diag-keep-ms", required_argument, NULL, 'K' },
+		{ "exact-last-insert-id", no_argument, NULL, 'I' },
 		{ "max-active", required_argument, NULL, 'X' },
 		{ "reserve-pool", required_argument, NULL, 'r' },
 		{ "max-prelogin-per-host", required_argument, NULL, 'P' },
@@ -566,6 +571,9 @@ int main(int argc, char **argv)
 		case 'M':
 			if (!gw_parse_u32(optarg, 1, 10000000, &o.max_clients))
 				die("--max-clients: a whole number from 1, got '%s'", optarg);
+			break;
+		case 'I':
+			gw.cfg.exact_lid = true;
 			break;
 		case 'K':
 			if (!gw_parse_u32(optarg, 0, 60000, &gw.cfg.diag_keep_ms))

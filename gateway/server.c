@@ -719,6 +719,7 @@ static void server_killer_read(struct gw_server *k)
 		k->tracking = false;
 		gw_vars_clear(&k->vars);
 		gw_vars_clear(&k->uvars);
+		k->uvars_foreign = false;
 		k->lid_client = 0;
 		gw_sstmts_clear(&k->stmts);
 		server_kill_send(k);
@@ -730,13 +731,22 @@ static void server_killer_read(struct gw_server *k)
 bool gw_server_capture(struct gw_server *s, struct gw_client *c)
 {
 	struct wire_buf b;
-	bool lid = c->lid_dirty && c->lid_used;
+	/* LAST_INSERT_ID() once the session has used it in SQL (or always, with
+	 * --exact-last-insert-id): until then the OK packets' insert ids stand for it, which
+	 * differ only after an insert with an explicit id (docs/pooling.md). */
+	bool lid = c->lid_dirty && (c->lid_used || gw.cfg.exact_lid);
+	bool names = c->uv_dirty && c->uv_dirty->n > 0;
 
-	if ((!lid && (!c->uv_dirty || c->uv_dirty->n == 0)) || gw.cfg.no_replay)
+	if ((!lid && !names) || gw.cfg.no_replay)
 		return false;
 	wire_buf_init(&b);
-	if (!gw_capture_begin(&s->cap, &b, lid, c->uv_dirty,
-	                      (s->caps & CLIENT_DEPRECATE_EOF) != 0)) {
+	/* With the variables a statement assigned, the names of the others that have a
+	 * value: the connection had the session's variables alone (the rest NULL) when the
+	 * statement began, so any other was set by a stored function it called. Not after
+	 * warnings or an error: the list reads a table, which would empty the diagnostics
+	 * area the session may read. */
+	if (!gw_capture_begin(&s->cap, &b, lid, c->uv_dirty, (s->caps & CLIENT_DEPRECATE_EOF) != 0,
+	                      names && !c->diag_want ? &c->uvars : NULL)) {
 		wire_buf_free(&b);
 		return false;
 	}
@@ -1451,6 +1461,7 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 			server_close(s, "out of memory");
 			return;
 		}
+
 		if ((c->sql_flags & SQL_LAST_INSERT_ID) && !gw.cfg.no_replay)
 			s->lid_client = c->id;
 		break;

@@ -60,7 +60,8 @@ static void put_str(struct wire_buf *b, const char *s)
 }
 
 bool gw_capture_begin(struct gw_capture *cap, struct wire_buf *b, bool lid,
-                      const struct sql_uvars *names, bool deprecate_eof)
+                      const struct sql_uvars *names, bool deprecate_eof,
+                      const struct gw_vars *known)
 {
 	static const char *const fn[GW_CAP_COLS_PER_VAR] = { "HEX", "CHARSET", "COLLATION", "" };
 	bool first = true;
@@ -73,6 +74,7 @@ bool gw_capture_begin(struct gw_capture *cap, struct wire_buf *b, bool lid,
 	if (names)
 		cap->names = *names;
 	cap->deprecate_eof = deprecate_eof;
+	cap->known = known;
 	off = wire_packet_begin(b, 0);
 	wire_put_u8(b, COM_QUERY);
 	put_str(b, "SELECT ");
@@ -93,7 +95,39 @@ bool gw_capture_begin(struct gw_capture *cap, struct wire_buf *b, bool lid,
 				wire_put_u8(b, ')');
 		}
 	}
+	if (known) {
+		if (!first)
+			wire_put_u8(b, ',');
+		put_str(b, "(SELECT GROUP_CONCAT(VARIABLE_NAME) FROM "
+		           "information_schema.USER_VARIABLES WHERE VARIABLE_VALUE IS NOT NULL)");
+	}
 	wire_packet_end(b, off);
+	return true;
+}
+
+/* Is every name in the comma-separated list s[0..n) (MariaDB's case) one of known's or
+ * the capture's (lower case)? */
+static bool names_all_known(const struct gw_capture *cap, const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		char name[SQL_UVAR_NAME_MAX + 1];
+		size_t k = 0;
+		bool found = false;
+
+		for (; i < n && s[i] != ','; i++) {
+			if (k == SQL_UVAR_NAME_MAX)
+				return false; /* longer than any name sluice writes */
+			name[k++] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
+		}
+		i++; /* the comma */
+		name[k] = '\0';
+		for (uint32_t j = 0; j < cap->names.n && !found; j++)
+			found = strcmp(cap->names.name[j], name) == 0;
+		if (!found && !gw_vars_get(cap->known, name))
+			return false;
+	}
 	return true;
 }
 
@@ -261,6 +295,17 @@ static enum gw_capture_step capture_row(struct gw_capture *cap, const uint8_t *p
 			ok = false;
 		}
 	}
+	if (cap->known) {
+		const uint8_t *s;
+		size_t len;
+
+		if (wire_cur_left(&c) > 0 && c.p[c.off] == 0xfb)
+			c.off++; /* none at all */
+		else if (!wire_get_lenenc_str(&c, &s, &len))
+			return GW_CAP_BAD;
+		else if (!names_all_known(cap, s, len))
+			ok = false; /* set by what the statement called: not read back */
+	}
 	if (wire_cur_left(&c) != 0)
 		return GW_CAP_BAD;
 	return ok ? GW_CAP_MORE : GW_CAP_FAIL;
@@ -269,7 +314,8 @@ static enum gw_capture_step capture_row(struct gw_capture *cap, const uint8_t *p
 enum gw_capture_step gw_capture_feed(struct gw_capture *cap, const uint8_t *p, size_t n,
                                      struct gw_vars *uv)
 {
-	uint32_t ncols = (cap->lid ? 1u : 0u) + cap->names.n * GW_CAP_COLS_PER_VAR;
+	uint32_t ncols =
+	    (cap->lid ? 1u : 0u) + cap->names.n * GW_CAP_COLS_PER_VAR + (cap->known ? 1u : 0u);
 	bool eof = n > 0 && n < 9 && p[0] == 0xfe;
 	enum gw_capture_step step;
 
@@ -291,7 +337,7 @@ enum gw_capture_step gw_capture_feed(struct gw_capture *cap, const uint8_t *p, s
 
 		if (!coldef_type(p, n, &type))
 			return GW_CAP_BAD;
-		if (i >= (cap->lid ? 1u : 0u)) {
+		if (i >= (cap->lid ? 1u : 0u) && i < ncols - (cap->known ? 1u : 0u)) {
 			i -= cap->lid ? 1u : 0u;
 			if (i % GW_CAP_COLS_PER_VAR == GW_CAP_COLS_PER_VAR - 1)
 				cap->type[i / GW_CAP_COLS_PER_VAR] = type;

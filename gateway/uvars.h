@@ -8,7 +8,10 @@
  * statements assigned, its bytes (HEX), character set, collation and value, whose column
  * definition gives the type. The answer becomes literals that restore the same value,
  * type and character set on another connection (session.h's SET, before a statement that
- * names them). Pure: no sockets, no locks.
+ * names them). A statement may also assign variables its text does not name (a stored
+ * function it calls): the capture lists the names of the variables on the connection
+ * that have a value too, and one that is neither the session's nor named keeps the
+ * session on that connection (GW_CAP_FAIL). Pure: no sockets, no locks.
  */
 #ifndef SLUICE_UVARS_H
 #define SLUICE_UVARS_H
@@ -42,18 +45,25 @@ struct gw_capture {
 	uint8_t type[SQL_UVARS_MAX]; /* field type of each @v column */
 	uint64_t lid_value;          /* the answer, once the row is in */
 	bool unreplayable;           /* a value in the row cannot be written as a literal */
+	const struct gw_vars *known; /* borrowed: the variables the session had when the
+	                              * statement began; set: the last column lists every
+	                              * variable on the connection that is not NULL */
 };
 
-/* Start a capture of lid and names (copied) and write its COM_QUERY into b. false (and
+/* Start a capture of lid and names (copied) and write its COM_QUERY into b; with known
+ * (borrowed until the capture is done), the names of every user variable on the
+ * connection that is not NULL too, each of which must be in known or names. false (and
  * nothing written) when there is nothing to ask. */
 bool gw_capture_begin(struct gw_capture *cap, struct wire_buf *b, bool lid,
-                      const struct sql_uvars *names, bool deprecate_eof);
+                      const struct sql_uvars *names, bool deprecate_eof,
+                      const struct gw_vars *known);
 
 enum gw_capture_step {
 	GW_CAP_MORE, /* go on */
 	GW_CAP_OK,   /* done: the variables are in uv, the value in lid_value */
 	GW_CAP_FAIL, /* done, but a value cannot be replayed (an ERR, a type or a length
-	              * sluice does not write): the session keeps its connection */
+	              * sluice does not write, a variable it did not know of): the session
+	              * keeps its connection */
 	GW_CAP_BAD,  /* not a valid answer: the connection is out of sync */
 };
 

@@ -768,6 +768,7 @@ static enum wire_resp_step resp_rows_end(struct wire_resp *r, const uint8_t *p, 
 		return WIRE_STEP_BAD;
 	r->warnings = warnings;
 	r->result_set = true;
+	r->eof_changed = r->eof_changed || (status & SERVER_SESSION_STATE_CHANGED);
 	return resp_end(r, status);
 }
 
@@ -883,6 +884,7 @@ enum wire_resp_step wire_resp_feed(struct wire_resp *r, const uint8_t *p, size_t
 
 		if (!wire_parse_eof(p, n, &warnings, &status))
 			return WIRE_STEP_BAD;
+		r->eof_changed = r->eof_changed || (status & SERVER_SESSION_STATE_CHANGED);
 		/* A cursor was opened: no rows follow until COM_STMT_FETCH. */
 		if (r->kind == WIRE_RESP_EXECUTE && (status & SERVER_STATUS_CURSOR_EXISTS)) {
 			r->warnings = warnings;

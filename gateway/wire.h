@@ -391,6 +391,8 @@ struct wire_resp {
 	uint64_t affected_rows; /* from the final OK */
 	uint64_t last_insert_id;
 	bool result_set;    /* the last result was rows (or a cursor), not an OK */
+	bool eof_changed;   /* an EOF said SERVER_SESSION_STATE_CHANGED (what changed comes
+	                     * only in an OK, under CLIENT_DEPRECATE_EOF) */
 	bool state_changed; /* a final OK carried SERVER_SESSION_STATE_CHANGED */
 	bool ok_seen;       /* the packet just fed was an OK; the caller clears it */
 };

@@ -166,14 +166,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * bytes; every literal it yields must be one sluice writes */
 	{
 		struct sql_uvars names = { .n = 2, .name = { "a", "b" } };
+		struct gw_vars known = { 0 };
 		struct gw_capture cap;
 		struct gw_vars uv = { 0 };
 		enum gw_capture_step st = GW_CAP_MORE;
 		size_t off = 0;
 
+		if (!gw_vars_set(&known, "c", 1, "", 0))
+			abort();
 		wire_buf_init(&b);
-		gw_capture_begin(&cap, &b, size > 0 && data[0] & 1, &names,
-		                 size > 1 && data[1] & 1);
+		gw_capture_begin(&cap, &b, size > 0 && data[0] & 1, &names, size > 1 && data[1] & 1,
+		                 size > 2 && data[2] & 1 ? &known : NULL);
 		wire_buf_free(&b);
 		while (st == GW_CAP_MORE && off + 2 <= size) {
 			size_t len = data[off] | (size_t)(data[off + 1] & 1) << 8;
@@ -190,6 +193,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		}
 		gw_vars_free(&uv);
+		gw_vars_free(&known);
 	}
 	if (sql_kill_parse(data, size, &query_only, &id) && size == 0)
 		abort();

@@ -228,7 +228,7 @@ START_TEST(test_capture_round_trip)
 	strcpy(names.name[2], "n");
 	ck_assert(gw_vars_set_literal(&uv, "n", 1, "7", 1)); /* @n was set: now NULL string */
 	wire_buf_init(&q);
-	ck_assert(gw_capture_begin(&cap, &q, true, &names, false));
+	ck_assert(gw_capture_begin(&cap, &q, true, &names, false, NULL));
 	ck_assert_uint_eq(q.data[4], 0x03); /* COM_QUERY */
 	ck_assert_uint_eq(q.len - 5, strlen(expect_q));
 	ck_assert(memcmp(q.data + 5, expect_q, strlen(expect_q)) == 0);
@@ -280,18 +280,80 @@ START_TEST(test_capture_refused_and_malformed)
 	names.n = 1;
 	strcpy(names.name[0], "a");
 	wire_buf_init(&q);
-	ck_assert(!gw_capture_begin(&cap, &q, false, NULL, true)); /* nothing to ask */
+	ck_assert(!gw_capture_begin(&cap, &q, false, NULL, true, NULL)); /* nothing to ask */
 	ck_assert_uint_eq(q.len, 0);
-	ck_assert(gw_capture_begin(&cap, &q, false, &names, true));
+	ck_assert(gw_capture_begin(&cap, &q, false, &names, true, NULL));
 	wire_buf_free(&q);
 	/* An ERR at once: nothing was read, the session keeps its connection. */
 	ck_assert_int_eq(gw_capture_feed(&cap, err, sizeof(err), &uv), GW_CAP_FAIL);
 	/* A column count that is not what was asked: out of sync. */
 	wire_buf_init(&q);
-	ck_assert(gw_capture_begin(&cap, &q, false, &names, true));
+	ck_assert(gw_capture_begin(&cap, &q, false, &names, true, NULL));
 	wire_buf_free(&q);
 	ck_assert_int_eq(gw_capture_feed(&cap, two, 1, &uv), GW_CAP_BAD);
 	ck_assert_int_eq(gw_capture_feed(&cap, two, 0, &uv), GW_CAP_BAD);
+}
+END_TEST
+
+/* The names on the connection (a stored function may set variables the statement does
+ * not name): each must be known or asked, whatever its case; none at all is NULL. */
+static enum gw_capture_step capture_listing(const char *list)
+{
+	struct sql_uvars names = { 0 };
+	struct gw_vars known = { 0 }, uv = { 0 };
+	struct gw_capture cap;
+	struct wire_buf q;
+	uint8_t buf[1024], p[512];
+	size_t n = 0, k;
+	static const uint8_t eof[5] = { 0xfe, 0, 0, 2, 0 };
+	static const char *expect_q = "SELECT HEX(@a),CHARSET(@a),COLLATION(@a),@a,(SELECT "
+				      "GROUP_CONCAT(VARIABLE_NAME) FROM "
+				      "information_schema.USER_VARIABLES WHERE VARIABLE_VALUE "
+				      "IS NOT NULL)";
+	enum gw_capture_step st;
+
+	names.n = 1;
+	strcpy(names.name[0], "a");
+	ck_assert(gw_vars_set(&known, "x", 1, "", 0));
+	wire_buf_init(&q);
+	ck_assert(gw_capture_begin(&cap, &q, false, &names, false, &known));
+	ck_assert_uint_eq(q.len - 5, strlen(expect_q));
+	ck_assert(memcmp(q.data + 5, expect_q, strlen(expect_q)) == 0);
+	wire_buf_free(&q);
+	p[0] = 5;
+	pkt(buf, &n, p, 1, 1);
+	pkt(buf, &n, p, coldef(p, "HEX", 253), 2);
+	pkt(buf, &n, p, coldef(p, "CHARSET", 253), 3);
+	pkt(buf, &n, p, coldef(p, "COLLATION", 253), 4);
+	pkt(buf, &n, p, coldef(p, "@a", 8), 5);
+	pkt(buf, &n, p, coldef(p, "(SELECT", 253), 6);
+	pkt(buf, &n, eof, sizeof(eof), 7);
+	k = lenstr(p, "2A");
+	k += lenstr(p + k, "binary");
+	k += lenstr(p + k, "binary");
+	k += lenstr(p + k, "42");
+	if (list)
+		k += lenstr(p + k, list);
+	else
+		p[k++] = 0xfb;
+	pkt(buf, &n, p, k, 8);
+	pkt(buf, &n, eof, sizeof(eof), 9);
+	st = feed_all(&cap, buf, n, &uv);
+	/* the variable asked is read back either way */
+	ck_assert_str_eq(gw_vars_get(&uv, "a")->value, "42");
+	gw_vars_free(&uv);
+	gw_vars_free(&known);
+	return st;
+}
+
+START_TEST(test_capture_lists_names)
+{
+	ck_assert_int_eq(capture_listing("a"), GW_CAP_OK);
+	ck_assert_int_eq(capture_listing("X,a"), GW_CAP_OK);
+	ck_assert_int_eq(capture_listing(NULL), GW_CAP_OK);
+	/* set by a function the statement called: the session keeps the connection */
+	ck_assert_int_eq(capture_listing("a,x,fv"), GW_CAP_FAIL);
+	ck_assert_int_eq(capture_listing("a,,x"), GW_CAP_FAIL);
 }
 END_TEST
 
@@ -412,6 +474,7 @@ static Suite *uvars_suite(void)
 	tc = tcase_create("capture");
 	tcase_add_test(tc, test_capture_round_trip);
 	tcase_add_test(tc, test_capture_refused_and_malformed);
+	tcase_add_test(tc, test_capture_lists_names);
 	tcase_add_test(tc, test_build_set_uvars_and_lid);
 	tcase_add_test(tc, test_parse_last_insert_id_var);
 	tcase_add_test(tc, test_build_set_charset_back_to_handshake);
