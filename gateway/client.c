@@ -1657,6 +1657,11 @@ void gw_client_stmt_prepared(struct gw_client *c, struct gw_server *s, uint8_t *
 		 * it ran: its names are not captured (one that reads them gets them). */
 		if (f & SQL_UVAR_WRITE)
 			f |= SQL_UVAR_PIN;
+		/* One that reads ROW_COUNT() reads it at each execute, on the backend (the
+		 * text is not rewritten: the value changes): the session's statements run
+		 * where it does from this prepare on. */
+		if (f & SQL_ROW_COUNT)
+			c->pin_pending = true;
 		st->sql_flags = f & (SQL_PINS | SQL_TRANS | SQL_USER_VAR | SQL_LAST_INSERT_ID |
 		                     SQL_LID_SET | SQL_KILL);
 	}
@@ -2127,10 +2132,14 @@ static void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, 
 	}
 	if (c->diag_kept) {
 		/* Its server was kept for this: a statement that reads the diagnostics area
-		 * runs there; any other goes through the scheduler like every statement. */
+		 * runs there, and so does one that cannot use a table (SELECT 1, SET, DO),
+		 * which leaves the area as it is in MariaDB (kept again when its answer still
+		 * counts warnings); any other goes through the scheduler like every
+		 * statement. */
 		c->diag_kept = false;
-		c->diag_reread = (c->sql_flags & SQL_DIAG) != 0;
-		if (!c->diag_reread)
+		c->diag_stay =
+		    (c->sql_flags & SQL_DIAG) || (cmd == COM_QUERY && !(c->sql_flags & SQL_TABLES));
+		if (!c->diag_stay)
 			client_diag_release(c);
 	}
 	now = gw_now_ns();
@@ -2383,8 +2392,8 @@ static bool client_settle(struct gw_client *c, struct gw_server *s)
 	c->diag_want =
 	    ((r->is_err || r->warnings > 0) && (c->cmd == COM_QUERY || c->cmd == COM_STMT_EXECUTE ||
 	                                        c->cmd == COM_STMT_BULK_EXECUTE)) ||
-	    (c->diag_reread && !r->is_err);
-	c->diag_reread = false;
+	    c->diag_stay;
+	c->diag_stay = false;
 	/* What ROW_COUNT() says after it, as MariaDB counts: the final OK's rows, -1 after
 	 * rows or an error (client_subst). */
 	if (c->cmd != COM_STMT_SEND_LONG_DATA)

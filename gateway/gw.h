@@ -344,8 +344,9 @@ struct gw_client {
 	bool settle_pin;            /* ... and the command pins */
 	bool diag_want;             /* ... and its answer left warnings or was an error: the
 	                             * diagnostics area is worth keeping (issue 12) */
-	bool diag_reread;           /* its running statement reads the diagnostics area kept
-	                             * for it, which stays as it was: kept again */
+	bool diag_stay;             /* its running statement runs where the diagnostics area
+	                             * was kept for it and reads it or uses no table (its
+	                             * answer counts only its own warnings): kept again */
 	bool diag_cleared;          /* its running statement's connection was given an empty
 	                             * diagnostics area (server.c, GW_PREP_CLEAR) */
 	bool diag_kept;             /* holds its server between statements for its next one,

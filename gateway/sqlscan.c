@@ -17,32 +17,66 @@
 
 struct word {
 	const char *text;
+	size_t len;
 	unsigned flag;
 };
 
+#define W(text, flag)                                                                              \
+	{                                                                                          \
+		text, sizeof(text) - 1, flag                                                       \
+	}
+
 static const struct word words[] = {
-	{ "GET_LOCK", SQL_LOCK },
-	{ "LOCK", SQL_LOCK }, /* LOCK TABLES; also "FOR UPDATE ... LOCK IN SHARE MODE" */
-	{ "SQL_CALC_FOUND_ROWS", SQL_FOUND_ROWS },
-	{ "FOUND_ROWS", SQL_FOUND_ROWS },
-	{ "TEMPORARY", SQL_TEMPORARY },
-	{ "PREPARE", SQL_PREPARE },
-	{ "DEALLOCATE", SQL_PREPARE },
-	{ "XA", SQL_XA },
-	{ "LAST_INSERT_ID", SQL_LAST_INSERT_ID },
-	{ "HANDLER", SQL_HANDLER },
-	{ "CONNECTION_ID", SQL_CONNECTION_ID },
-	{ "KILL", SQL_KILL },
+	W("GET_LOCK", SQL_LOCK),
+	W("LOCK", SQL_LOCK), /* LOCK TABLES; also "FOR UPDATE ... LOCK IN SHARE MODE" */
+	W("SQL_CALC_FOUND_ROWS", SQL_FOUND_ROWS),
+	W("FOUND_ROWS", SQL_FOUND_ROWS),
+	W("TEMPORARY", SQL_TEMPORARY),
+	W("PREPARE", SQL_PREPARE),
+	W("DEALLOCATE", SQL_PREPARE),
+	W("XA", SQL_XA),
+	W("LAST_INSERT_ID", SQL_LAST_INSERT_ID),
+	W("HANDLER", SQL_HANDLER),
+	W("CONNECTION_ID", SQL_CONNECTION_ID),
+	W("KILL", SQL_KILL),
 	/* information_schema.USER_VARIABLES reads every user variable: the connection's
 	 * become the session's first (others' NULL), as for a statement that names one */
-	{ "USER_VARIABLES", SQL_USER_VAR | SQL_UVAR_LIST },
-	{ "ROW_COUNT", SQL_ROW_COUNT },
-	{ "PROCESSLIST", SQL_PROCESSLIST },
+	W("USER_VARIABLES", SQL_USER_VAR | SQL_UVAR_LIST),
+	W("ROW_COUNT", SQL_ROW_COUNT),
+	W("PROCESSLIST", SQL_PROCESSLIST),
 	/* the diagnostics area: SHOW WARNINGS, SHOW COUNT(*) ERRORS, GET DIAGNOSTICS (and
 	 * @@warning_count, @@error_count, below) */
-	{ "WARNINGS", SQL_DIAG },
-	{ "ERRORS", SQL_DIAG },
-	{ "DIAGNOSTICS", SQL_DIAG },
+	W("WARNINGS", SQL_DIAG),
+	W("ERRORS", SQL_DIAG),
+	W("DIAGNOSTICS", SQL_DIAG),
+	/* statements that may use a table (the rest keep the diagnostics area) */
+	W("FROM", SQL_TABLES),
+	W("INTO", SQL_TABLES),
+	W("UPDATE", SQL_TABLES),
+	W("INSERT", SQL_TABLES),
+	W("DELETE", SQL_TABLES),
+	W("REPLACE", SQL_TABLES),
+	W("TABLE", SQL_TABLES),
+	W("TABLES", SQL_TABLES),
+	W("CALL", SQL_TABLES),
+	W("LOAD", SQL_TABLES),
+	W("TRUNCATE", SQL_TABLES),
+	W("ALTER", SQL_TABLES),
+	W("CREATE", SQL_TABLES),
+	W("DROP", SQL_TABLES),
+	W("RENAME", SQL_TABLES),
+	W("GRANT", SQL_TABLES),
+	W("REVOKE", SQL_TABLES),
+	W("SHOW", SQL_TABLES),
+	W("DESCRIBE", SQL_TABLES),
+	W("DESC", SQL_TABLES),
+	W("EXPLAIN", SQL_TABLES),
+	W("ANALYZE", SQL_TABLES),
+	W("CHECK", SQL_TABLES),
+	W("OPTIMIZE", SQL_TABLES),
+	W("REPAIR", SQL_TABLES),
+	W("FLUSH", SQL_TABLES),
+	W("EXECUTE", SQL_TABLES),
 };
 
 static int is_ident(uint8_t ch)
@@ -60,7 +94,7 @@ static unsigned classify(const uint8_t *w, size_t n)
 		up[i] = (char)toupper(w[i]);
 	up[n] = '\0';
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-		if (strcmp(up, words[i].text) == 0)
+		if (words[i].len == n && memcmp(up, words[i].text, n) == 0)
 			return words[i].flag;
 	}
 	return 0;

@@ -50,6 +50,10 @@
 #define SQL_DIAG                                                                                   \
 	0x40000u /* reads the diagnostics area: SHOW WARNINGS / ERRORS, @@warning_count,           \
 	          * @@error_count, GET DIAGNOSTICS */
+#define SQL_TABLES                                                                                 \
+	0x80000u /* a word of a statement that may use a table (FROM, INTO, UPDATE,                \
+	          * SHOW, CALL, ...): without one, MariaDB keeps the diagnostics area              \
+	          * of the statement before */
 
 /* User variables are captured and replayed (uvars.h) and LAST_INSERT_ID() carried from
  * connection to connection (issue 12): neither pins any more. */

@@ -9,6 +9,7 @@
 # ROW_COUNT().
 import os
 import sys
+import subprocess
 import threading
 import time
 
@@ -269,17 +270,23 @@ def busy():
 
 
 def diagnostics(connect, n=100):
+    """(SHOW WARNINGS right after a warning empty, ... after a statement between that uses
+    no table empty, ROW_COUNT() after an UPDATE wrong), of n each"""
     c = connect()
-    lost_warn = wrong_rc = 0
+    lost_warn = lost_later = wrong_rc = 0
     for _ in range(n):
         q(c, "SELECT 'abc' + 1")
         rows, _ = q(c, "SHOW WARNINGS")
         lost_warn += len(rows) != 1
+        q(c, "SELECT 'abc' + 1")
+        q(c, "SELECT 2")                       # no table: MariaDB keeps the warning
+        rows, _ = q(c, "SHOW WARNINGS")
+        lost_later += len(rows) != 1
         q(c, "UPDATE t SET v = v + 1 WHERE id < 1003")
         rows, _ = q(c, "SELECT ROW_COUNT()")
         wrong_rc += rows[0][0] != 3
     c.close()
-    return lost_warn, wrong_rc
+    return lost_warn, lost_later, wrong_rc
 
 
 want = diagnostics(direct)
@@ -290,12 +297,37 @@ got = diagnostics(lambda: s4.connect(A))
 stop.append(1)
 for t in threads:
     t.join(30)
-diag("of 100 each, SHOW WARNINGS empty / ROW_COUNT() wrong: directly %r, through a pool of 4 "
-     "beside 8 busy sessions %r" % (want, got))
-is_(want, (0, 0), "directly, SHOW WARNINGS and ROW_COUNT() always see the statement before")
+diag("of 100 each, SHOW WARNINGS empty / SHOW WARNINGS after SELECT 2 empty / ROW_COUNT() "
+     "wrong: directly %r, through a pool of 4 beside 8 busy sessions %r" % (want, got))
+is_(want, (0, 0, 0), "directly, SHOW WARNINGS and ROW_COUNT() always see the statement before")
 is_(got[0], 0, "SHOW WARNINGS right after a statement sees its warning (%d of 100 empty)"
     % got[0])
-is_(got[1], 0, "ROW_COUNT() right after an UPDATE is its count (%d of 100 wrong)" % got[1])
+is_(got[1], 0, "SHOW WARNINGS after a statement that uses no table still sees it (%d of 100 "
+    "empty)" % got[1])
+is_(got[2], 0, "ROW_COUNT() right after an UPDATE is its count (%d of 100 wrong)" % got[2])
+
+# ROW_COUNT() in a server-side prepared statement (DBD::mysql), beside another session
+# that runs its own UPDATE between the session's UPDATE and the execute: through a pool
+# of 2, the session stays where the statement was prepared.
+if subprocess.run(["perl", "-MDBD::mysql", "-e", "1"], capture_output=True).returncode != 0:
+    lib.skip("ROW_COUNT() in a prepared statement", "DBD::mysql is not installed "
+             "(Debian: libdbd-mysql-perl)")
+else:
+    s2p = lib.start_sluice([A], pool_size=2, extra_args=["--reserve-pool", "0"])
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rowcount_ps.pl")
+    out = {}
+    for how, host, port in (("directly", lib.MARIADB_HOST, lib.MARIADB_PORT),
+                            ("through sluice", s2p.host, s2p.port)):
+        r = subprocess.run(["perl", script, host, str(port), A.name, A.password, SCHEMA],
+                           capture_output=True, text=True, timeout=120)
+        out[how] = r.stdout.strip()
+        if r.returncode != 0 or r.stderr.strip():
+            diag("rowcount_ps.pl %s: exit %d, %s" % (how, r.returncode, r.stderr.strip()))
+    diag("ROW_COUNT() in a prepared statement: directly %r, through sluice %r"
+         % (out["directly"], out["through sluice"]))
+    is_(out["through sluice"], out["directly"], "ROW_COUNT() in a server-side prepared "
+        "statement is the session's previous statement's, as directly")
+    lib.finish(s2p)
 
 
 def row_count_forms(connect):

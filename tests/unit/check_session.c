@@ -415,6 +415,14 @@ static const struct scan_case scan_cases[] = {
 	{ "SELECT @@SESSION.WARNING_COUNT", SQL_DIAG, 0 },
 	{ "GET DIAGNOSTICS @n = NUMBER", SQL_DIAG, 0 },
 	{ "SELECT @@warning_counts, 'SHOW WARNINGS', @warning_count", 0, SQL_DIAG },
+	/* statements that may use a table (MariaDB then starts a new diagnostics area) */
+	{ "SELECT a FROM t", SQL_TABLES, 0 },
+	{ "insert into t values (1)", SQL_TABLES, 0 },
+	{ "SHOW WARNINGS", SQL_TABLES | SQL_DIAG, 0 },
+	{ "SELECT 2", 0, SQL_TABLES },
+	{ "SET @x = 1, sql_mode = 'ANSI'", 0, SQL_TABLES },
+	{ "DO 0; COMMIT", 0, SQL_TABLES },
+	{ "SELECT 'FROM t', `from`", 0, SQL_TABLES },
 };
 
 START_TEST(test_sql_scan)
