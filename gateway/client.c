@@ -659,7 +659,9 @@ static unsigned client_scan_query(struct gw_client *c, const uint8_t *q, size_t 
 {
 	struct sql_uvars names;
 
-	return client_note_carried(c, sql_scan_vars(q, n, &names), &names);
+	return client_note_carried(
+	    c, sql_scan_vars(q, n, (c->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0, &names),
+	    &names);
 }
 
 /* Has c, holding its server, been idle past its account's pinned_idle_timeout_ms? */

@@ -215,7 +215,7 @@ static size_t skip_opaque(const uint8_t *q, size_t i, size_t n, bool no_backslas
 	return i;
 }
 
-static unsigned scan(const uint8_t *q, size_t n, struct sql_uvars *vars)
+static unsigned scan(const uint8_t *q, size_t n, bool no_backslash, struct sql_uvars *vars)
 {
 	unsigned flags = 0;
 	bool is_set = false, assigns = false; /* a SET statement; ':=' or INTO seen */
@@ -238,7 +238,7 @@ static unsigned scan(const uint8_t *q, size_t n, struct sql_uvars *vars)
 		if (ch == '\'' || ch == '"' || ch == '`' || comment_at(q, i, n)) {
 			/* Quoted text and comments, but not MariaDB's executable comments
 			 * (/ *! 40101 ... or / *M! 100101 ...): their opening and version only. */
-			i = skip_opaque(q, i, n, /* no_backslash= */ false);
+			i = skip_opaque(q, i, n, no_backslash);
 		} else if (ch == '@') {
 			if (i + 1 < n && q[i + 1] == '@') {
 				/* @@system_variable: skip its name ([session.]name) */
@@ -288,13 +288,13 @@ static unsigned scan(const uint8_t *q, size_t n, struct sql_uvars *vars)
 
 unsigned sql_scan(const uint8_t *q, size_t n)
 {
-	return scan(q, n, NULL);
+	return scan(q, n, false, NULL);
 }
 
-unsigned sql_scan_vars(const uint8_t *q, size_t n, struct sql_uvars *vars)
+unsigned sql_scan_vars(const uint8_t *q, size_t n, bool no_backslash, struct sql_uvars *vars)
 {
 	vars->n = 0;
-	return scan(q, n, vars);
+	return scan(q, n, no_backslash, vars);
 }
 
 /* Parse KILL [QUERY | CONNECTION] <number> [;]. */

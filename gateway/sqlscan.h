@@ -73,8 +73,10 @@ struct sql_uvars {
 /* Flags for the statement(s) in q[0..n). */
 unsigned sql_scan(const uint8_t *q, size_t n);
 /* The same, and the user variables named, into *vars (emptied first): a name that is not
- * [A-Za-z0-9_]{1,64}, or more than SQL_UVARS_MAX names, sets SQL_UVAR_PIN. */
-unsigned sql_scan_vars(const uint8_t *q, size_t n, struct sql_uvars *vars);
+ * [A-Za-z0-9_]{1,64}, or more than SQL_UVARS_MAX names, sets SQL_UVAR_PIN. no_backslash:
+ * the session has NO_BACKSLASH_ESCAPES, where a backslash in a string is a plain
+ * character ('C:\' ends there). */
+unsigned sql_scan_vars(const uint8_t *q, size_t n, bool no_backslash, struct sql_uvars *vars);
 /*
  * Functions whose value is the session's, not the backend connection's (issue 12), written
  * in place as the session's value: CONNECTION_ID() anywhere, as the session's id;

@@ -151,7 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		struct sql_uvars names;
 
-		(void)sql_scan_vars(data, size, &names);
+		(void)sql_scan_vars(data, size, size % 2 == 0, &names);
 		if (names.n > SQL_UVARS_MAX)
 			abort();
 		for (uint32_t i = 0; i < names.n; i++) {

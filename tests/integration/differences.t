@@ -83,6 +83,26 @@ is_(got[1], want[1], "... and the session's own once it sets one")
 is_(got[2], want[2], "... and the session that set one still has it")
 
 
+def nbs_var(connect):
+    """A user variable assigned after a backslash string of a NO_BACKSLASH_ESCAPES
+    session ('C:\\' ends at its second quote there)."""
+    c = connect()
+    q(c, "SET sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')")
+    q(c, "SELECT 'C:\\', @nbs := 5")
+    churn = connect()
+    q(churn, "SET @nbs = 'churn'")
+    churn.close()
+    rows, _ = q(c, "SELECT @nbs")
+    c.close()
+    return rows
+
+
+want, got = both(nbs_var)
+is_(got, want,
+    "a variable assigned after 'C:\\' in a NO_BACKSLASH_ESCAPES session is there after the "
+    "connection served another session")
+
+
 # ---- user variables a statement assigns without naming them: a stored function it calls,
 # a trigger it fires; alone and beside a variable the statement names. Each session's
 # connection serves another session of the account in between (pool of 2): the session
@@ -115,6 +135,7 @@ for n, stmt in enumerate(("SELECT set_fv()", "SELECT set_fv(), @other := 1",
     got = unnamed_vars(lambda **kw: s2.connect(A, **kw), stmt % ids)
     is_(got, want, "the variables %s set are there after the connection served another "
         "session" % stmt.replace("%d", "N"))
+
 lib.finish(s2)
 
 

@@ -21,7 +21,8 @@ START_TEST(test_scan_names)
 	struct sql_uvars v;
 	unsigned f;
 
-	f = sql_scan_vars((const uint8_t *)"SET @A = 1, @b_2 = 'x @c', @a = 3 /* @d */", 42, &v);
+	f = sql_scan_vars((const uint8_t *)"SET @A = 1, @b_2 = 'x @c', @a = 3 /* @d */", 42, false,
+	                  &v);
 	ck_assert(f & SQL_USER_VAR);
 	ck_assert(f & SQL_UVAR_WRITE);
 	ck_assert(!(f & SQL_UVAR_PIN));
@@ -29,17 +30,17 @@ START_TEST(test_scan_names)
 	ck_assert_str_eq(v.name[0], "a");
 	ck_assert_str_eq(v.name[1], "b_2");
 
-	f = sql_scan_vars((const uint8_t *)"SELECT * FROM t WHERE id = @x", 29, &v);
+	f = sql_scan_vars((const uint8_t *)"SELECT * FROM t WHERE id = @x", 29, false, &v);
 	ck_assert(f & SQL_USER_VAR);
 	ck_assert(!(f & SQL_UVAR_WRITE)); /* read only: nothing to capture */
 	ck_assert_uint_eq(v.n, 1);
 
-	f = sql_scan_vars((const uint8_t *)"select @y := 2", 14, &v);
+	f = sql_scan_vars((const uint8_t *)"select @y := 2", 14, false, &v);
 	ck_assert(f & SQL_UVAR_WRITE);
-	f = sql_scan_vars((const uint8_t *)"SELECT v INTO @z FROM t", 23, &v);
+	f = sql_scan_vars((const uint8_t *)"SELECT v INTO @z FROM t", 23, false, &v);
 	ck_assert(f & SQL_UVAR_WRITE);
 	ck_assert_str_eq(v.name[0], "z");
-	f = sql_scan_vars((const uint8_t *)"SELECT ':=' , @w", 16, &v);
+	f = sql_scan_vars((const uint8_t *)"SELECT ':=' , @w", 16, false, &v);
 	ck_assert(!(f & SQL_UVAR_WRITE)); /* ':=' inside a string */
 }
 END_TEST
@@ -53,7 +54,7 @@ START_TEST(test_scan_unreplayable_names)
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
-		unsigned f = sql_scan_vars((const uint8_t *)odd[i], strlen(odd[i]), &v);
+		unsigned f = sql_scan_vars((const uint8_t *)odd[i], strlen(odd[i]), false, &v);
 
 		ck_assert_msg(f & SQL_UVAR_PIN, "%s", odd[i]);
 		ck_assert_msg(f & SQL_PINS, "%s", odd[i]);
@@ -61,18 +62,22 @@ START_TEST(test_scan_unreplayable_names)
 	n += (size_t)snprintf(many, sizeof(many), "SET @v0 = 0");
 	for (int i = 1; i <= SQL_UVARS_MAX; i++)
 		n += (size_t)snprintf(many + n, sizeof(many) - n, ", @v%d = %d", i, i);
-	ck_assert(sql_scan_vars((const uint8_t *)many, n, &v) & SQL_UVAR_PIN);
+	ck_assert(sql_scan_vars((const uint8_t *)many, n, false, &v) & SQL_UVAR_PIN);
 	ck_assert_uint_eq(v.n, SQL_UVARS_MAX);
 	/* a 65-character name */
 	memset(many, 'n', sizeof(many));
 	memcpy(many, "SET @", 5);
 	memcpy(many + 5 + 65, " = 1", 4);
-	ck_assert(sql_scan_vars((const uint8_t *)many, 5 + 65 + 4, &v) & SQL_UVAR_PIN);
+	ck_assert(sql_scan_vars((const uint8_t *)many, 5 + 65 + 4, false, &v) & SQL_UVAR_PIN);
 }
 END_TEST
 
 START_TEST(test_scan_last_insert_id)
 {
+	static const char *nbs = "SELECT 'C:\\', @q := 1";
+	struct sql_uvars v;
+	unsigned f;
+
 	ck_assert(!(sql_scan((const uint8_t *)"SELECT LAST_INSERT_ID()", 23) & SQL_LID_SET));
 	ck_assert(!(sql_scan((const uint8_t *)"select last_insert_id( )", 24) & SQL_LID_SET));
 	ck_assert(sql_scan((const uint8_t *)"SELECT LAST_INSERT_ID(5)", 24) & SQL_LID_SET);
@@ -82,6 +87,12 @@ START_TEST(test_scan_last_insert_id)
 	    !(sql_scan((const uint8_t *)"SELECT 'LAST_INSERT_ID(5)'", 26) & SQL_LAST_INSERT_ID));
 	/* Neither pins any more: they are carried. */
 	ck_assert(!(sql_scan((const uint8_t *)"SELECT LAST_INSERT_ID(5), @x := 1", 33) & SQL_PINS));
+	/* NO_BACKSLASH_ESCAPES: 'C:\' ends the string, and the assignment after it counts */
+	f = sql_scan_vars((const uint8_t *)nbs, strlen(nbs), true, &v);
+	ck_assert(f & SQL_UVAR_WRITE);
+	ck_assert_uint_eq(v.n, 1);
+	f = sql_scan_vars((const uint8_t *)nbs, strlen(nbs), false, &v);
+	ck_assert_uint_eq(v.n, 0); /* (without it the string goes on to the end) */
 }
 END_TEST
 
