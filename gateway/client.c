@@ -1439,13 +1439,21 @@ static bool sql_parse_use(const uint8_t *q, size_t n, char *out, size_t outlen)
 	return k > 0 && i == n;
 }
 
-/* Does q (n bytes) contain word, in any case? */
+static bool sql_ident_char(uint8_t ch)
+{
+	return isalnum(ch) || ch == '_' || ch == '$' || ch >= 0x80;
+}
+
+/* Does q (n bytes) contain word, in any case, as a word of its own (not inside
+ * my_session_status or session_status_log)? */
 static bool sql_contains(const uint8_t *q, size_t n, const char *word)
 {
 	size_t wl = strlen(word);
 
 	for (size_t i = 0; i + wl <= n; i++) {
-		if (strncasecmp((const char *)q + i, word, wl) == 0)
+		if (strncasecmp((const char *)q + i, word, wl) == 0 &&
+		    (i == 0 || !sql_ident_char(q[i - 1])) &&
+		    (i + wl == n || !sql_ident_char(q[i + wl])))
 			return true;
 	}
 	return false;

@@ -17,6 +17,9 @@ lib.require_sandbox()
 
 SCHEMA = lib.create_schema("t_zstatus")
 U = lib.Account("t_zstatus_u", "pw-zstatus", schemas=[SCHEMA])
+lib.root_sql("CREATE OR REPLACE TABLE %s.my_session_status (name VARCHAR(64), value VARCHAR(64))"
+             % SCHEMA)
+lib.root_sql("INSERT INTO %s.my_session_status VALUES ('Compression', 'OFF')" % SCHEMA)
 s = lib.start_sluice([U], pool_size=4)
 
 STATEMENTS = [
@@ -31,6 +34,8 @@ STATEMENTS = [
     # Not the status variable: a value 'OFF' next to 'Compression' in the client's own
     # data is left alone.
     "SELECT 'Compression', 'OFF'",
+    # ... nor in a table whose name merely contains session_status
+    "SELECT name, value FROM my_session_status",
 ]
 
 
