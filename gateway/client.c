@@ -1607,6 +1607,7 @@ static bool client_stmt_intake(struct gw_client *c, const uint8_t *p, uint32_t l
 		gw_stmt_make_private(st, c->id); /* the cursor lives in its backend statement */
 	/* What the execute will do, for client_expects_hold() before it queues. */
 	c->sql_flags = client_note_carried(c, st->sql_flags, NULL);
+	c->status_compress = c->compress && st->reads_status;
 	if ((st->sql_flags & SQL_KILL) && p[0] == COM_STMT_EXECUTE && resumed)
 		return c->kill_subst; /* taken the first time (it waits only when it goes on) */
 	if ((st->sql_flags & SQL_KILL) && p[0] == COM_STMT_EXECUTE) {
@@ -1674,6 +1675,7 @@ void gw_client_stmt_prepared(struct gw_client *c, struct gw_server *s, uint8_t *
 			c->pin_pending = true;
 		st->sql_flags = f & (SQL_PINS | SQL_TRANS | SQL_USER_VAR | SQL_LAST_INSERT_ID |
 		                     SQL_LID_SET | SQL_KILL);
+		st->reads_status = sql_reads_status((const uint8_t *)c->prep_sql, c->prep_sql_len);
 	}
 	/* Without a record (out of memory, or GW_STMTS_MAX open) the client gets an id it
 	 * can only use to learn that it is unknown: 0. */

@@ -1564,11 +1564,12 @@ static void server_fix_coldef(struct gw_server *s, size_t pkt, size_t end)
 }
 
 /*
- * A text row of a status query of a compressed client (c->status_compress): the backend
+ * A row of a status query of a compressed client (c->status_compress): the backend
  * speaks of its own connection, which is not compressed; the client's is. A row
  * (Compression, OFF) is forwarded as (Compression, ON), as MariaDB answers a compressed
- * client (issue 12). pkt..end is the whole packet in s->in; the bytes before it are
- * forwarded first, as server_on_ok() does.
+ * client (issue 12): a text row, or a binary one (a prepared execute: 0x00, the NULL
+ * bitmap, whose first two bits are reserved, then the two strings). pkt..end is the whole
+ * packet in s->in; the bytes before it are forwarded first, as server_on_ok() does.
  */
 static void server_on_status_row(struct gw_server *s, const uint8_t *pkt, size_t end)
 {
@@ -1581,14 +1582,24 @@ static void server_on_status_row(struct gw_server *s, const uint8_t *pkt, size_t
 	struct wire_buf b;
 	size_t off;
 
-	if (!c || s->state != GW_SV_ACTIVE || s->resp.kind != WIRE_RESP_QUERY || n == 0 ||
-	    p[0] >= 0xfb || !wire_get_lenenc_str(&cur, &name, &name_len) ||
+	bool binary = s->resp.kind == WIRE_RESP_EXECUTE;
+
+	if (binary) {
+		/* two columns: one bitmap byte, bits 2 and 3 theirs, neither NULL */
+		if (n < 2 || p[0] != 0x00 || (p[1] & 0x0c) != 0)
+			return;
+		cur = wire_cur_init(p + 2, n - 2);
+	}
+	if (!c || s->state != GW_SV_ACTIVE || (s->resp.kind != WIRE_RESP_QUERY && !binary) ||
+	    n == 0 || (!binary && p[0] >= 0xfb) || !wire_get_lenenc_str(&cur, &name, &name_len) ||
 	    !wire_get_lenenc_str(&cur, &value, &value_len) || wire_cur_left(&cur) != 0 ||
 	    name_len != 11 || strncasecmp((const char *)name, "compression", 11) != 0 ||
 	    value_len != 3 || memcmp(value, "OFF", 3) != 0)
 		return;
 	wire_buf_init(&b);
 	off = wire_packet_begin(&b, pkt[3]);
+	if (binary)
+		wire_put_bytes(&b, p, 2);
 	wire_put_lenenc_str(&b, name, name_len);
 	wire_put_lenenc_str(&b, "ON", 2);
 	wire_packet_end(&b, off);

@@ -36,6 +36,8 @@ struct gw_stmt {
 	uint8_t charset;
 	unsigned sql_flags; /* sql_scan() of its text (SQL_PINS, SQL_TRANS): executing it pins
 	                     * and holds as the query would */
+	bool reads_status;  /* its text may read the Compression status variable: a compressed
+	                     * client's execute hears ON (issue 12) */
 	uint64_t owner;     /* 0: shares the backend statement of its text with every client;
 	                     * else (a cursor, long data: state of its own) a backend
 	                     * statement of its own (gw_stmt_make_private) */

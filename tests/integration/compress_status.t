@@ -72,6 +72,23 @@ with c.cursor() as cur:
     is_(cur.fetchall(), (("Compression", "OFF"),), "pymysql (not compressed): OFF")
 c.close()
 
+# The same through server-side prepared statements (DBD::mysql with compression): the
+# execute's binary rows say ON too.
+if subprocess.run(["perl", "-MDBD::mysql", "-e", "1"], capture_output=True).returncode != 0:
+    lib.skip("a compressed session's prepared status query", "DBD::mysql is not installed "
+             "(Debian: libdbd-mysql-perl)")
+else:
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "compress_ps.pl")
+    out = []
+    for host, port in ((lib.MARIADB_HOST, lib.MARIADB_PORT), (s.host, s.port)):
+        r = subprocess.run(["perl", script, host, str(port), U.name, U.password, SCHEMA],
+                           capture_output=True, text=True, timeout=60)
+        out.append((r.returncode, r.stdout.strip(), r.stderr.strip()))
+    diag("DBD::mysql, compressed, server-side prepared: directly %r, through sluice %r"
+         % (out[0], out[1]))
+    is_(out[1], out[0], "a compressed session's prepared SHOW STATUS and SESSION_STATUS "
+        "query (binary rows) say Compression ON, as directly")
+
 lib.finish(s)
 lib.drop_schema(SCHEMA)
 lib.drop_user(U.name)
