@@ -200,8 +200,11 @@ bool gw_backend_apply(struct store *st, char *err, size_t errlen)
 		pool = gw.pool_cap;
 	pthread_mutex_lock(&gw.sched_lock);
 	moved = strcmp(gw.cfg.backend_host, b->host) != 0 || gw.cfg.backend_port != b->port;
-	gw_strlcpy(gw.cfg.backend_name, b->name, sizeof(gw.cfg.backend_name));
-	gw_strlcpy(gw.cfg.backend_host, b->host, sizeof(gw.cfg.backend_host));
+	/* Only what changed is written: the rest is read without the lock (logs). */
+	if (strcmp(gw.cfg.backend_name, b->name) != 0)
+		gw_strlcpy(gw.cfg.backend_name, b->name, sizeof(gw.cfg.backend_name));
+	if (moved)
+		gw_strlcpy(gw.cfg.backend_host, b->host, sizeof(gw.cfg.backend_host));
 	gw.cfg.backend_port = b->port;
 	gw.backend_sa = sa;
 	gw.backend_salen = salen;

@@ -410,7 +410,7 @@ static void client_close(struct gw_client *c, const char *reason)
 	}
 	if (!c->zombie && (c->req_running || c->unqueued)) {
 		/* Billed as far as it ran; the backend may still be finishing it. */
-		uint64_t cost = s && s->state == GW_SV_ACTIVE ? now - s->started_ns : 0;
+		uint64_t cost = s && gw_server_state(s) == GW_SV_ACTIVE ? now - s->started_ns : 0;
 
 		if (c->req_running) {
 			qos_complete(gw.qos, &c->req, cost, now);

@@ -229,7 +229,9 @@ enum gw_prep_step {
 
 struct gw_server {
 	uint32_t id;                /* slot index in the pool */
-	enum gw_server_state state; /* written only by gw_server_set_state() */
+	enum gw_server_state state; /* written only by server.c's server_store_state(), read
+	                             * only by gw_server_state(): atomic, since other
+	                             * threads read it (the pool scans, KILL) */
 	int fd;
 	struct gw_worker *worker;    /* weak: the worker whose base holds ev */
 	struct event *ev;            /* owned: persistent EV_READ on worker->base */
@@ -298,6 +300,13 @@ struct gw_server {
 	struct gw_server *next;          /* in the pool's idle list */
 	struct gw_server *prev;
 };
+
+/* A server's state, from any thread: some readers hold sched_lock, some (the pool trim,
+ * the KILL registry) do not, so every access is atomic. */
+static inline enum gw_server_state gw_server_state(const struct gw_server *s)
+{
+	return __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+}
 
 /* A message to a worker from another thread. */
 enum gw_msg_kind {

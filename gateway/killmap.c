@@ -135,7 +135,7 @@ static const void *served_by_thread(uint32_t tid)
 	for (uint32_t i = 0; i < gw.pool_hwm && !key; i++) {
 		const struct gw_server *s = &gw.servers[i];
 
-		if (s->state != GW_SV_CLOSED && s->backend_conn_id == tid && s->client)
+		if (gw_server_state(s) != GW_SV_CLOSED && s->backend_conn_id == tid && s->client)
 			key = s->client;
 	}
 	pthread_mutex_unlock(&gw.sched_lock);
@@ -167,7 +167,7 @@ enum gw_kill_result gw_kill_prepare(struct gw_client *c, uint32_t id, uint32_t *
 	for (uint32_t i = 0; i < gw.pool_hwm; i++) {
 		struct gw_server *s = &gw.servers[i];
 
-		if (s->state == GW_SV_ACTIVE && (const void *)s->client == key &&
+		if (gw_server_state(s) == GW_SV_ACTIVE && (const void *)s->client == key &&
 		    (const void *)s->client != (const void *)c) {
 			s->kill_hold = true;
 			*backend_tid = s->backend_conn_id;

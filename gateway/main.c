@@ -404,6 +404,9 @@ static int run_gateway(const struct options *o)
 	struct event *sigs[4];
 	int signums[4] = { SIGTERM, SIGINT, SIGHUP, 0 };
 	bool admin_on = strcmp(o->admin, "off") != 0;
+	char backend_host[sizeof(gw.cfg.backend_host)];
+	uint16_t backend_port;
+	uint32_t pool_size;
 
 	sigset_t stop_sigs;
 
@@ -443,6 +446,10 @@ static int run_gateway(const struct options *o)
 		die("libevent: cannot create the main loop");
 	if (!gw_start(err, sizeof(err)))
 		die("%s", err);
+	/* What the start-up line says, read before the admin API may change it. */
+	gw_strlcpy(backend_host, gw.cfg.backend_host, sizeof(backend_host));
+	backend_port = gw.cfg.backend_port;
+	pool_size = gw.cfg.pool_size;
 	if (admin_on) {
 		memset(&hooks, 0, sizeof(hooks));
 		hooks.publish = gw_publish;
@@ -457,9 +464,9 @@ static int run_gateway(const struct options *o)
 	}
 	pthread_sigmask(SIG_UNBLOCK, &stop_sigs, NULL);
 	gw_log_info("sluice %s listening on %s:%u, backend %s:%u, pool %u, %u threads%s%s",
-	            PACKAGE_VERSION, gw.cfg.listen_host, gw.cfg.listen_port, gw.cfg.backend_host,
-	            gw.cfg.backend_port, gw.cfg.pool_size, gw.cfg.threads,
-	            admin_on ? ", admin on " : "", admin_on ? o->admin : "");
+	            PACKAGE_VERSION, gw.cfg.listen_host, gw.cfg.listen_port, backend_host,
+	            backend_port, pool_size, gw.cfg.threads, admin_on ? ", admin on " : "",
+	            admin_on ? o->admin : "");
 	event_base_dispatch(main_base);
 	gw_log_info("stopping");
 	if (admin_on)

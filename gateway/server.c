@@ -49,14 +49,20 @@ const char *gw_server_state_name(enum gw_server_state st)
 
 static enum gw_server_state server_state(const struct gw_server *s)
 {
-	return __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+	return gw_server_state(s);
+}
+
+/* The state, stored: the only writer, with server_set_state() (which logs it too). */
+static void server_store_state(struct gw_server *s, enum gw_server_state st)
+{
+	__atomic_store_n(&s->state, st, __ATOMIC_RELEASE);
 }
 
 static void server_set_state(struct gw_server *s, enum gw_server_state st)
 {
-	gw_log_noise("S-%u %s -> %s", s->id, gw_server_state_name(s->state),
+	gw_log_noise("S-%u %s -> %s", s->id, gw_server_state_name(server_state(s)),
 	             gw_server_state_name(st));
-	__atomic_store_n(&s->state, st, __ATOMIC_RELEASE);
+	server_store_state(s, st);
 }
 
 void gw_pool_init(void)
@@ -71,7 +77,7 @@ void gw_pool_init(void)
 
 		s->id = i;
 		s->fd = -1;
-		s->state = GW_SV_CLOSED;
+		server_store_state(s, GW_SV_CLOSED);
 		s->worker = &gw.workers[0];
 	}
 }
@@ -105,7 +111,7 @@ static void idle_remove_locked(struct gw_server *s)
 static struct gw_server *closed_slot_locked(void)
 {
 	for (uint32_t i = 0; i < gw.pool_cap; i++) {
-		if (gw.servers[i].state == GW_SV_CLOSED) {
+		if (gw_server_state(&gw.servers[i]) == GW_SV_CLOSED) {
 			if (i >= gw.pool_hwm)
 				__atomic_store_n(&gw.pool_hwm, i + 1, __ATOMIC_RELEASE);
 			return &gw.servers[i];
@@ -155,11 +161,11 @@ static struct gw_server *bind_server_locked(struct gw_client *c)
 	struct gw_server *s = choose_server_locked(c);
 
 	GW_BUG_ON(!s);
-	if (s->state == GW_SV_IDLE)
+	if (server_state(s) == GW_SV_IDLE)
 		idle_remove_locked(s);
 	else
 		gw.nlive++; /* a CLOSED slot comes to life */
-	s->state = GW_SV_ASSIGNED;
+	server_store_state(s, GW_SV_ASSIGNED);
 	s->client = c;
 	c->server = s;
 	return s;
@@ -409,7 +415,7 @@ static void server_on_hold_end(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	pthread_mutex_lock(&gw.sched_lock);
-	if (s->state == GW_SV_HELD) {
+	if (server_state(s) == GW_SV_HELD) {
 		if (now >= s->held_until_ns) {
 			hold_end_locked(s);
 			gw_sched_dispatch_locked(now, &local, &remote);
@@ -527,7 +533,7 @@ struct gw_server *gw_server_take_reserve_locked(struct gw_client *c)
 	s = closed_slot_locked();
 	GW_BUG_ON(!s); /* nlive < pool_cap */
 	gw.nlive++;
-	s->state = GW_SV_ASSIGNED;
+	server_store_state(s, GW_SV_ASSIGNED);
 	s->client = c;
 	c->server = s;
 	c->unqueued = true;
@@ -667,7 +673,7 @@ static void server_kill_send(struct gw_server *k)
  * ended): either way k goes back to the pool, as the account it now is. */
 static void server_killer_read(struct gw_server *k)
 {
-	while (k->state == GW_SV_KILLER) {
+	while (server_state(k) == GW_SV_KILLER) {
 		const uint8_t *h = k->in.data + k->in.start;
 		size_t avail = gw_buf_len(&k->in);
 		uint32_t len;
@@ -762,7 +768,7 @@ bool gw_server_capture(struct gw_server *s, struct gw_client *c)
 /* Whole packets of the capture's answer; at its end the client's command ends. */
 static void server_capture_read(struct gw_server *s)
 {
-	while (s->state == GW_SV_CAPTURE) {
+	while (server_state(s) == GW_SV_CAPTURE) {
 		const uint8_t *h = s->in.data + s->in.start;
 		size_t avail = gw_buf_len(&s->in);
 		struct gw_client *c = s->client;
@@ -803,7 +809,7 @@ static void server_capture_read(struct gw_server *s)
 void gw_server_orphan(struct gw_server *s, bool awaits_client, const struct gw_cred *cred)
 {
 	s->client = NULL;
-	if (s->state != GW_SV_ACTIVE) {
+	if (server_state(s) != GW_SV_ACTIVE) {
 		server_close(s, "client left before its command ran");
 		return;
 	}
@@ -1358,7 +1364,7 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 		server_close(s, "client gone");
 		return;
 	}
-	if (s->state == GW_SV_LOGIN && seq == 0) {
+	if (server_state(s) == GW_SV_LOGIN && seq == 0) {
 		server_login(s, p, len);
 		return;
 	}
@@ -1366,7 +1372,7 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 		server_close(s, "empty packet from backend");
 		return;
 	}
-	step = s->state == GW_SV_PREPARE ? s->prep_q[s->prep_i] : GW_PREP_NONE;
+	step = server_state(s) == GW_SV_PREPARE ? s->prep_q[s->prep_i] : GW_PREP_NONE;
 	if ((step == GW_PREP_STMT || step == GW_PREP_STMT_DB) && p[0] != 0xff) {
 		stmt_answer(s, c, step, p, len);
 		return;
@@ -1451,7 +1457,7 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 	}
 	/* OK: logged in, user changed, schema changed or variables set. */
 	if (step == GW_PREP_INIT_DB || step == GW_PREP_CHANGE_USER ||
-	    step == GW_PREP_CHANGE_USER_AUTH || s->state == GW_SV_LOGIN)
+	    step == GW_PREP_CHANGE_USER_AUTH || server_state(s) == GW_SV_LOGIN)
 		c->login_db_verified = true; /* each of these took c->db (a login's check) */
 	switch (step) {
 	case GW_PREP_SET:
@@ -1489,7 +1495,7 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 	case GW_PREP_NONE: /* the login */
 		break;
 	}
-	if (s->state == GW_SV_LOGIN) {
+	if (server_state(s) == GW_SV_LOGIN) {
 		pthread_mutex_lock(&gw.sched_lock);
 		gw.backend_error[0] = '\0';
 		pthread_mutex_unlock(&gw.sched_lock);
@@ -1532,7 +1538,7 @@ static void server_fix_coldef(struct gw_server *s, size_t pkt, size_t end)
 	struct wire_buf b;
 	size_t off;
 
-	if (!c || s->state != GW_SV_ACTIVE ||
+	if (!c || server_state(s) != GW_SV_ACTIVE ||
 	    !wire_coldef_ext_block(d + pkt + WIRE_HDR_LEN, n, has_ext, &cut, &cut_len))
 		return;
 	if (has_ext) {
@@ -1590,7 +1596,7 @@ static void server_on_status_row(struct gw_server *s, const uint8_t *pkt, size_t
 			return;
 		cur = wire_cur_init(p + 2, n - 2);
 	}
-	if (!c || s->state != GW_SV_ACTIVE || (s->resp.kind != WIRE_RESP_QUERY && !binary) ||
+	if (!c || server_state(s) != GW_SV_ACTIVE || (s->resp.kind != WIRE_RESP_QUERY && !binary) ||
 	    n == 0 || (!binary && p[0] >= 0xfb) || !wire_get_lenenc_str(&cur, &name, &name_len) ||
 	    !wire_get_lenenc_str(&cur, &value, &value_len) || wire_cur_left(&cur) != 0 ||
 	    name_len != 11 || strncasecmp((const char *)name, "compression", 11) != 0 ||
@@ -1666,7 +1672,8 @@ static void server_on_ok(struct gw_server *s, const uint8_t *pkt, size_t end)
 			}
 		}
 	}
-	if (!c || (c->caps & CLIENT_SESSION_TRACK) || s->state != GW_SV_ACTIVE || s->infile_refused)
+	if (!c || (c->caps & CLIENT_SESSION_TRACK) || server_state(s) != GW_SV_ACTIVE ||
+	    s->infile_refused)
 		return; /* (a refused LOCAL INFILE's OK is replaced whole, below) */
 	/* The client expects the pre-tracking OK: info as plain text, no state block. */
 	if (n <= 5 + lenenc_size(ok.affected_rows) + lenenc_size(ok.last_insert_id))
@@ -1704,7 +1711,8 @@ static void server_refuse_infile(struct gw_server *s, size_t pkt, size_t end,
 		s->in.start = end;
 		s->scan = 0;
 		wire_resp_infile_sent(&s->resp);
-		if (!b.failed && gw_server_send(s, b.data, b.len) && s->state != GW_SV_CLOSED)
+		if (!b.failed && gw_server_send(s, b.data, b.len) &&
+		    server_state(s) != GW_SV_CLOSED)
 			server_stream(s); /* bytes after it, if any */
 		wire_buf_free(&b);
 		return;
@@ -1731,7 +1739,7 @@ static void stmt_prepared(struct gw_server *s, uint8_t *p, uint32_t len)
 {
 	struct wire_prepare_ok ok;
 
-	if (s->client && s->state == GW_SV_ACTIVE)
+	if (s->client && server_state(s) == GW_SV_ACTIVE)
 		gw_client_stmt_prepared(s->client, s, p, len);
 	else if (wire_parse_prepare_ok(p, len, &ok))
 		gw_sstmts_close_later(&s->stmts, ok.stmt_id);
@@ -1750,7 +1758,7 @@ static void server_stream(struct gw_server *s)
 	struct gw_client *c;
 	size_t need = 0, last_pkt = 0;
 
-	if (s->state == GW_SV_ACTIVE && s->resp.state == WRS_DONE && s->client &&
+	if (server_state(s) == GW_SV_ACTIVE && s->resp.state == WRS_DONE && s->client &&
 	    s->client->state == GW_CL_IDLE) {
 		/* A pinned connection between statements: nothing was asked, and nothing
 		 * may reach the client unasked (a server's goodbye ERR before it closes). */
@@ -1855,7 +1863,7 @@ static void server_stream(struct gw_server *s)
 			break;
 		}
 		if ((step == WIRE_STEP_INFILE || (step == WIRE_STEP_DONE && s->infile_refused)) &&
-		    s->client && s->state == GW_SV_ACTIVE &&
+		    s->client && server_state(s) == GW_SV_ACTIVE &&
 		    (step == WIRE_STEP_DONE || !(s->client->caps & CLIENT_LOCAL_FILES))) {
 			server_refuse_infile(s, last_pkt, pos, step);
 			return;
@@ -1869,14 +1877,14 @@ static void server_stream(struct gw_server *s)
 		/* Forward what was parsed. */
 		c = s->client;
 		if (s->scan > 0) {
-			if (c && s->state == GW_SV_ACTIVE)
+			if (c && server_state(s) == GW_SV_ACTIVE)
 				gw_client_forward(c, s->in.data + s->in.start, s->scan);
 			s->in.start += s->scan;
 			s->scan = 0;
 			if (s->in.start == s->in.end)
 				s->in.start = s->in.end = 0;
 		}
-		if (s->state == GW_SV_CLOSED)
+		if (server_state(s) == GW_SV_CLOSED)
 			return;
 		if (need && !gw_buf_reserve(&s->in, need)) {
 			server_close(s, "out of memory");
@@ -1889,7 +1897,7 @@ static void server_stream(struct gw_server *s)
 			return;
 		}
 		if (step == WIRE_STEP_DONE) {
-			if (s->state == GW_SV_DRAIN) {
+			if (server_state(s) == GW_SV_DRAIN) {
 				/* What the statement left behind (a transaction, say) goes with
 				 * the connection: MariaDB rolls it back. */
 				server_set_state(s, GW_SV_ACTIVE);
@@ -1916,13 +1924,14 @@ static void server_on_read(evutil_socket_t fd, short what, void *arg)
 		bool mine;
 
 		pthread_mutex_lock(&gw.sched_lock);
-		mine = s->state == GW_SV_IDLE || s->state == GW_SV_HELD;
-		if (s->state == GW_SV_IDLE)
+		mine = server_state(s) == GW_SV_IDLE || server_state(s) == GW_SV_HELD;
+		if (server_state(s) == GW_SV_IDLE)
 			idle_remove_locked(s);
-		else if (s->state == GW_SV_HELD)
+		else if (server_state(s) == GW_SV_HELD)
 			unhold_locked(s);
 		if (mine)
-			s->state = GW_SV_ASSIGNED; /* so server_close won't unlink it again */
+			server_store_state(
+			    s, GW_SV_ASSIGNED); /* so server_close won't unlink it again */
 		pthread_mutex_unlock(&gw.sched_lock);
 		if (mine)
 			server_close(s, "backend closed an idle connection");
@@ -1952,7 +1961,7 @@ static void server_on_read(evutil_socket_t fd, short what, void *arg)
 	}
 	if (st == GW_SV_LOGIN || st == GW_SV_PREPARE) {
 		/* Whole packets, one at a time. */
-		while (s->state == GW_SV_LOGIN || s->state == GW_SV_PREPARE) {
+		while (server_state(s) == GW_SV_LOGIN || server_state(s) == GW_SV_PREPARE) {
 			const uint8_t *h = s->in.data + s->in.start;
 			size_t avail = gw_buf_len(&s->in);
 			uint32_t len;
@@ -1979,7 +1988,7 @@ bool gw_pool_quiet(void)
 	pthread_mutex_lock(&gw.sched_lock);
 	quiet = qos_queued_total(gw.qos) == 0;
 	for (uint32_t i = 0; quiet && i < gw.pool_hwm; i++) {
-		enum gw_server_state st = gw.servers[i].state;
+		enum gw_server_state st = gw_server_state(&gw.servers[i]);
 
 		/* A pinned client between statements holds its server but runs nothing. */
 		quiet = st == GW_SV_CLOSED || st == GW_SV_IDLE || st == GW_SV_HELD ||
@@ -2026,7 +2035,7 @@ static void gw_pool_shrink(struct gw_worker *w)
 		}
 		if (victim) {
 			idle_remove_locked(victim);
-			victim->state = GW_SV_ASSIGNED;
+			server_store_state(victim, GW_SV_ASSIGNED);
 		}
 		pthread_mutex_unlock(&gw.sched_lock);
 		if (!victim)
@@ -2038,7 +2047,8 @@ static void gw_pool_shrink(struct gw_worker *w)
 void gw_server_resume(struct gw_server *s)
 {
 	gw_server_pause(s, false);
-	if (gw_buf_len(&s->in) > 0 && (s->state == GW_SV_ACTIVE || s->state == GW_SV_DRAIN))
+	if (gw_buf_len(&s->in) > 0 &&
+	    (server_state(s) == GW_SV_ACTIVE || server_state(s) == GW_SV_DRAIN))
 		server_stream(s);
 }
 
@@ -2048,7 +2058,7 @@ static void server_on_write(evutil_socket_t fd, short what, void *arg)
 	ssize_t k;
 
 	(void)what;
-	if (s->state == GW_SV_CONNECTING) {
+	if (server_state(s) == GW_SV_CONNECTING) {
 		int err = 0;
 		socklen_t len = sizeof(err);
 
