@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "admin/adm_int.h"
-#include "gateway/auth.h"
+#include "proto/auth.h"
 
 #define ADM_PASSWORD_MAX 1024 /* longest password accepted, in bytes */
 

@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "gateway/engine.h"
-#include "gateway/log.h"
-#include "gateway/util.h"
+#include "proto/log.h"
+#include "proto/util.h"
 
 static void limits_from_store(const struct store_account *sa, struct qos_limits *l)
 {

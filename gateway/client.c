@@ -21,14 +21,14 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "gateway/auth.h"
-#include "gateway/compress.h"
 #include "gateway/engine.h"
 #include "gateway/hosts.h"
-#include "gateway/log.h"
 #include "gateway/pins.h"
-#include "gateway/sqlscan.h"
-#include "gateway/util.h"
+#include "proto/auth.h"
+#include "proto/compress.h"
+#include "proto/log.h"
+#include "proto/sqlscan.h"
+#include "proto/util.h"
 
 #define CLIENT_OUT_HIGH    (1u << 20) /* pause the server above this much unsent output */
 #define CLIENT_IN_HIGH     (GW_MAX_PACKET + GW_IO_CHUNK) /* stop reading above this */

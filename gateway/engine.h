@@ -11,19 +11,6 @@
 #include "admin/store.h"
 #include "gateway/gw.h"
 
-/* ---- buffers (iobuf.c) ---- */
-bool gw_buf_reserve(struct gw_buf *b, size_t extra) GW_MUSTCHECK;
-void gw_buf_compact(struct gw_buf *b);
-void gw_buf_free(struct gw_buf *b);
-static inline size_t gw_buf_len(const struct gw_buf *b)
-{
-	return b->end - b->start;
-}
-bool gw_buf_append(struct gw_buf *b, const void *p, size_t n) GW_MUSTCHECK;
-
-/* send() as much as the socket takes; returns bytes sent, or -1 on a hard error. */
-ssize_t gw_send(int fd, const void *p, size_t n);
-
 /* ---- threads (thread.c) ---- */
 /* This thread's worker id, UINT32_MAX outside the workers (main, admin). */
 extern _Thread_local uint32_t gw_self_worker;

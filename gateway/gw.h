@@ -25,13 +25,14 @@
 
 #include <event2/event.h>
 
-#include "gateway/compress.h"
 #include "gateway/hosts.h"
-#include "gateway/session.h"
-#include "gateway/sqlscan.h"
-#include "gateway/stmt.h"
-#include "gateway/uvars.h"
-#include "gateway/wire.h"
+#include "proto/buf.h"
+#include "proto/compress.h"
+#include "proto/session.h"
+#include "proto/sqlscan.h"
+#include "proto/stmt.h"
+#include "proto/uvars.h"
+#include "proto/wire.h"
 #include "qos/qos.h"
 
 #define GW_MUSTCHECK __attribute__((warn_unused_result))
@@ -64,14 +65,6 @@ void gw_bug(const char *file, int line, const char *what) __attribute__((noretur
 struct gw_worker;
 struct gw_client;
 struct gw_server;
-
-/* A socket buffer: bytes [start, end) are pending; cap bytes allocated. */
-struct gw_buf {
-	uint8_t *data; /* owned */
-	size_t start;
-	size_t end;
-	size_t cap;
-};
 
 /* Latency histogram: bucket i counts latencies in [2^(i-1), 2^i) microseconds. */
 #define GW_HIST_BUCKETS 32

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "gateway/engine.h"
-#include "gateway/log.h"
+#include "proto/log.h"
 
 #define REG_BUCKETS 65536u
 

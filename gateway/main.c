@@ -19,10 +19,10 @@
 
 #include "admin/admin.h"
 #include "config.h"
-#include "gateway/auth.h"
 #include "gateway/engine.h"
-#include "gateway/log.h"
-#include "gateway/util.h"
+#include "proto/auth.h"
+#include "proto/log.h"
+#include "proto/util.h"
 
 struct options {
 	const char *listen;

@@ -18,11 +18,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "gateway/auth.h"
 #include "gateway/engine.h"
-#include "gateway/log.h"
-#include "gateway/sqlscan.h"
-#include "gateway/util.h"
+#include "proto/auth.h"
+#include "proto/log.h"
+#include "proto/sqlscan.h"
+#include "proto/util.h"
 
 #define BACKOFF_NS            (500u * 1000000u)    /* after a failed connect, fail fast this long */
 #define GW_POOL_CAP           10000u               /* the store's largest pool size */

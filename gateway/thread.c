@@ -20,8 +20,8 @@
 #include <event2/thread.h>
 
 #include "gateway/engine.h"
-#include "gateway/log.h"
-#include "gateway/util.h"
+#include "proto/log.h"
+#include "proto/util.h"
 
 struct gw gw;
 

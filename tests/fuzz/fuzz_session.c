@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/compress.h"
 #include "gateway/engine.h"
-#include "gateway/session.h"
-#include "gateway/sqlscan.h"
-#include "gateway/uvars.h"
+#include "proto/compress.h"
+#include "proto/session.h"
+#include "proto/sqlscan.h"
+#include "proto/uvars.h"
 
 /* gw_session_build_set() for session variables alone. */
 static bool build_set(struct wire_buf *b, const struct gw_vars *want, const struct gw_vars *have,

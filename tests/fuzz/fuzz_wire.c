@@ -1,5 +1,5 @@
 /*
- * fuzz_wire.c - libFuzzer target for gateway/wire.c.
+ * fuzz_wire.c - libFuzzer target for proto/wire.c.
  *
  * Feeds the input, as is, to every parser in wire.h, in both directions: what a client
  * sends (handshake response, SSLRequest, COM_CHANGE_USER) and what a server sends
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/wire.h"
+#include "proto/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /*
- * check_auth.c - unit tests for gateway/auth.c: SHA1 against the FIPS 180-4 example
+ * check_auth.c - unit tests for proto/auth.c: SHA1 against the FIPS 180-4 example
  * vectors, the mysql_native_password stages against what mysql.user stores, and the
  * scramble round trip including the ways a verify must fail.
  *
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/auth.h"
+#include "proto/auth.h"
 
 /* Hex (upper or lower case) to bytes; the test data below is always well formed. */
 static void unhex(const char *hex, uint8_t *out, size_t n)

@@ -1,5 +1,5 @@
 /*
- * check_compress.c - unit tests for gateway/compress.c: the compressed protocol's frames
+ * check_compress.c - unit tests for proto/compress.c: the compressed protocol's frames
  * (a 7-byte header: 3 bytes payload length, 1 byte sequence id, 3 bytes uncompressed
  * length, 0 meaning stored) unwrapped incrementally and within a limit (issue 11: a
  * frame of a few kilobytes may claim 16 MiB).
@@ -12,8 +12,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "gateway/compress.h"
 #include "gateway/engine.h"
+#include "proto/compress.h"
 
 #define MiB (1024u * 1024u)
 

@@ -1,5 +1,5 @@
 /*
- * check_log.c - unit tests for gateway/log.c: gw_log_escape(), which keeps a client's
+ * check_log.c - unit tests for proto/log.c: gw_log_escape(), which keeps a client's
  * bytes from forging log lines (issue 11): control characters, DEL and bytes >= 0x80
  * become \xNN, a backslash becomes \\, printable ASCII stays, and the output is always
  * NUL-terminated and never ends in half an escape.
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/log.h"
+#include "proto/log.h"
 
 static const char *esc(const char *src, size_t n, char *dst, size_t cap)
 {

@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "gateway/pins.h"
-#include "gateway/session.h"
-#include "gateway/sqlscan.h"
-#include "gateway/stmt.h"
+#include "proto/session.h"
+#include "proto/sqlscan.h"
+#include "proto/stmt.h"
 
 /* gw_session_build_set() for session variables alone. */
 static bool build_set(struct wire_buf *b, const struct gw_vars *want, const struct gw_vars *have,

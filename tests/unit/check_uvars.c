@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/session.h"
-#include "gateway/sqlscan.h"
-#include "gateway/uvars.h"
+#include "proto/session.h"
+#include "proto/sqlscan.h"
+#include "proto/uvars.h"
 
 /* ---- names ---- */
 

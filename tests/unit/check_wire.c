@@ -1,5 +1,5 @@
 /*
- * check_wire.c - unit tests for gateway/wire.c, written from the protocol documentation
+ * check_wire.c - unit tests for proto/wire.c, written from the protocol documentation
  * (dev.mysql.com "Client/Server Protocol" pages and the MariaDB protocol pages), not
  * from the implementation.
  *
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/wire.h"
+#include "proto/wire.h"
 
 /* ---- helpers ---- */
 

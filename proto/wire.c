@@ -2,7 +2,7 @@
  * wire.c - the MySQL protocol codec (see wire.h). Pure and bounded: every read goes
  * through struct wire_cur, every write through struct wire_buf with its sticky flag.
  */
-#include "gateway/wire.h"
+#include "proto/wire.h"
 
 #include <stdio.h>
 #include <stdlib.h>

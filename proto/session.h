@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gateway/wire.h"
+#include "proto/wire.h"
 
 #define GW_VARS_MAX      128  /* distinct variables one session may set */
 #define GW_VAR_VALUE_MAX 4096 /* longest value (or user variable literal) we replay */

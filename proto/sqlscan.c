@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "gateway/sqlscan.h"
+#include "proto/sqlscan.h"
 
 struct word {
 	const char *text;

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/session.h"
-#include "gateway/uvars.h"
+#include "proto/session.h"
+#include "proto/uvars.h"
 
 static uint64_t fnv(uint64_t h, const char *s)
 {

@@ -20,9 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gateway/session.h"
-#include "gateway/sqlscan.h"
-#include "gateway/wire.h"
+#include "proto/session.h"
+#include "proto/sqlscan.h"
+#include "proto/wire.h"
 
 enum gw_capture_state {
 	GW_CAP_COUNT,    /* the column count (or an ERR) */

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gateway/uvars.h"
+#include "proto/uvars.h"
 
 /* Field types (include/mysql_com.h's enum_field_types), as the column definitions say. */
 enum {

@@ -5,7 +5,7 @@
  * the kernel's random source for salts; it never sees sockets, accounts or logs, and
  * never keeps a password or stage1 beyond the call (callers own those buffers).
  */
-#include "gateway/auth.h"
+#include "proto/auth.h"
 
 #include <errno.h>
 #include <fcntl.h>

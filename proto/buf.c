@@ -1,5 +1,5 @@
 /*
- * iobuf.c - socket buffers. A buffer holds pending bytes [start, end); it grows on
+ * buf.c - socket buffers (buf.h). A buffer holds pending bytes [start, end); it grows on
  * demand and is compacted when its head is consumed.
  */
 #include <errno.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "gateway/engine.h"
+#include "proto/buf.h"
 
 bool gw_buf_reserve(struct gw_buf *b, size_t extra)
 {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/stmt.h"
+#include "proto/stmt.h"
 
 uint64_t gw_stmt_key(const struct gw_stmt_ctx *ctx, const char *sql, uint32_t sql_len)
 {

@@ -1,7 +1,7 @@
 /*
  * util.c - small helpers with no state of their own.
  */
-#include "gateway/util.h"
+#include "proto/util.h"
 
 #include <errno.h>
 #include <stdlib.h>

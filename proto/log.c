@@ -3,7 +3,7 @@
  * so lines of different threads never interleave. Every message is escaped on its way
  * (gw_log_escape), so no byte a client sent can break a line or forge one (issue 11).
  */
-#include "gateway/log.h"
+#include "proto/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -9,8 +9,9 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "gateway/compress.h"
-#include "gateway/engine.h"
+#include "proto/buf.h"
+#include "proto/compress.h"
+#include "proto/wire.h"
 
 /* A new frame's inflater: made once per connection, reset for every frame. */
 static bool z_begin(struct gw_z_in *z)
