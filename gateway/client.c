@@ -21,6 +21,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "gateway/client.h"
 #include "gateway/engine.h"
 #include "gateway/hosts.h"
 #include "gateway/pins.h"
@@ -30,50 +31,20 @@
 #include "proto/sqlscan.h"
 #include "proto/util.h"
 
-#define CLIENT_OUT_HIGH    (1u << 20) /* pause the server above this much unsent output */
-#define CLIENT_IN_HIGH     (GW_MAX_PACKET + GW_IO_CHUNK) /* stop reading above this */
-#define GW_AUTH_PACKET_MAX 65536 /* longest handshake or auth packet we accept */
-#define GW_BACKLOG_DEEP    16    /* queued requests that make an account's client reads wait */
-
-/* What sluice offers clients: what MariaDB offers, minus TLS and compression. */
-#define GW_SERVER_CAPS                                                                             \
-	(CLIENT_LONG_PASSWORD | CLIENT_FOUND_ROWS | CLIENT_LONG_FLAG | CLIENT_CONNECT_WITH_DB |    \
-	 CLIENT_NO_SCHEMA | CLIENT_ODBC | CLIENT_LOCAL_FILES | CLIENT_IGNORE_SPACE |               \
-	 CLIENT_PROTOCOL_41 | CLIENT_INTERACTIVE | CLIENT_IGNORE_SIGPIPE | CLIENT_TRANSACTIONS |   \
-	 CLIENT_RESERVED | CLIENT_SECURE_CONNECTION | CLIENT_MULTI_STATEMENTS |                    \
-	 CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS | CLIENT_PLUGIN_AUTH |                     \
-	 CLIENT_CONNECT_ATTRS | CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | CLIENT_SESSION_TRACK |     \
-	 CLIENT_DEPRECATE_EOF | CLIENT_COMPRESS)
-
-/* MariaDB's capabilities 32-63 sluice offers clients, when the backend has them: bulk
- * executes (COM_STMT_BULK_EXECUTE) and the extended column metadata (JSON's format,
- * INET6's and UUID's type names; server.c converts column definitions for clients
- * without it). */
-#define GW_SERVER_EXT_CAPS (MARIADB_CLIENT_STMT_BULK_OPERATIONS | MARIADB_CLIENT_EXTENDED_METADATA)
-
 static const char *const client_state_names[] = { GW_CLIENT_STATES(GW_X_NAME) };
-
-static bool client_kill_id(struct gw_client *c, uint32_t id, bool query_only, uint32_t len);
 
 static void client_on_read(evutil_socket_t fd, short what, void *arg);
 static void client_on_write(evutil_socket_t fd, short what, void *arg);
 static void client_on_more(evutil_socket_t fd, short what, void *arg);
-static void client_process(struct gw_client *c);
-static void client_close(struct gw_client *c, const char *reason);
-static void client_consume(struct gw_client *c, size_t n);
-static void client_drop_server(struct gw_client *c);
 static void client_diag_release(struct gw_client *c);
 static bool client_hold_unwait_locked(struct gw_client *c);
-static bool client_peek_packet(struct gw_client *c, const uint8_t **payload, uint32_t *len,
-                               uint8_t *seq);
-static void client_auth_finish(struct gw_client *c);
 
 const char *gw_client_state_name(enum gw_client_state st)
 {
 	return st < GW_CL__COUNT ? client_state_names[st] : "?";
 }
 
-static void client_set_state(struct gw_client *c, enum gw_client_state st)
+void client_set_state(struct gw_client *c, enum gw_client_state st)
 {
 	gw_log_noise("C-%llu %s -> %s", (unsigned long long)c->id, gw_client_state_name(c->state),
 	             gw_client_state_name(st));
@@ -81,7 +52,7 @@ static void client_set_state(struct gw_client *c, enum gw_client_state st)
 }
 
 /* The client logged in or leaves: it no longer counts against its address's cap. */
-static void client_prelogin_done(struct gw_client *c)
+void client_prelogin_done(struct gw_client *c)
 {
 	if (c->prelogin) {
 		c->prelogin = false;
@@ -191,7 +162,7 @@ bool gw_client_forward2(struct gw_client *c, const uint8_t *p1, size_t n1, const
 	return true;
 }
 
-static bool client_send_wbuf(struct gw_client *c, struct wire_buf *b)
+bool client_send_wbuf(struct gw_client *c, struct wire_buf *b)
 {
 	bool ok;
 
@@ -205,8 +176,8 @@ static bool client_send_wbuf(struct gw_client *c, struct wire_buf *b)
 	return ok;
 }
 
-static void client_send_err(struct gw_client *c, uint8_t seq, uint16_t code, const char *state,
-                            const char *msg)
+void client_send_err(struct gw_client *c, uint8_t seq, uint16_t code, const char *state,
+                     const char *msg)
 {
 	struct wire_buf b;
 
@@ -216,7 +187,7 @@ static void client_send_err(struct gw_client *c, uint8_t seq, uint16_t code, con
 	client_send_wbuf(c, &b);
 }
 
-static void client_send_ok(struct gw_client *c, uint8_t seq)
+void client_send_ok(struct gw_client *c, uint8_t seq)
 {
 	struct wire_buf b;
 	uint16_t status = c->status ? c->status : SERVER_STATUS_AUTOCOMMIT;
@@ -381,7 +352,7 @@ void gw_client_accept(struct gw_worker *w, int fd, const struct sockaddr *sa)
  * Close the client: give back what it holds (its queued request, its server), log one
  * line, park it. Safe to call twice.
  */
-static void client_close(struct gw_client *c, const char *reason)
+void client_close(struct gw_client *c, const char *reason)
 {
 	struct gw_server *s;
 	uint64_t now = gw_now_ns();
@@ -594,7 +565,7 @@ void gw_client_hold_grant_locked(struct gw_msg **local, struct gw_msg **remote)
  * TRANSACTION, or (autocommit off) any statement but SET and USE, since the first one
  * that touches a table opens a transaction.
  */
-static bool client_expects_hold(const struct gw_client *c, uint8_t cmd)
+bool client_expects_hold(const struct gw_client *c, uint8_t cmd)
 {
 	bool autocommit = (c->status & SERVER_STATUS_AUTOCOMMIT) != 0;
 
@@ -615,7 +586,7 @@ static bool client_expects_hold(const struct gw_client *c, uint8_t cmd)
 
 /* A new session (COM_CHANGE_USER, COM_RESET_CONNECTION): no user variables, and
  * LAST_INSERT_ID() is 0 again. */
-static void client_forget_carried(struct gw_client *c)
+void client_forget_carried(struct gw_client *c)
 {
 	gw_vars_clear(&c->uvars);
 	if (c->uv_dirty)
@@ -628,8 +599,7 @@ static void client_forget_carried(struct gw_client *c)
  * user variables it may assign are read back when it ends (uvars.h); one that names
  * LAST_INSERT_ID makes the value exact from then on. Returns flags, with SQL_UVAR_PIN when
  * the variables are more than a capture takes. */
-static unsigned client_note_carried(struct gw_client *c, unsigned flags,
-                                    const struct sql_uvars *names)
+unsigned client_note_carried(struct gw_client *c, unsigned flags, const struct sql_uvars *names)
 {
 	if (flags & SQL_LAST_INSERT_ID)
 		c->lid_used = true;
@@ -772,8 +742,7 @@ void gw_client_sweep(struct gw_worker *w, uint64_t now)
 /* ---- input ---- */
 
 /* Is a whole packet at the head of the input? */
-static bool client_peek_packet(struct gw_client *c, const uint8_t **payload, uint32_t *len,
-                               uint8_t *seq)
+bool client_peek_packet(struct gw_client *c, const uint8_t **payload, uint32_t *len, uint8_t *seq)
 {
 	const uint8_t *h = c->in.data + c->in.start;
 	size_t avail = gw_buf_len(&c->in);
@@ -801,7 +770,7 @@ static bool client_peek_packet(struct gw_client *c, const uint8_t **payload, uin
 
 /* Input held for the client, received or unwrapped, not yet used: what the read cap
  * (CLIENT_IN_HIGH) counts. */
-static size_t client_in_held(const struct gw_client *c)
+size_t client_in_held(const struct gw_client *c)
 {
 	return gw_buf_len(&c->in) + gw_buf_len(&c->zraw);
 }
@@ -840,7 +809,7 @@ static bool client_unwrap(struct gw_client *c, bool *starved)
 	return true;
 }
 
-static void client_consume(struct gw_client *c, size_t n)
+void client_consume(struct gw_client *c, size_t n)
 {
 	c->in.start += n;
 	if (c->in.start == c->in.end)
@@ -889,425 +858,8 @@ static void client_resume_reading(struct gw_client *c)
 	}
 }
 
-/* ---- authentication ---- */
-
-static void client_deny_msg(const struct gw_client *c, const char *user, bool used_password,
-                            char *msg, size_t msglen)
-{
-	char host[64];
-	char *colon;
-
-	gw_strlcpy(host, c->addr, sizeof(host));
-	colon = strrchr(host, ':');
-	if (colon)
-		*colon = '\0';
-	snprintf(msg, msglen, "Access denied for user '%s'@'%s' (using password: %s)", user, host,
-	         used_password ? "YES" : "NO");
-}
-
-static void client_deny_now(struct gw_client *c, uint8_t seq, const char *msg)
-{
-	gw_log_info("C-%llu %s: %s", (unsigned long long)c->id, c->addr, msg);
-	client_send_err(c, seq, 1045, "28000", msg);
-	client_close(c, "access denied");
-}
-
-/* Look up an account and check its password answer against our salt. Returns the
- * account (not yet counted as connected) with the credentials checked in *cred (what
- * the client's backend connections will authenticate with), or NULL. */
-static struct gw_account *client_check_password(const char *user, const uint8_t *salt,
-                                                const uint8_t *answer, size_t answer_len,
-                                                struct gw_cred *cred)
-{
-	struct gw_account *a;
-	bool ok;
-
-	pthread_mutex_lock(&gw.sched_lock);
-	a = gw_account_find_locked(user);
-	if (a) {
-		memcpy(cred->stage1, a->stage1, sizeof(cred->stage1));
-		cred->has_password = a->has_password;
-		cred->gen = a->cred_gen;
-	}
-	pthread_mutex_unlock(&gw.sched_lock);
-	if (!a)
-		return NULL;
-	ok = auth_native_verify(cred->stage1, cred->has_password, salt, answer, answer_len);
-	if (!ok)
-		explicit_bzero(cred, sizeof(*cred));
-	return ok ? a : NULL;
-}
-
-/* Count the client in against its account's max_connections; once in, its backend
- * connections authenticate with cred (what it proved). cred is wiped either way. */
-static bool client_admit(struct gw_client *c, struct gw_account *a, struct gw_cred *cred,
-                         uint8_t seq)
-{
-	char msg[400];
-	bool ok;
-	uint32_t limit;
-
-	pthread_mutex_lock(&gw.sched_lock);
-	limit = a->max_connections;
-	ok = !a->dead && (limit == 0 || a->connections < limit);
-	if (ok)
-		a->connections++;
-	else
-		gw_account_reject_locked(a, GW_REJECT_MAX_CONNECTIONS);
-	pthread_mutex_unlock(&gw.sched_lock);
-	if (ok) {
-		c->account = a;
-		c->cred = *cred;
-		explicit_bzero(cred, sizeof(*cred));
-		gw_killmap_set_account(c);
-		return true;
-	}
-	explicit_bzero(cred, sizeof(*cred));
-	snprintf(msg, sizeof(msg),
-	         "User %s already has more than 'max_user_connections' active connections "
-	         "(sluice account '%s', max_connections %u)",
-	         a->name, a->name, limit);
-	gw_log_info("C-%llu %s: %s", (unsigned long long)c->id, c->addr, msg);
-	client_send_err(c, seq, 1203, "42000", msg);
-	client_close(c, "max_connections");
-	return false;
-}
-
-static void client_send_auth_switch(struct gw_client *c, uint8_t seq)
-{
-	struct wire_buf b;
-	size_t off;
-
-	wire_buf_init(&b);
-	off = wire_packet_begin(&b, seq);
-	wire_put_u8(&b, 0xfe);
-	wire_put_cstr(&b, AUTH_NATIVE);
-	wire_put_bytes(&b, c->salt, sizeof(c->salt));
-	wire_put_u8(&b, 0);
-	wire_packet_end(&b, off);
-	client_send_wbuf(c, &b);
-}
-
-/* The login's OK: the session begins. */
-static void client_login_ok(struct gw_client *c, uint8_t seq)
-{
-	c->cu_old_account = NULL; /* a COM_CHANGE_USER is done */
-	explicit_bzero(&c->cu_old_cred, sizeof(c->cu_old_cred));
-	client_prelogin_done(c);
-	gw_log_debug("C-%llu %s@%s logged in (db '%s', charset %u, capabilities 0x%08x)",
-	             (unsigned long long)c->id, c->account->name, c->addr, c->db, c->charset,
-	             c->caps);
-	client_send_ok(c, seq);
-	/* Everything after the OK travels in compressed frames when the client asked. */
-	if (c->caps & CLIENT_COMPRESS)
-		c->compress = true;
-}
-
-/* Under sched_lock: the slot of a's remembered schemas that names db, or NULL. */
-static struct gw_db_seen *db_seen_find_locked(struct gw_account *a, const char *db)
-{
-	for (int i = 0; i < GW_DBS_SEEN; i++) {
-		if (a->dbs_seen[i].until_ns && strcmp(a->dbs_seen[i].name, db) == 0)
-			return &a->dbs_seen[i];
-	}
-	return NULL;
-}
-
-/* Did a login of c's account find c->db usable less than GW_DB_SEEN_TTL_NS ago? */
-static bool client_db_seen(const struct gw_client *c, uint64_t now)
-{
-	struct gw_db_seen *e;
-	bool seen;
-
-	pthread_mutex_lock(&gw.sched_lock);
-	e = db_seen_find_locked(c->account, c->db);
-	seen = e && e->until_ns > now;
-	pthread_mutex_unlock(&gw.sched_lock);
-	return seen;
-}
-
-/* Remember (good) or forget c->db for c's account's next logins. */
-static void client_db_remember(const struct gw_client *c, bool good, uint64_t now)
-{
-	struct gw_account *a = c->account;
-	struct gw_db_seen *e;
-
-	pthread_mutex_lock(&gw.sched_lock);
-	e = db_seen_find_locked(a, c->db);
-	if (good && !e) {
-		/* An empty slot, else the one that expires first. */
-		e = &a->dbs_seen[0];
-		for (int i = 1; i < GW_DBS_SEEN && e->until_ns; i++) {
-			if (a->dbs_seen[i].until_ns < e->until_ns)
-				e = &a->dbs_seen[i];
-		}
-		gw_strlcpy(e->name, c->db, sizeof(e->name));
-	}
-	if (e)
-		e->until_ns = good ? now + GW_DB_SEEN_TTL_NS : 0;
-	pthread_mutex_unlock(&gw.sched_lock);
-}
-
-/* A login that was checked ends with the ERR (code, state, msg) at the login's sequence
- * id, and the connection closes, as MariaDB closes it. */
-static void client_login_refuse(struct gw_client *c, uint16_t code, const char *state,
-                                const char *msg)
-{
-	struct gw_account *old = c->cu_old_account;
-
-	c->login_check = false;
-	gw_log_info("C-%llu %s@%s: %s refused: %u %s", (unsigned long long)c->id, c->account->name,
-	            c->addr, old ? "COM_CHANGE_USER" : "login", code, msg);
-	if (!old) {
-		client_send_err(c, c->auth_seq, code, state, msg);
-		client_close(c, "login refused by the backend");
-		return;
-	}
-	/* A refused COM_CHANGE_USER: the session goes on as the account before, in its
-	 * schema (its variables and statements are gone: MariaDB resets them too). */
-	pthread_mutex_lock(&gw.sched_lock);
-	c->account->connections--;
-	old->connections++;
-	pthread_mutex_unlock(&gw.sched_lock);
-	c->account = old;
-	c->cred = c->cu_old_cred;
-	explicit_bzero(&c->cu_old_cred, sizeof(c->cu_old_cred));
-	c->cu_old_account = NULL;
-	gw_strlcpy(c->db, c->cu_old_db, sizeof(c->db));
-	gw_killmap_set_account(c);
-	client_set_state(c, GW_CL_IDLE);
-	client_send_err(c, c->auth_seq, code, state, msg);
-	if (c->state != GW_CL_CLOSED && client_in_held(c) > 0)
-		client_process(c);
-}
-
-void gw_client_login_checked(struct gw_client *c, struct gw_server *s, const uint8_t *err,
-                             uint32_t errlen, bool reusable)
-{
-	uint64_t now = gw_now_ns();
-	bool completed = false;
-	struct wire_err e;
-	char msg[400];
-
-	pthread_mutex_lock(&gw.sched_lock);
-	if (c->req_running) {
-		qos_complete(gw.qos, &c->req, now - s->started_ns, now);
-		c->req_running = false;
-		completed = true;
-	} else {
-		qos_charge(gw.qos, c->account->qa, now - s->started_ns, now);
-	}
-	gw_client_unqueued_done_locked(c);
-	gw_client_hold_drop_locked(c);
-	pthread_mutex_unlock(&gw.sched_lock);
-	c->server = NULL;
-	s->client = NULL;
-	if (!err)
-		s->may_hold = true; /* its account may well use it next (anticipation) */
-	gw_server_release(s, reusable);
-	if (completed)
-		gw_sched_kick();
-	if (c->state == GW_CL_CLOSED)
-		return;
-	client_set_state(c, GW_CL_IDLE);
-	if (err) {
-		uint16_t code = 2013;
-		const char *state = "HY000";
-
-		gw_strlcpy(msg, "malformed error from backend", sizeof(msg));
-		if (wire_parse_err(err, errlen, &e)) {
-			code = e.code;
-			state = e.sqlstate;
-			snprintf(msg, sizeof(msg), "%.*s", (int)e.msg_len, (const char *)e.msg);
-		}
-		client_db_remember(c, /* good= */ false, now);
-		client_login_refuse(c, code, state, msg);
-		return;
-	}
-	c->login_check = false;
-	client_db_remember(c, /* good= */ true, now);
-	client_login_ok(c, c->auth_seq);
-	if (c->state != GW_CL_CLOSED && client_in_held(c) > 0)
-		client_process(c); /* what it sent without waiting for the OK */
-}
-
-/*
- * The login (or COM_CHANGE_USER) proved its password and is admitted; c->db is the schema
- * it named. MariaDB refuses a login whose schema does not exist (ERR 1049) or that the
- * account may not use (ERR 1044), so when c->db is not known good for the account, the
- * answer waits for a backend connection to accept it (issue 12): the server's PREPARE
- * sends the COM_INIT_DB (server.c), and gw_client_login_checked() answers. The check
- * takes a connection only when one is free at once; a login never waits behind the
- * pool's statements: with every connection busy it is answered OK unchecked, and a bad
- * schema shows at its first statement.
- */
-static void client_logged_in(struct gw_client *c, uint8_t seq)
-{
-	uint64_t now = gw_now_ns();
-	struct gw_server *s = NULL;
-
-	client_set_state(c, GW_CL_IDLE);
-	c->status = SERVER_STATUS_AUTOCOMMIT;
-	/* CLIENT_INTERACTIVE: MySQL starts such a session with wait_timeout set to
-	 * interactive_timeout. Pooled connections are not interactive, so it is replayed
-	 * like a variable the client set. */
-	if ((c->caps & CLIENT_INTERACTIVE) &&
-	    !gw_vars_set_expr(&c->vars, "wait_timeout", "@@global.interactive_timeout"))
-		gw_log_warn("C-%llu: out of memory for its session variables",
-		            (unsigned long long)c->id);
-	if (c->db[0] && !client_db_seen(c, now)) {
-		pthread_mutex_lock(&gw.sched_lock);
-		s = gw_server_take_free_locked(c);
-		pthread_mutex_unlock(&gw.sched_lock);
-		if (!s)
-			gw_log_debug("C-%llu %s: schema '%s' not checked at login: every backend "
-			             "connection is busy",
-			             (unsigned long long)c->id, c->account->name, c->db);
-	}
-	if (!s) {
-		client_login_ok(c, seq);
-		return;
-	}
-	c->auth_seq = seq;
-	c->login_check = true;
-	c->login_db_verified = false;
-	c->cmd = COM_INIT_DB;
-	c->sql_flags = 0;
-	c->enqueued_ns = now;
-	c->req_running = false;
-	client_set_state(c, GW_CL_RUNNING);
-	gw_server_run(s, c);
-}
-
-/*
- * The last step of a login (or COM_CHANGE_USER): a proved the password (NULL: it did
- * not). Answers now, or parks the client in AUTH_DELAY when its address has failed too
- * often lately (hosts.h; issue 11): the answer - right or wrong password alike, so that
- * no early answer tells a guess right - goes out when the janitor sweep finds the delay
- * over. On a failure, switch asks for mysql_native_password again (COM_CHANGE_USER's
- * second chance) instead of refusing; user and used_password word the refusal. cred:
- * what a was proved with (client_check_password), kept for client_admit(); NULL or
- * wiped when a is NULL.
- */
-static void client_auth_decided(struct gw_client *c, uint8_t seq, struct gw_account *a,
-                                struct gw_cred *cred, const char *user, bool used_password,
-                                bool on_fail_switch)
-{
-	uint64_t now = gw_now_ns();
-	uint32_t delay = gw_hosts_auth_delay_ms(gw.hosts, &c->host, a == NULL, now);
-	char msg[256];
-
-	c->auth_seq = seq;
-	c->auth_account = a;
-	if (a) {
-		c->auth_cred = *cred;
-		explicit_bzero(cred, sizeof(*cred));
-	}
-	c->auth_switch = !a && on_fail_switch;
-	if (!a && !on_fail_switch) {
-		client_deny_msg(c, user, used_password, msg, sizeof(msg));
-		free(c->auth_deny_msg);
-		c->auth_deny_msg = strdup(msg);
-		if (!c->auth_deny_msg) {
-			client_deny_now(c, seq, msg);
-			return;
-		}
-	}
-	if (delay == 0) {
-		client_auth_finish(c);
-		return;
-	}
-	gw_log_debug("C-%llu %s: login answer delayed %u ms (failed logins from this address)",
-	             (unsigned long long)c->id, c->addr, delay);
-	c->auth_answer_ns = now + (uint64_t)delay * 1000000u;
-	client_set_state(c, GW_CL_AUTH_DELAY);
-}
-
-/* Send the answer client_auth_decided() settled on. */
-static void client_auth_finish(struct gw_client *c)
-{
-	struct gw_account *a = c->auth_account;
-	uint8_t seq = c->auth_seq;
-
-	c->auth_account = NULL;
-	if (a) {
-		if (c->account) {
-			/* COM_CHANGE_USER: the old account's connection ends here. */
-			pthread_mutex_lock(&gw.sched_lock);
-			c->account->connections--;
-			pthread_mutex_unlock(&gw.sched_lock);
-			c->account = NULL;
-		}
-		if (client_admit(c, a, &c->auth_cred, seq))
-			client_logged_in(c, seq);
-	} else if (c->auth_switch) {
-		c->auth_switch = false;
-		client_set_state(c, GW_CL_CHANGE_USER);
-		client_send_auth_switch(c, seq);
-	} else {
-		char msg[256];
-
-		gw_strlcpy(msg, c->auth_deny_msg ? c->auth_deny_msg : "Access denied", sizeof(msg));
-		free(c->auth_deny_msg);
-		c->auth_deny_msg = NULL;
-		client_deny_now(c, seq, msg);
-	}
-}
-
-static void client_handshake(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t seq)
-{
-	struct wire_handshake_resp r;
-	struct gw_account *a;
-	struct gw_cred cred;
-
-	if (!wire_parse_handshake_resp(p, len, &r)) {
-		client_send_err(c, (uint8_t)(seq + 1), 1043, "08S01", "Bad handshake");
-		client_close(c, "malformed handshake response");
-		return;
-	}
-	if (r.is_ssl_request) {
-		client_send_err(c, (uint8_t)(seq + 1), 1043, "08S01",
-		                "Bad handshake: sluice does not support TLS yet; connect "
-		                "without SSL");
-		client_close(c, "TLS requested");
-		return;
-	}
-	c->caps = r.caps & GW_SERVER_CAPS;
-	if (gw.cfg.backend_mariadb)
-		c->ext_caps = r.ext_caps & gw.cfg.backend_ext_caps & GW_SERVER_EXT_CAPS;
-	c->charset = r.charset;
-	if (r.caps & CLIENT_CONNECT_WITH_DB)
-		gw_strlcpy(c->db, r.db, sizeof(c->db));
-	if ((r.caps & CLIENT_PLUGIN_AUTH) && r.auth_plugin[0] &&
-	    strcmp(r.auth_plugin, AUTH_NATIVE) != 0) {
-		/* e.g. caching_sha2_password from a MySQL 8 client: ask for ours. */
-		gw_strlcpy(c->pending_db, r.user, sizeof(c->pending_db));
-		client_set_state(c, GW_CL_AUTH_SWITCH);
-		client_send_auth_switch(c, (uint8_t)(seq + 1));
-		return;
-	}
-	a = client_check_password(r.user, c->salt, r.auth, r.auth_len, &cred);
-	client_auth_decided(c, (uint8_t)(seq + 1), a, &cred, r.user, r.auth_len > 0,
-	                    /* on_fail_switch= */ false);
-}
-
-/* The answer to our AuthSwitchRequest; pending_db holds the user name meanwhile. */
-static void client_auth_switch_answer(struct gw_client *c, const uint8_t *p, uint32_t len,
-                                      uint8_t seq)
-{
-	char user[GW_DB_MAX + 1];
-	struct gw_account *a;
-	struct gw_cred cred;
-
-	gw_strlcpy(user, c->pending_db, sizeof(user));
-	c->pending_db[0] = '\0';
-	a = client_check_password(user, c->salt, p, len, &cred);
-	client_auth_decided(c, (uint8_t)(seq + 1), a, &cred, user, len > 0,
-	                    /* on_fail_switch= */ false);
-}
-
 /* Leave a pinned/in-transaction server behind (its state belongs to the old session). */
-static void client_drop_server(struct gw_client *c)
+void client_drop_server(struct gw_client *c)
 {
 	struct gw_server *s = c->server;
 
@@ -1350,511 +902,7 @@ static void client_diag_release(struct gw_client *c)
 	gw_server_release(s, /* reusable= */ true);
 }
 
-static void client_change_user(struct gw_client *c, const uint8_t *p, uint32_t len)
-{
-	struct wire_change_user cu;
-	bool checked = false;
-
-	if (!wire_parse_change_user(p, len, c->caps, &cu)) {
-		client_send_err(c, 1, 1043, "08S01", "Bad COM_CHANGE_USER packet");
-		client_close(c, "malformed COM_CHANGE_USER");
-		return;
-	}
-	client_drop_server(c);
-	gw_vars_clear(&c->vars);
-	gw_stmts_clear(&c->stmts);
-	client_forget_carried(c);
-	/* What a change refused for its schema goes back to (client_login_refuse). */
-	c->cu_old_account = c->account;
-	c->cu_old_cred = c->cred;
-	gw_strlcpy(c->cu_old_db, c->db, sizeof(c->cu_old_db));
-	gw_strlcpy(c->db, cu.db, sizeof(c->db));
-	if (cu.charset)
-		c->charset = (uint8_t)cu.charset;
-	c->status = SERVER_STATUS_AUTOCOMMIT;
-	/* Clients answer COM_CHANGE_USER with a scramble of the greeting's salt. A wrong
-	 * one counts as a failed login (else the AuthSwitchRequest that follows would tell
-	 * a guesser "wrong" without any delay). */
-	if (!cu.auth_plugin[0] || strcmp(cu.auth_plugin, AUTH_NATIVE) == 0) {
-		struct gw_cred cred;
-		struct gw_account *a =
-		    client_check_password(cu.user, c->salt, cu.auth, cu.auth_len, &cred);
-
-		if (a) {
-			client_auth_decided(c, 1, a, &cred, cu.user, true,
-			                    /* on_fail_switch= */ false);
-			return;
-		}
-		checked = true;
-	}
-	/* Otherwise ask for mysql_native_password on a fresh salt. */
-	auth_random_salt(c->salt);
-	gw_strlcpy(c->pending_db, cu.user, sizeof(c->pending_db));
-	if (!(c->caps & CLIENT_PLUGIN_AUTH)) {
-		client_auth_decided(c, 1, NULL, NULL, cu.user, cu.auth_len > 0,
-		                    /* on_fail_switch= */ false);
-		return;
-	}
-	if (checked) {
-		client_auth_decided(c, 1, NULL, NULL, cu.user, cu.auth_len > 0,
-		                    /* on_fail_switch= */ true);
-		return;
-	}
-	client_set_state(c, GW_CL_CHANGE_USER);
-	client_send_auth_switch(c, 1);
-}
-
 /* ---- commands ---- */
-
-/* Does this statement start with USE <db>? On success the name goes to out. */
-static bool sql_parse_use(const uint8_t *q, size_t n, char *out, size_t outlen)
-{
-	size_t i = 0, k = 0;
-	char quote = 0;
-
-	while (i < n && isspace(q[i]))
-		i++;
-	if (n - i < 4 || strncasecmp((const char *)q + i, "use", 3) != 0 || !isspace(q[i + 3]))
-		return false;
-	i += 3;
-	while (i < n && isspace(q[i]))
-		i++;
-	if (i < n && (q[i] == '`' || q[i] == '"')) {
-		quote = (char)q[i];
-		i++;
-	}
-	while (i < n && k + 1 < outlen) {
-		if (quote ? q[i] == (uint8_t)quote : (isspace(q[i]) || q[i] == ';'))
-			break;
-		out[k++] = (char)q[i++];
-	}
-	out[k] = '\0';
-	if (quote) {
-		if (i >= n)
-			return false;
-		i++;
-	}
-	while (i < n && (isspace(q[i]) || q[i] == ';'))
-		i++;
-	return k > 0 && i == n;
-}
-
-static bool sql_ident_char(uint8_t ch)
-{
-	return isalnum(ch) || ch == '_' || ch == '$' || ch >= 0x80;
-}
-
-/* Does q (n bytes) contain word, in any case, as a word of its own (not inside
- * my_session_status or session_status_log)? */
-static bool sql_contains(const uint8_t *q, size_t n, const char *word)
-{
-	size_t wl = strlen(word);
-
-	for (size_t i = 0; i + wl <= n; i++) {
-		if (strncasecmp((const char *)q + i, word, wl) == 0 &&
-		    (i == 0 || !sql_ident_char(q[i - 1])) &&
-		    (i + wl == n || !sql_ident_char(q[i + wl])))
-			return true;
-	}
-	return false;
-}
-
-/*
- * May the statement read the Compression status variable? SHOW [GLOBAL | SESSION | LOCAL]
- * STATUS in any form, or a query of information_schema's status tables. Its answer is
- * about the backend's connection, which is never compressed; a compressed client must
- * hear about its own (issue 12): server.c turns a row (Compression, OFF) into ON.
- */
-static bool sql_reads_status(const uint8_t *q, size_t n)
-{
-	size_t i = 0;
-
-	if (n > 4096)
-		return false;
-	while (i < n && isspace(q[i]))
-		i++;
-	if (n - i >= 4 && strncasecmp((const char *)q + i, "show", 4) == 0)
-		return sql_contains(q + i, n - i, "status");
-	return sql_contains(q, n, "session_status") || sql_contains(q, n, "global_status");
-}
-
-/* ---- prepared statements (stmt.h; docs/pooling.md) ---- */
-
-/* COM_STMT_PREPARE: keep its SQL for the statement's record. false: answered here. */
-static bool client_stmt_prepare_begin(struct gw_client *c, const uint8_t *p, uint32_t len)
-{
-	free(c->prep_sql);
-	c->prep_sql = NULL;
-	c->prep_sql_len = 0;
-	if (len == WIRE_MAX_PAYLOAD) {
-		client_consume(c, WIRE_HDR_LEN + len);
-		client_send_err(c, 1, 1105, "HY000",
-		                "sluice cannot prepare a statement of 16 MiB or more");
-		/* The rest of the packet follows as commands of their own: end here. */
-		client_close(c, "COM_STMT_PREPARE of 16 MiB or more");
-		return false;
-	}
-	if (c->stmts.n >= GW_STMTS_MAX) {
-		char msg[120];
-
-		client_consume(c, WIRE_HDR_LEN + len);
-		snprintf(msg, sizeof(msg),
-		         "Can't create more than max_prepared_stmt_count statements "
-		         "(current value: %u)",
-		         GW_STMTS_MAX);
-		client_send_err(c, 1, 1461, "42000", msg);
-		return false;
-	}
-	c->prep_sql = malloc(len); /* len - 1 bytes of SQL; at least one byte */
-	if (!c->prep_sql) {
-		client_consume(c, WIRE_HDR_LEN + len);
-		client_send_err(c, 1, 1037, "HY001", "Out of memory");
-		return false;
-	}
-	memcpy(c->prep_sql, p + 1, len - 1);
-	c->prep_sql_len = len - 1;
-	return true;
-}
-
-static const char *stmt_cmd_name(uint8_t cmd)
-{
-	switch (cmd) {
-	case COM_STMT_EXECUTE:
-		return "mysqld_stmt_execute";
-	case COM_STMT_RESET:
-		return "mysqld_stmt_reset";
-	case COM_STMT_FETCH:
-		return "mysqld_stmt_fetch";
-	case COM_STMT_BULK_EXECUTE:
-		return "mysqld_stmt_bulk_execute";
-	default:
-		return "mysqld_stmt_send_long_data";
-	}
-}
-
-/* COM_STMT_BULK_EXECUTE of st: like an execute, its types are kept (they have an
- * execute's layout), and it holds and pins as its statement's text would. */
-static bool client_stmt_bulk_intake(struct gw_client *c, struct gw_stmt *st, const uint8_t *p,
-                                    uint32_t len)
-{
-	struct wire_bulk bk;
-
-	if (!wire_parse_bulk(p, len, st->nparams, &bk)) {
-		client_consume(c, WIRE_HDR_LEN + len);
-		client_send_err(c, 1, 1210, "HY000",
-		                "Incorrect arguments to mysqld_stmt_bulk_execute");
-		return false;
-	}
-	if (bk.types_sent && st->nparams > 0 && !gw_stmt_set_types(st, p + bk.types_off)) {
-		client_consume(c, WIRE_HDR_LEN + len);
-		client_send_err(c, 1, 1037, "HY001", "Out of memory");
-		return false;
-	}
-	c->sql_flags = client_note_carried(c, st->sql_flags, NULL);
-	return true;
-}
-
-/*
- * COM_STMT_EXECUTE, _SEND_LONG_DATA, _RESET, _FETCH: the statement must be the client's.
- * An execute's parameter types are kept (its next executes may leave them out, and may
- * run elsewhere). A statement given long data or opening a cursor keeps state in its
- * backend statement: from then on it has one of its own, not shared with other clients
- * (and the command pins: gw_client_response_done). A reset with nothing pinned has
- * nothing to reset on any backend: answered here. false: answered (or closed) here.
- */
-static bool client_stmt_intake(struct gw_client *c, const uint8_t *p, uint32_t len, bool resumed)
-{
-	struct gw_stmt *st;
-	struct wire_execute e;
-	char msg[160];
-
-	if (len < 5) {
-		client_close(c, "malformed COM_STMT_* packet");
-		return false;
-	}
-	st = gw_stmts_find(&c->stmts, wire_u32(p + 1));
-	if (!st) {
-		client_consume(c, WIRE_HDR_LEN + len);
-		if (p[0] == COM_STMT_SEND_LONG_DATA)
-			return false; /* no answer; the execute will say */
-		snprintf(msg, sizeof(msg), "Unknown prepared statement handler (%u) given to %s",
-		         wire_u32(p + 1), stmt_cmd_name(p[0]));
-		client_send_err(c, 1, 1243, "HY000", msg);
-		return false;
-	}
-	if (p[0] == COM_STMT_RESET && !c->server) {
-		client_consume(c, WIRE_HDR_LEN + len);
-		client_send_ok(c, 1);
-		return false;
-	}
-	if (p[0] == COM_STMT_SEND_LONG_DATA)
-		gw_stmt_make_private(st, c->id); /* the data waits in its backend statement */
-	if (p[0] == COM_STMT_BULK_EXECUTE)
-		return client_stmt_bulk_intake(c, st, p, len);
-	if (p[0] != COM_STMT_EXECUTE)
-		return true;
-	if (!wire_parse_execute(p, len, st->nparams, &e)) {
-		client_consume(c, WIRE_HDR_LEN + len);
-		client_send_err(c, 1, 1210, "HY000", "Incorrect arguments to mysqld_stmt_execute");
-		return false;
-	}
-	if (e.types_sent && !gw_stmt_set_types(st, p + e.types_off)) {
-		client_consume(c, WIRE_HDR_LEN + len);
-		client_send_err(c, 1, 1037, "HY001", "Out of memory");
-		return false;
-	}
-	if (e.flags & WIRE_CURSOR_FLAGS)
-		gw_stmt_make_private(st, c->id); /* the cursor lives in its backend statement */
-	/* What the execute will do, for client_expects_hold() before it queues. */
-	c->sql_flags = client_note_carried(c, st->sql_flags, NULL);
-	c->status_compress = c->compress && st->reads_status;
-	if ((st->sql_flags & SQL_KILL) && p[0] == COM_STMT_EXECUTE && resumed)
-		return c->kill_subst; /* taken the first time (it waits only when it goes on) */
-	if ((st->sql_flags & SQL_KILL) && p[0] == COM_STMT_EXECUTE) {
-		/* A prepared KILL (DBD::mysql, Connector/J and PDO prepare on the server): the
-		 * same rules as the SQL one; its execute answers as the query would (OK or
-		 * ERR, no columns). */
-		bool query_only;
-		uint32_t id;
-
-		if (sql_kill_parse((const uint8_t *)st->sql, st->sql_len, &query_only, &id)) {
-			c->kill_subst = client_kill_id(c, id, query_only, len);
-			return c->kill_subst;
-		}
-	}
-	c->pin_pending = c->pin_pending || (e.flags & WIRE_CURSOR_FLAGS);
-	return true;
-}
-
-const struct gw_stmt *gw_client_stmt_pending(struct gw_client *c)
-{
-	const uint8_t *p;
-	uint32_t len;
-	uint8_t seq;
-
-	if (c->cmd != COM_STMT_EXECUTE && c->cmd != COM_STMT_SEND_LONG_DATA &&
-	    c->cmd != COM_STMT_RESET && c->cmd != COM_STMT_FETCH && c->cmd != COM_STMT_BULK_EXECUTE)
-		return NULL;
-	if (c->kill_subst)
-		return NULL; /* a prepared KILL goes as KILL QUERY <backend id> (subst_pkt) */
-	if (!client_peek_packet(c, &p, &len, &seq) || len < 5)
-		return NULL;
-	return gw_stmts_find(&c->stmts, wire_u32(p + 1));
-}
-
-void gw_client_stmt_prepared(struct gw_client *c, struct gw_server *s, uint8_t *p, uint32_t n)
-{
-	struct wire_prepare_ok ok;
-	struct gw_stmt_ctx ctx;
-	struct gw_stmt *st;
-
-	if (!wire_parse_prepare_ok(p, n, &ok) || !c->prep_sql) {
-		c->stmts.last_id = 0; /* an ERR: id -1 now names nothing */
-		return;
-	}
-	ctx.db = c->db;
-	ctx.vars_hash = c->vars.hash;
-	ctx.charset = c->charset;
-	st = gw_stmts_add(&c->stmts, &ctx, c->prep_sql, c->prep_sql_len, ok.nparams, ok.ncols);
-	if (!st) {
-		gw_sstmts_close_later(&s->stmts, ok.stmt_id);
-	} else if (!gw_sstmts_add(&s->stmts, st, ok.stmt_id)) { /* which closes it */
-		gw_stmts_remove(&c->stmts, st->id);
-		st = NULL;
-	} else {
-		unsigned f = sql_scan((const uint8_t *)c->prep_sql, c->prep_sql_len);
-
-		/* A prepared statement that assigns user variables keeps its session where
-		 * it ran: its names are not captured (one that reads them gets them). */
-		if (f & SQL_UVAR_WRITE)
-			f |= SQL_UVAR_PIN;
-		/* One that reads ROW_COUNT() reads it at each execute, on the backend (the
-		 * text is not rewritten: the value changes): the session's statements run
-		 * where it does from this prepare on. */
-		if (f & SQL_ROW_COUNT)
-			c->pin_pending = true;
-		st->sql_flags = f & (SQL_PINS | SQL_TRANS | SQL_USER_VAR | SQL_LAST_INSERT_ID |
-		                     SQL_LID_SET | SQL_KILL);
-		st->reads_status = sql_reads_status((const uint8_t *)c->prep_sql, c->prep_sql_len);
-	}
-	/* Without a record (out of memory, or GW_STMTS_MAX open) the client gets an id it
-	 * can only use to learn that it is unknown: 0. */
-	wire_put_u32_at(p + 1, st ? st->id : 0);
-	free(c->prep_sql);
-	c->prep_sql = NULL;
-}
-
-/*
- * The command at the head of c's input, for s, in c->subst_pkt when it names a
- * statement: with the backend's id on s and, for an execute that left them out, the
- * parameter types. false when s failed (the client was told).
- */
-static bool client_stmt_subst(struct gw_client *c, struct gw_server *s, const uint8_t *p,
-                              uint32_t len)
-{
-	const struct gw_stmt *st = gw_client_stmt_pending(c);
-	struct wire_execute e;
-	struct wire_bulk bk;
-	bool execute, bulk;
-	uint32_t id;
-
-	if (!st)
-		return true; /* (a prepared KILL's subst_pkt is already there) */
-	id = gw_sstmts_find(&s->stmts, st);
-	if (id == 0) {
-		gw_server_fail(s, "prepared statement missing on the backend connection");
-		return false;
-	}
-	wire_buf_reset(&c->subst_pkt);
-	execute = p[0] == COM_STMT_EXECUTE && wire_parse_execute(p, len, st->nparams, &e);
-	bulk = p[0] == COM_STMT_BULK_EXECUTE && wire_parse_bulk(p, len, st->nparams, &bk);
-	if (bulk)
-		c->sql_flags = client_note_carried(c, st->sql_flags, NULL);
-	if (execute) {
-		/* Pinned at the end if it opens a cursor or does what a query pins for. */
-		c->pin_pending = c->pin_pending || (e.flags & WIRE_CURSOR_FLAGS);
-		c->sql_flags = client_note_carried(c, st->sql_flags, NULL);
-	}
-	if (len == WIRE_MAX_PAYLOAD && ((execute && !e.types_sent) || (bulk && !bk.types_sent)) &&
-	    st->types && st->nparams > 0) {
-		/* The first of several packets, without the types the connection may never
-		 * have seen: with them it is longer than a packet. Its first 16 MiB go now;
-		 * the rest is carried into the next packet, and so on to the last
-		 * (client_forward_shifted). */
-		if (execute)
-			wire_build_execute(&c->subst_pkt, 0, p, len, st->nparams, &e, id,
-			                   st->types);
-		else
-			wire_build_bulk(&c->subst_pkt, 0, p, len, st->nparams, &bk, id, st->types);
-		wire_buf_reset(&c->cont_carry);
-		if (!c->subst_pkt.failed) {
-			size_t first = WIRE_HDR_LEN + (size_t)WIRE_MAX_PAYLOAD;
-
-			wire_put_bytes(&c->cont_carry, c->subst_pkt.data + first + WIRE_HDR_LEN,
-			               c->subst_pkt.len - first - WIRE_HDR_LEN);
-			c->subst_pkt.len = first;
-			c->cont_shift = true;
-			c->cont_seq = 1;
-			if (c->cont_carry.failed)
-				c->subst_pkt.failed = true;
-		}
-	} else if (len == WIRE_MAX_PAYLOAD) {
-		/* The first of several packets: the rest follow as the client sent them, so
-		 * this one keeps its length and sequence id; only the id changes. */
-		wire_put_bytes(&c->subst_pkt, p - WIRE_HDR_LEN, WIRE_HDR_LEN + (size_t)len);
-		if (!c->subst_pkt.failed)
-			wire_put_u32_at(c->subst_pkt.data + WIRE_HDR_LEN + 1, id);
-	} else if (execute) {
-		wire_build_execute(&c->subst_pkt, 0, p, len, st->nparams, &e, id, st->types);
-	} else if (bulk) {
-		wire_build_bulk(&c->subst_pkt, 0, p, len, st->nparams, &bk, id, st->types);
-	} else {
-		wire_build_stmt_cmd(&c->subst_pkt, 0, p, len, id);
-	}
-	if (c->subst_pkt.failed) {
-		wire_buf_free(&c->subst_pkt);
-		c->cont_shift = false;
-		gw_server_fail(s, "out of memory");
-		return false;
-	}
-	return true;
-}
-
-/* The packets in b (whole ones, from wire_packet_end). */
-static unsigned wire_buf_packets(const struct wire_buf *b)
-{
-	unsigned n = 0;
-
-	for (size_t pos = 0; pos + WIRE_HDR_LEN <= b->len;
-	     pos += WIRE_HDR_LEN + wire_u24(b->data + pos))
-		n++;
-	return n;
-}
-
-static bool client_send_header(struct gw_server *s, uint32_t len, uint8_t seq)
-{
-	uint8_t h[WIRE_HDR_LEN] = { (uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16), seq };
-
-	return gw_server_send(s, h, sizeof(h));
-}
-
-/*
- * A continuation packet p (len bytes, sequence id seq) of a command that sluice made
- * longer (cont_shift): the carried bytes go first, and what no longer fits is carried
- * into the next packet. The client's last packet (shorter than 16 MiB) ends it with one
- * or two packets; the answer's sequence ids are then lowered by the extra one, if any.
- * false when the server failed.
- */
-static bool client_forward_shifted(struct gw_client *c, struct gw_server *s, const uint8_t *p,
-                                   uint32_t len, uint8_t seq)
-{
-	size_t k = c->cont_carry.len, room = WIRE_MAX_PAYLOAD - k; /* k < 16 MiB */
-	bool more = len == WIRE_MAX_PAYLOAD;
-
-	if (more || k + len >= WIRE_MAX_PAYLOAD) {
-		/* A full packet: the carry, then the first bytes of p. */
-		if (!client_send_header(s, WIRE_MAX_PAYLOAD, c->cont_seq++) ||
-		    (k && !gw_server_send(s, c->cont_carry.data, k)) || !gw_server_send(s, p, room))
-			return false;
-		p += room;
-		len -= (uint32_t)room;
-		if (more) {
-			/* The rest of p (k bytes) is the next packet's carry. */
-			memcpy(c->cont_carry.data, p, k);
-			return true;
-		}
-		k = 0; /* the last packet: what is left of p (maybe nothing) ends it */
-	}
-	if (!client_send_header(s, (uint32_t)(k + len), c->cont_seq) ||
-	    (k && !gw_server_send(s, c->cont_carry.data, k)) || (len && !gw_server_send(s, p, len)))
-		return false;
-	s->seq_delta = (uint8_t)(c->cont_seq - seq);
-	c->cont_shift = false;
-	wire_buf_reset(&c->cont_carry);
-	return true;
-}
-
-/* Forward the head command packet (and what follows it) to the bound server. */
-void gw_client_send_command(struct gw_client *c, struct gw_server *s)
-{
-	const uint8_t *payload;
-	uint32_t len;
-	uint8_t seq;
-
-	if (!client_peek_packet(c, &payload, &len, &seq)) {
-		gw_bug(__FILE__, __LINE__, "command packet vanished");
-	}
-	s->last_seq = 0; /* should s fail below, the client's error answers this command */
-	s->seq_delta = 0;
-	c->cont_shift = false;
-	client_set_state(c, GW_CL_RUNNING);
-	if (!client_stmt_subst(c, s, payload, len) || !gw_server_flush_closes(s))
-		return; /* s failed; the client got an error */
-	if (c->subst_pkt.len && len < WIRE_MAX_PAYLOAD)
-		/* The types put back may have made it 16 MiB or more: several packets. */
-		s->seq_delta = (uint8_t)(wire_buf_packets(&c->subst_pkt) - 1);
-	wire_resp_init(&s->resp, wire_cmd_resp_kind(payload[0]), s->caps);
-	s->prep_resp_first = payload[0] == COM_STMT_PREPARE;
-	s->infile_refused = false;
-	s->started_ns = gw_now_ns();
-	c->cmd_continued = len == WIRE_MAX_PAYLOAD;
-	if (c->subst_pkt.len) {
-		/* KILL <client id> as KILL QUERY <backend thread id>, or a COM_STMT_* with
-		 * the backend's statement id. */
-		bool sent = gw_server_send(s, c->subst_pkt.data, c->subst_pkt.len);
-
-		wire_buf_reset(&c->subst_pkt);
-		if (!sent)
-			return;
-	} else if (!gw_server_send(s, c->in.data + c->in.start, WIRE_HDR_LEN + len)) {
-		return; /* the server failed; the client got an error */
-	}
-	client_consume(c, WIRE_HDR_LEN + len);
-	if (s->resp.state == WRS_DONE && !c->cmd_continued)
-		gw_client_response_done(c, s);
-	else if (c->cmd_continued)
-		client_process(c);
-}
 
 /*
  * KILL [QUERY|CONNECTION] <id> (see killmap.c), as SQL (as_sql) or as COM_PROCESS_KILL.
@@ -1886,7 +934,7 @@ static bool client_kill(struct gw_client *c, const uint8_t *p, uint32_t len, boo
 
 /* The KILL of id, for the command of len bytes at the head of c's input: true when it
  * must go on to a backend as subst_pkt, false when answered here. */
-static bool client_kill_id(struct gw_client *c, uint32_t id, bool query_only, uint32_t len)
+bool client_kill_id(struct gw_client *c, uint32_t id, bool query_only, uint32_t len)
 {
 	struct gw_worker *tw = NULL;
 	enum gw_kill_result res;
@@ -2647,7 +1695,7 @@ static void client_on_more(evutil_socket_t fd, short what, void *arg)
  * frames are unwrapped as its packets are needed (client_in_want), and reading, if the
  * read cap stopped it, goes on once the input held is back under the cap.
  */
-static void client_process(struct gw_client *c)
+void client_process(struct gw_client *c)
 {
 	bool starved = true;
 

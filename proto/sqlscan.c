@@ -485,3 +485,62 @@ enum sql_fn sql_subst_unname(uint8_t *name, size_t n, const struct sql_sub *subs
 	}
 	return whole;
 }
+
+bool sql_parse_use(const uint8_t *q, size_t n, char *out, size_t outlen)
+{
+	size_t i = 0, k = 0;
+	char quote = 0;
+
+	while (i < n && isspace(q[i]))
+		i++;
+	if (n - i < 4 || strncasecmp((const char *)q + i, "use", 3) != 0 || !isspace(q[i + 3]))
+		return false;
+	i += 3;
+	while (i < n && isspace(q[i]))
+		i++;
+	if (i < n && (q[i] == '`' || q[i] == '"')) {
+		quote = (char)q[i];
+		i++;
+	}
+	while (i < n && k + 1 < outlen) {
+		if (quote ? q[i] == (uint8_t)quote : (isspace(q[i]) || q[i] == ';'))
+			break;
+		out[k++] = (char)q[i++];
+	}
+	out[k] = '\0';
+	if (quote) {
+		if (i >= n)
+			return false;
+		i++;
+	}
+	while (i < n && (isspace(q[i]) || q[i] == ';'))
+		i++;
+	return k > 0 && i == n;
+}
+
+/* Does q (n bytes) contain word, in any case, as a word of its own (not inside
+ * my_session_status or session_status_log)? */
+static bool contains_word(const uint8_t *q, size_t n, const char *word)
+{
+	size_t wl = strlen(word);
+
+	for (size_t i = 0; i + wl <= n; i++) {
+		if (strncasecmp((const char *)q + i, word, wl) == 0 &&
+		    (i == 0 || !is_ident(q[i - 1])) && (i + wl == n || !is_ident(q[i + wl])))
+			return true;
+	}
+	return false;
+}
+
+bool sql_reads_status(const uint8_t *q, size_t n)
+{
+	size_t i = 0;
+
+	if (n > 4096)
+		return false;
+	while (i < n && isspace(q[i]))
+		i++;
+	if (n - i >= 4 && strncasecmp((const char *)q + i, "show", 4) == 0)
+		return contains_word(q + i, n - i, "status");
+	return contains_word(q, n, "session_status") || contains_word(q, n, "global_status");
+}

@@ -120,6 +120,18 @@ size_t sql_subst(uint8_t *q, size_t n, const struct sql_subst_how *how, struct s
  * type is the function's), else SQL_FN_NONE. */
 enum sql_fn sql_subst_unname(uint8_t *name, size_t n, const struct sql_sub *subs, size_t nsubs);
 
+/* Is q[0..n) only USE <db> [;]? The name (unquoted) goes to out. */
+bool sql_parse_use(const uint8_t *q, size_t n, char *out, size_t outlen);
+
+/*
+ * May the statement read the Compression status variable? SHOW [GLOBAL | SESSION | LOCAL]
+ * STATUS in any form, or a query that names information_schema's SESSION_STATUS or
+ * GLOBAL_STATUS as words of their own. Its answer is about the backend's connection,
+ * which is never compressed; a compressed client must hear about its own (issue 12):
+ * server.c turns a row (Compression, OFF) into ON.
+ */
+bool sql_reads_status(const uint8_t *q, size_t n);
+
 /* Is q[0..n) exactly KILL [QUERY | CONNECTION] <number> [;]? */
 bool sql_kill_parse(const uint8_t *q, size_t n, bool *query_only, uint32_t *id);
 

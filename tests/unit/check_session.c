@@ -435,6 +435,27 @@ START_TEST(test_sql_scan)
 }
 END_TEST
 
+START_TEST(test_parse_use_and_status)
+{
+	char db[32];
+
+	ck_assert(sql_parse_use((const uint8_t *)" USE shop ;", 11, db, sizeof(db)));
+	ck_assert_str_eq(db, "shop");
+	ck_assert(sql_parse_use((const uint8_t *)"use `my db`", 11, db, sizeof(db)));
+	ck_assert_str_eq(db, "my db");
+	ck_assert(!sql_parse_use((const uint8_t *)"USE shop; DROP TABLE t", 22, db, sizeof(db)));
+	ck_assert(!sql_parse_use((const uint8_t *)"USER()", 6, db, sizeof(db)));
+	ck_assert(!sql_parse_use((const uint8_t *)"use `x", 6, db, sizeof(db)));
+
+	ck_assert(sql_reads_status((const uint8_t *)"SHOW STATUS LIKE 'Compression'", 30));
+	ck_assert(sql_reads_status((const uint8_t *)" show global status", 19));
+	ck_assert(sql_reads_status(
+	    (const uint8_t *)"SELECT * FROM information_schema.SESSION_STATUS", 47));
+	ck_assert(!sql_reads_status((const uint8_t *)"SELECT * FROM my_session_status", 31));
+	ck_assert(!sql_reads_status((const uint8_t *)"SHOW TABLES", 11));
+}
+END_TEST
+
 START_TEST(test_kill_parse)
 {
 	bool q;
@@ -704,6 +725,7 @@ static Suite *session_suite(void)
 	tcase_add_loop_test(tc, test_sql_scan, 0, sizeof(scan_cases) / sizeof(scan_cases[0]));
 	tcase_add_test(tc, test_kill_parse);
 	tcase_add_test(tc, test_connid_rewrite);
+	tcase_add_test(tc, test_parse_use_and_status);
 	tcase_add_test(tc, test_row_count_rewrite);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("stmts");
