@@ -45,8 +45,7 @@ void client_send_ok(struct gw_client *c, uint8_t seq);
 void client_close(struct gw_client *c, const char *reason);
 /* The whole packet at the head of c's input: its payload, length and sequence id; false
  * while it is not all in. */
-bool client_peek_packet(struct gw_client *c, const uint8_t **payload, uint32_t *len,
-                        uint8_t *seq);
+bool client_peek_packet(struct gw_client *c, const uint8_t **payload, uint32_t *len, uint8_t *seq);
 void client_consume(struct gw_client *c, size_t n);
 /* Bytes of input received (unwrapped or not) and not yet handled. */
 size_t client_in_held(const struct gw_client *c);
@@ -87,7 +86,6 @@ void client_auth_finish(struct gw_client *c);
 void client_change_user(struct gw_client *c, const uint8_t *p, uint32_t len);
 /* A login (or change) refused for its schema: ERR code, and the session as it was before
  * a COM_CHANGE_USER, or closed after a login. */
-void client_login_refuse(struct gw_client *c, uint16_t code, const char *sqlstate,
-                         const char *msg);
+void client_login_refuse(struct gw_client *c, uint16_t code, const char *sqlstate, const char *msg);
 
 #endif

@@ -181,8 +181,7 @@ static void client_db_remember(const struct gw_client *c, bool good, uint64_t no
 
 /* A login that was checked ends with the ERR (code, state, msg) at the login's sequence
  * id, and the connection closes, as MariaDB closes it. */
-void client_login_refuse(struct gw_client *c, uint16_t code, const char *state,
-                                const char *msg)
+void client_login_refuse(struct gw_client *c, uint16_t code, const char *state, const char *msg)
 {
 	struct gw_account *old = c->cu_old_account;
 
@@ -423,8 +422,7 @@ void client_handshake(struct gw_client *c, const uint8_t *p, uint32_t len, uint8
 }
 
 /* The answer to our AuthSwitchRequest; pending_db holds the user name meanwhile. */
-void client_auth_switch_answer(struct gw_client *c, const uint8_t *p, uint32_t len,
-                                      uint8_t seq)
+void client_auth_switch_answer(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t seq)
 {
 	char user[GW_DB_MAX + 1];
 	struct gw_account *a;
@@ -490,4 +488,3 @@ void client_change_user(struct gw_client *c, const uint8_t *p, uint32_t len)
 	client_set_state(c, GW_CL_CHANGE_USER);
 	client_send_auth_switch(c, 1);
 }
-

@@ -323,7 +323,7 @@ static bool client_send_header(struct gw_server *s, uint32_t len, uint8_t seq)
  * false when the server failed.
  */
 bool client_forward_shifted(struct gw_client *c, struct gw_server *s, const uint8_t *p,
-                                   uint32_t len, uint8_t seq)
+                            uint32_t len, uint8_t seq)
 {
 	size_t k = c->cont_carry.len, room = WIRE_MAX_PAYLOAD - k; /* k < 16 MiB */
 	bool more = len == WIRE_MAX_PAYLOAD;
@@ -392,4 +392,3 @@ void gw_client_send_command(struct gw_client *c, struct gw_server *s)
 	else if (c->cmd_continued)
 		client_process(c);
 }
-
