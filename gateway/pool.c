@@ -546,4 +546,3 @@ static void gw_pool_shrink(struct gw_worker *w)
 		server_close(victim, "pool size reduced");
 	}
 }
-

@@ -21,6 +21,23 @@ void server_close(struct gw_server *s, const char *why);
 /* A connect or login of s failed: the backend is down a while (BACKOFF), clients
  * waiting for a connection get the error. */
 void server_connect_failed(struct gw_server *s, const char *why);
+/* Open s's socket for c and log in (then server_prepare()). */
+void server_connect(struct gw_server *s, struct gw_client *c);
+/* Make worker w the home of s's events. */
+void server_attach(struct gw_server *s, struct gw_worker *w);
+/* Send b (and free it); false when s failed (closed). */
+bool server_send_wbuf(struct gw_server *s, struct wire_buf *b);
+/* One step of the sync write was answered: on to the next, or back to server_prepare(). */
+void server_prep_answered(struct gw_server *s, struct gw_client *c);
+
+/* ---- sync.c ---- */
+/* Bring s in line with c, or send c's command when it already is. */
+void server_prepare(struct gw_server *s, struct gw_client *c);
+/* The statements s's cache let go, closed on the backend (COM_STMT_CLOSE: no answer). */
+void stmt_build_closes(struct gw_server *s, struct wire_buf *b);
+/* A packet of the answer to a statement's prepare (GW_PREP_STMT, _STMT_DB). */
+void stmt_answer(struct gw_server *s, struct gw_client *c, enum gw_prep_step step, const uint8_t *p,
+                 uint32_t len);
 
 /* ---- pool.c ---- */
 /* Under sched_lock: take s off the idle list. */
