@@ -61,9 +61,24 @@ bool client_expects_hold(const struct gw_client *c, uint8_t cmd);
 /* What a statement's scan means for what c carries from connection to connection (the
  * user variables it may assign, LAST_INSERT_ID()); returns the flags to run it with. */
 unsigned client_note_carried(struct gw_client *c, unsigned flags, const struct sql_uvars *names);
+/* Give back the server c kept for its diagnostics area (diag_kept). */
+void client_diag_release(struct gw_client *c);
+/* Under sched_lock: room under the account's max_pinned for c to hold a server (true if
+ * it holds one already); wait for it; stop waiting (false: its grant is on its way). */
+bool client_hold_take_locked(struct gw_client *c);
+void client_hold_wait_locked(struct gw_client *c);
+bool client_hold_unwait_locked(struct gw_client *c);
+/* The scan of a COM_QUERY's text, noted (client_note_carried). */
+unsigned client_scan_query(struct gw_client *c, const uint8_t *q, size_t n);
+
+/* ---- intake.c ---- */
+/* Start the head command: locally, on the held server, or through qos. */
+void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t seq);
 /* The KILL of id, for the command of len bytes at the head of c's input: true when it
  * must go on to a backend as subst_pkt, false when answered here. */
 bool client_kill_id(struct gw_client *c, uint32_t id, bool query_only, uint32_t len);
+/* A KILL of one of this worker's clients, from another client (GW_MSG_KILL). */
+void client_on_kill(struct gw_msg *m);
 
 /* ---- route.c ---- */
 /* COM_STMT_PREPARE: keep its SQL for the statement's record. false: answered here. */

@@ -146,8 +146,8 @@ static void stmt_build_prepare(struct gw_server *s, struct gw_client *c, struct 
 
 /* One packet of the answer to a step of stmt_build_prepare() (never an ERR: those take
  * the common path). */
-void stmt_answer(struct gw_server *s, struct gw_client *c, enum gw_prep_step step,
-                        const uint8_t *p, uint32_t len)
+void stmt_answer(struct gw_server *s, struct gw_client *c, enum gw_prep_step step, const uint8_t *p,
+                 uint32_t len)
 {
 	struct wire_prepare_ok ok;
 	const struct gw_stmt *st;
@@ -285,4 +285,3 @@ void gw_server_run(struct gw_server *s, struct gw_client *c)
 	server_attach(s, c->worker);
 	server_prepare(s, c);
 }
-
