@@ -51,6 +51,10 @@ void client_consume(struct gw_client *c, size_t n);
 size_t client_in_held(const struct gw_client *c);
 /* Handle what the input holds, as far as the state allows. */
 void client_process(struct gw_client *c);
+/* Read again once the input has room (after read_paused). */
+void client_resume_reading(struct gw_client *c);
+/* Free a parked client (after its loop turn, or when its message arrived). */
+void client_free(struct gw_client *c);
 /* A new session (COM_CHANGE_USER, COM_RESET_CONNECTION): no user variables, and
  * LAST_INSERT_ID() is 0 again. */
 void client_forget_carried(struct gw_client *c);

@@ -402,4 +402,3 @@ void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t
 	}
 	gw_sched_deliver(local, remote);
 }
-
