@@ -329,4 +329,3 @@ void gw_client_server_lost(struct gw_client *c, uint8_t seq, const char *why)
 	if (c->compress)
 		gw_z_drop(&c->zin, &c->zraw);
 }
-

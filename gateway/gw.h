@@ -247,6 +247,9 @@ struct gw_server {
 	                              * sequence ids are lowered by it for the client */
 	uint8_t last_seq;            /* sequence id of the last packet read */
 	struct wire_resp resp;       /* tracker for the running command */
+	bool busy;                   /* an answer is still coming (resp not DONE): written by
+	                              * the worker that holds the server, read atomically by
+	                              * the drain check (gw_pool_quiet) from the main thread */
 	/* In PREPARE: the steps sent in one write, answered in order; prep_q[prep_i]
 	 * is the one whose answer comes next. */
 	enum gw_prep_step prep_q[GW_PREP_MAX];

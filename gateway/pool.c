@@ -494,9 +494,9 @@ bool gw_pool_quiet(void)
 		enum gw_server_state st = gw_server_state(&gw.servers[i]);
 
 		/* A pinned client between statements holds its server but runs nothing. */
-		quiet = st == GW_SV_CLOSED || st == GW_SV_IDLE || st == GW_SV_HELD ||
-		        (st == GW_SV_ACTIVE &&
-		         __atomic_load_n(&gw.servers[i].resp.state, __ATOMIC_RELAXED) == WRS_DONE);
+		quiet =
+		    st == GW_SV_CLOSED || st == GW_SV_IDLE || st == GW_SV_HELD ||
+		    (st == GW_SV_ACTIVE && !__atomic_load_n(&gw.servers[i].busy, __ATOMIC_ACQUIRE));
 	}
 	pthread_mutex_unlock(&gw.sched_lock);
 	return quiet;

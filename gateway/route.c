@@ -374,6 +374,7 @@ void gw_client_send_command(struct gw_client *c, struct gw_server *s)
 	s->prep_resp_first = payload[0] == COM_STMT_PREPARE;
 	s->infile_refused = false;
 	s->started_ns = gw_now_ns();
+	__atomic_store_n(&s->busy, s->resp.state != WRS_DONE, __ATOMIC_RELEASE);
 	c->cmd_continued = len == WIRE_MAX_PAYLOAD;
 	if (c->subst_pkt.len) {
 		/* KILL <client id> as KILL QUERY <backend thread id>, or a COM_STMT_* with

@@ -370,6 +370,7 @@ void server_close(struct gw_server *s, const char *why)
 		s->fd = -1;
 	}
 	s->paused = false;
+	__atomic_store_n(&s->busy, false, __ATOMIC_RELEASE);
 	s->in.start = s->in.end = 0;
 	s->out.start = s->out.end = 0;
 	s->scan = s->skip = 0;
@@ -1157,6 +1158,7 @@ static void server_stream(struct gw_server *s)
 			return;
 		}
 		if (step == WIRE_STEP_DONE) {
+			__atomic_store_n(&s->busy, false, __ATOMIC_RELEASE);
 			if (server_state(s) == GW_SV_DRAIN) {
 				/* What the statement left behind (a transaction, say) goes with
 				 * the connection: MariaDB rolls it back. */

@@ -6,9 +6,12 @@
 #   3. make check: unit tests and every integration test, none may SKIP;
 #   4. a second build with --enable-sanitizers (ASan + UBSan, leak detection on) in
 #      build-asan/: the whole suite again under it;
-#   5. every fuzz target for 60 s (scripts/fuzz.sh; CI_SKIP_FUZZ=1 leaves it out);
-#   6. the sandbox stops on exit.
-# About 15 minutes on 2 cores. CI_SKIP_ASAN=1 leaves out step 4.
+#   5. a third build with --enable-tsan (ThreadSanitizer) in build-tsan/: the integration
+#      tests again, but those that measure timing (qos.t, isolation.t, sysbench.t), since
+#      backend connections move between worker threads (CI_SKIP_TSAN=1 leaves it out);
+#   6. every fuzz target for 60 s (scripts/fuzz.sh; CI_SKIP_FUZZ=1 leaves it out);
+#   7. the sandbox stops on exit.
+# About 27 minutes on 2 cores. CI_SKIP_ASAN=1 leaves out step 4.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -71,6 +74,23 @@ if [ -z "${CI_SKIP_ASAN:-}" ]; then
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
 		UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 		JOBS=$jobs scripts/run-integration.sh -C build-asan -a
+fi
+
+if [ -z "${CI_SKIP_TSAN:-}" ]; then
+	step "configure --enable-tsan (build-tsan/)"
+	rm -rf build-tsan
+	mkdir build-tsan
+	(cd build-tsan && ../configure --enable-werror --enable-tsan)
+
+	step "make -j$jobs (ThreadSanitizer)"
+	make -C build-tsan -j"$jobs"
+
+	# A race makes sluice exit 66 (and stop at once with halt_on_error): every test
+	# ends by checking that sluice is still running and exits 0.
+	step "integration tests under ThreadSanitizer (all but the timing measurements)"
+	TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
+		JOBS=$jobs scripts/run-integration.sh -C build-tsan -x qos.t -x isolation.t \
+		-x sysbench.t
 fi
 
 if [ -z "${CI_SKIP_FUZZ:-}" ]; then
