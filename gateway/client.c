@@ -381,9 +381,7 @@ void client_close(struct gw_client *c, const char *reason)
 		/* Billed as far as it ran; the backend may still be finishing it. */
 		uint64_t cost = s && gw_server_state(s) == GW_SV_ACTIVE ? now - s->started_ns : 0;
 
-		if (c->req_running) {
-			qos_complete(gw.qos, &c->req, cost, now);
-			c->req_running = false;
+		if (gw_client_req_done_locked(c, cost, now)) {
 			completed = true;
 		} else if (cost) {
 			qos_charge(gw.qos, c->account->qa, cost, now);

@@ -31,10 +31,7 @@ void gw_client_on_msg(struct gw_msg *m)
 	if (c->zombie) {
 		/* The client left while this was on its way: give back what it carried. */
 		pthread_mutex_lock(&gw.sched_lock);
-		if (c->req_running) {
-			qos_complete(gw.qos, &c->req, 0, gw_now_ns());
-			c->req_running = false;
-		}
+		(void)gw_client_req_done_locked(c, 0, gw_now_ns());
 		pthread_mutex_unlock(&gw.sched_lock);
 		if (m->kind == GW_MSG_RUN && s) {
 			/* s is ASSIGNED and untouched: still logged in and clean (or a slot
@@ -82,10 +79,7 @@ void gw_client_on_msg(struct gw_msg *m)
 	case GW_MSG_FAIL:
 		/* No backend connection can be opened now (a recent connect failed). */
 		pthread_mutex_lock(&gw.sched_lock);
-		if (c->req_running) {
-			qos_complete(gw.qos, &c->req, 0, gw_now_ns());
-			c->req_running = false;
-		}
+		(void)gw_client_req_done_locked(c, 0, gw_now_ns());
 		snprintf(msg, sizeof(msg), "Can't connect to backend server: %s",
 		         gw.backend_error[0] ? gw.backend_error : "unavailable");
 		gw_client_hold_drop_locked(c); /* its statement never ran */
@@ -105,6 +99,15 @@ void gw_client_infile_begin(struct gw_client *c)
 {
 	c->infile = true;
 	client_process(c);
+}
+
+bool gw_client_req_done_locked(struct gw_client *c, uint64_t cost, uint64_t now)
+{
+	if (!c->req_running)
+		return false;
+	qos_complete(gw.qos, &c->req, cost, now);
+	c->req_running = false;
+	return true;
 }
 
 void gw_client_unqueued_done_locked(struct gw_client *c)
@@ -151,14 +154,9 @@ static bool client_settle(struct gw_client *c, struct gw_server *s)
 			pin = true;
 		if (c->cmd == COM_RESET_CONNECTION) {
 			gw_vars_clear(&c->vars);
-			gw_vars_clear(&s->vars);
 			gw_stmts_clear(&c->stmts);
-			gw_sstmts_clear(&s->stmts);
-			s->tracking = false;
 			client_forget_carried(c);
-			gw_vars_clear(&s->uvars);
-			s->uvars_foreign = false;
-			s->lid_client = 0;
+			gw_server_session_reset(s);
 			if (c->pinned) {
 				c->pinned = false;
 				pin = false;
@@ -215,9 +213,7 @@ void gw_client_response_done(struct gw_client *c, struct gw_server *s)
 	diag = !keep && c->diag_want && gw.cfg.diag_keep_ms && !gw.cfg.no_replay;
 	c->diag_want = false;
 	pthread_mutex_lock(&gw.sched_lock);
-	if (c->req_running) {
-		qos_complete(gw.qos, &c->req, cost, now);
-		c->req_running = false;
+	if (gw_client_req_done_locked(c, cost, now)) {
 		completed = true;
 	} else {
 		qos_charge(gw.qos, c->account->qa, cost, now);
@@ -282,10 +278,7 @@ void gw_client_server_lost(struct gw_client *c, uint8_t seq, const char *why)
 	snprintf(msg, sizeof(msg), "Lost connection to backend server during query: %s%s", why,
 	         end_session || captured ? " (the session's transaction or state is gone)" : "");
 	pthread_mutex_lock(&gw.sched_lock);
-	if (c->req_running) {
-		qos_complete(gw.qos, &c->req, 0, now);
-		c->req_running = false;
-	}
+	(void)gw_client_req_done_locked(c, 0, now);
 	gw_client_unqueued_done_locked(c);
 	if (c->pinned)
 		c->account->pinned--;

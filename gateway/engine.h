@@ -95,6 +95,9 @@ void gw_server_release(struct gw_server *s, bool reusable);
 /* Does c's statement name user variables or LAST_INSERT_ID() that s does not hold as c
  * has them (uvars.h)? Then it must go by way of gw_server_run(), which sets them, even
  * on a server c holds. */
+/* s starts a fresh session (logged in again, COM_CHANGE_USER, COM_RESET_CONNECTION):
+ * nothing set on it, no statements prepared, LAST_INSERT_ID() nobody's. */
+void gw_server_session_reset(struct gw_server *s);
 bool gw_server_needs_sync(const struct gw_server *s, const struct gw_client *c);
 /* c's command is done and s is about to go: read back the user variables and
  * LAST_INSERT_ID() its statements changed (uvars.h), then gw_client_response_done()
@@ -138,6 +141,10 @@ void gw_client_hold_drop_locked(struct gw_client *c);
 void gw_client_hold_grant_locked(struct gw_msg **local, struct gw_msg **remote);
 /* Under sched_lock: c's statement that skipped the queue is over (done, failed or
  * abandoned). */
+/* Under sched_lock: c's request, picked from the queue, is done after cost ns of backend
+ * time: qos completes it. false when it was not running (it ran without queueing, or it
+ * never started). */
+bool gw_client_req_done_locked(struct gw_client *c, uint64_t cost, uint64_t now);
 void gw_client_unqueued_done_locked(struct gw_client *c);
 /* Close s (the client, if any, is told its statement was lost). */
 void gw_server_fail(struct gw_server *s, const char *why);

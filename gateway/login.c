@@ -220,9 +220,7 @@ void gw_client_login_checked(struct gw_client *c, struct gw_server *s, const uin
 	char msg[400];
 
 	pthread_mutex_lock(&gw.sched_lock);
-	if (c->req_running) {
-		qos_complete(gw.qos, &c->req, now - s->started_ns, now);
-		c->req_running = false;
+	if (gw_client_req_done_locked(c, now - s->started_ns, now)) {
 		completed = true;
 	} else {
 		qos_charge(gw.qos, c->account->qa, now - s->started_ns, now);

@@ -55,6 +55,16 @@ void server_set_state(struct gw_server *s, enum gw_server_state st)
 	server_store_state(s, st);
 }
 
+void gw_server_session_reset(struct gw_server *s)
+{
+	s->tracking = false;
+	gw_vars_clear(&s->vars);
+	gw_vars_clear(&s->uvars);
+	s->uvars_foreign = false;
+	s->lid_client = 0;
+	gw_sstmts_clear(&s->stmts);
+}
+
 /* ---- events ---- */
 
 /* Make worker w the home of s's events. */
@@ -249,12 +259,7 @@ static void server_killer_read(struct gw_server *k)
 		k->account = k->kill_account;
 		k->cred_gen = k->kill_cred.gen;
 		k->db[0] = '\0';
-		k->tracking = false;
-		gw_vars_clear(&k->vars);
-		gw_vars_clear(&k->uvars);
-		k->uvars_foreign = false;
-		k->lid_client = 0;
-		gw_sstmts_clear(&k->stmts);
+		gw_server_session_reset(k);
 		server_kill_send(k);
 	}
 }
@@ -531,11 +536,7 @@ static void server_login(struct gw_server *s, const uint8_t *p, uint32_t len)
 	s->cred_gen = c->cred.gen;
 	gw_strlcpy(s->db, c->db, sizeof(s->db));
 	s->charset = c->charset;
-	s->tracking = false;
-	gw_vars_clear(&s->vars);
-	gw_vars_clear(&s->uvars);
-	s->uvars_foreign = false;
-	s->lid_client = 0;
+	gw_server_session_reset(s);
 	server_set_state(s, GW_SV_LOGIN);
 	s->prep_n = s->prep_i = 0;
 }
@@ -689,10 +690,7 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 		if (c->state == GW_CL_CLOSED)
 			return;
 		pthread_mutex_lock(&gw.sched_lock);
-		if (c->req_running) {
-			qos_complete(gw.qos, &c->req, gw_now_ns() - s->started_ns, gw_now_ns());
-			c->req_running = false;
-		}
+		(void)gw_client_req_done_locked(c, gw_now_ns() - s->started_ns, gw_now_ns());
 		gw_client_unqueued_done_locked(c);
 		gw_client_hold_drop_locked(c); /* it never ran */
 		pthread_mutex_unlock(&gw.sched_lock);
@@ -742,12 +740,7 @@ static void server_control_packet(struct gw_server *s, const uint8_t *p, uint32_
 		s->cred_gen = c->cred.gen;
 		s->charset = c->charset;
 		gw_strlcpy(s->db, c->db, sizeof(s->db));
-		s->tracking = false;
-		gw_vars_clear(&s->vars);
-		gw_vars_clear(&s->uvars);
-		s->uvars_foreign = false;
-		s->lid_client = 0;
-		gw_sstmts_clear(&s->stmts);
+		gw_server_session_reset(s);
 		break;
 	case GW_PREP_CLEAR:
 	case GW_PREP_SET_OPTION: /* handled above */
