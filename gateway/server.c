@@ -999,6 +999,17 @@ static void stmt_prepared(struct gw_server *s, uint8_t *p, uint32_t len)
 		gw_sstmts_close_later(&s->stmts, ok.stmt_id);
 }
 
+/* The packet at pos of s->in (len bytes of payload) goes to the client as it comes,
+ * without being parsed: its sequence id lowered for the client (once), the bytes skipped
+ * from here on. */
+static void server_pass_packet(struct gw_server *s, size_t pos, uint32_t len)
+{
+	s->in.data[pos + 3] = (uint8_t)(s->in.data[pos + 3] - s->seq_delta);
+	s->last_seq = s->in.data[pos + 3];
+	s->continued = len == WIRE_MAX_PAYLOAD;
+	s->skip = WIRE_HDR_LEN + (size_t)len;
+}
+
 /*
  * Parse response packets in s->in, feeding the tracker, and forward everything parsed
  * to the client. Rows may be passed on before they have arrived whole (skip), so a huge
@@ -1050,11 +1061,7 @@ static void server_stream(struct gw_server *s)
 			len = wire_u24(d + pos);
 			if (s->continued) {
 				/* The tail of a packet of 16 MiB or more: pass it on. */
-				s->in.data[pos + 3] =
-				    (uint8_t)(d[pos + 3] - s->seq_delta); /* once */
-				s->last_seq = d[pos + 3];
-				s->continued = len == WIRE_MAX_PAYLOAD;
-				s->skip = WIRE_HDR_LEN + (size_t)len;
+				server_pass_packet(s, pos, len);
 				continue;
 			}
 			if (avail >= WIRE_HDR_LEN + (size_t)len) {
@@ -1105,11 +1112,7 @@ static void server_stream(struct gw_server *s)
 			}
 			if (avail > WIRE_HDR_LEN && len >= 1024 &&
 			    wire_resp_can_stream(&s->resp, d[pos + WIRE_HDR_LEN], len)) {
-				s->in.data[pos + 3] =
-				    (uint8_t)(d[pos + 3] - s->seq_delta); /* once */
-				s->last_seq = d[pos + 3];
-				s->continued = len == WIRE_MAX_PAYLOAD;
-				s->skip = WIRE_HDR_LEN + (size_t)len;
+				server_pass_packet(s, pos, len);
 				continue;
 			}
 			/* A small packet not whole yet: make room for all of it, below. */
