@@ -129,13 +129,17 @@ bool gw_accounts_load(struct store *st, char *err, size_t errlen)
 			gw.reserved += a->limits.reservation;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (fresh[i]) {
+		if (fresh[i])
 			qos_account_release(gw.qos, fresh[i]->qa);
+	}
+	pthread_mutex_unlock(&gw.sched_lock);
+	/* The objects made for accounts that were there already, freed outside the lock. */
+	for (size_t i = 0; i < n; i++) {
+		if (fresh[i]) {
 			free(fresh[i]->ts);
 			free(fresh[i]);
 		}
 	}
-	pthread_mutex_unlock(&gw.sched_lock);
 	free(fresh);
 	free(list);
 	return true;
@@ -174,8 +178,8 @@ bool gw_backend_apply(struct store *st, char *err, size_t errlen)
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	size_t n = 0;
-	uint32_t pool;
-	bool moved, more = false;
+	uint32_t pool, old_pool, old_max_active = 0;
+	bool moved, more = false, pool_changed = false, max_active_changed = false;
 
 	if (!store_backend_list(st, &list, &n, err, errlen))
 		return false;
@@ -208,20 +212,25 @@ bool gw_backend_apply(struct store *st, char *err, size_t errlen)
 	gw.cfg.backend_port = b->port;
 	gw.backend_sa = sa;
 	gw.backend_salen = salen;
+	old_pool = gw.cfg.pool_size;
 	if (pool != gw.cfg.pool_size) {
-		gw_log_info("backend %s: pool size %u -> %u", b->name, gw.cfg.pool_size, pool);
 		gw.cfg.pool_size = pool;
 		if (gw.qos)
 			qos_set_slots(gw.qos, pool);
-		more = true;
+		more = pool_changed = true;
 	}
 	if (b->max_active != gw.cfg.max_active) {
-		gw_log_info("backend %s: max_active %u -> %u%s", b->name, gw.cfg.max_active,
-		            b->max_active, b->max_active ? "" : " (off: the pool size)");
+		old_max_active = gw.cfg.max_active;
 		gw.cfg.max_active = b->max_active;
-		more = true;
+		more = max_active_changed = true;
 	}
 	pthread_mutex_unlock(&gw.sched_lock);
+	/* (logged outside the lock) */
+	if (pool_changed)
+		gw_log_info("backend %s: pool size %u -> %u", b->name, old_pool, pool);
+	if (max_active_changed)
+		gw_log_info("backend %s: max_active %u -> %u%s", b->name, old_max_active,
+		            b->max_active, b->max_active ? "" : " (off: the pool size)");
 	if (more && gw.qos)
 		gw_sched_kick(); /* queued work may fit now */
 	if (moved)
@@ -325,30 +334,71 @@ bool gw_stats_collect(void *ud, struct adm_stats *out)
 	uint64_t now = gw_now_ns(), sec = now / 1000000000u;
 	uint64_t all_backend = 0;
 	size_t n = 0, i = 0;
+	const struct gw_account **accts;
+	char host[sizeof(gw.cfg.backend_host)];
+	uint16_t port;
 
 	(void)ud;
 	memset(out, 0, sizeof(*out));
+	/* Under the scheduler lock only copies: allocated before it, summed after it (the
+	 * per-thread blocks are atomics, and accounts live for ever). */
 	pthread_mutex_lock(&gw.sched_lock);
 	for (struct gw_account *a = gw.accounts; a; a = a->next)
 		n += !a->dead;
+	pthread_mutex_unlock(&gw.sched_lock);
 	out->accounts = calloc(n ? n : 1, sizeof(*out->accounts));
 	out->backends = calloc(1, sizeof(*out->backends));
-	if (!out->accounts || !out->backends) {
-		pthread_mutex_unlock(&gw.sched_lock);
+	accts = calloc(n ? n : 1, sizeof(*accts));
+	if (!out->accounts || !out->backends || !accts) {
+		free(accts);
 		adm_stats_free(out);
 		return false;
 	}
-	for (struct gw_account *a = gw.accounts; a; a = a->next) {
+	pthread_mutex_lock(&gw.sched_lock);
+	for (struct gw_account *a = gw.accounts; a && i < n; a = a->next) {
 		struct adm_account_stats *o;
 		struct qos_account_stats qs;
-		uint64_t hist[GW_HIST_BUCKETS] = { 0 }, hist_all[GW_HIST_BUCKETS] = { 0 };
-		uint64_t q = 0, bns = 0, lat_ns = 0;
 
 		if (a->dead)
 			continue;
+		accts[i] = a;
 		o = &out->accounts[i++];
 		gw_strlcpy(o->name, a->name, sizeof(o->name));
 		qos_account_get_stats(a->qa, &qs);
+		o->rejected_total = a->rejected_total;
+		o->rejected_queue_full = a->rejected[GW_REJECT_QUEUE_FULL];
+		o->rejected_queue_timeout = a->rejected[GW_REJECT_QUEUE_TIMEOUT];
+		o->rejected_max_connections = a->rejected[GW_REJECT_MAX_CONNECTIONS];
+		o->rejected_max_pinned = a->rejected[GW_REJECT_MAX_PINNED];
+		o->connections = a->connections;
+		o->active = qs.running + a->unqueued_active;
+		o->queued = qs.queued;
+		o->pinned = a->pinned;
+	}
+	n = i; /* (accounts that appeared meanwhile show next time) */
+	gw_strlcpy(out->backends[0].name, gw.cfg.backend_name, sizeof(out->backends[0].name));
+	gw_strlcpy(host, gw.cfg.backend_host, sizeof(host));
+	port = gw.cfg.backend_port;
+	out->backends[0].pool_size = gw.cfg.pool_size;
+	out->backends[0].max_active = gw_active_cap_locked();
+	out->backends[0].connected = gw.nlive;
+	out->backends[0].busy = gw.nlive - gw.nidle - gw.nheld;
+	out->backends[0].connect_failures_total = gw.connect_failures;
+	out->backends[0].held_hits_total = gw.held_hits;
+	out->backends[0].spare_runs_total = gw.spare_runs;
+	gw_strlcpy(out->backends[0].last_error, gw.backend_error,
+	           sizeof(out->backends[0].last_error));
+	pthread_mutex_unlock(&gw.sched_lock);
+	snprintf(out->backends[0].addr, sizeof(out->backends[0].addr), "%s:%u", host, port);
+	out->backends[0].account_switches_total =
+	    __atomic_load_n(&gw.account_switches, __ATOMIC_RELAXED);
+	out->n_backends = 1;
+	for (i = 0; i < n; i++) {
+		struct adm_account_stats *o = &out->accounts[i];
+		const struct gw_account *a = accts[i];
+		uint64_t hist[GW_HIST_BUCKETS] = { 0 }, hist_all[GW_HIST_BUCKETS] = { 0 };
+		uint64_t q = 0, bns = 0, lat_ns = 0;
+
 		for (uint32_t t = 0; t < gw.cfg.threads; t++) {
 			const struct gw_account_tstats *ts = &a->ts[t];
 
@@ -370,11 +420,6 @@ bool gw_stats_collect(void *ud, struct adm_stats *out)
 					hist[b] += LD(w->hist[b]);
 			}
 		}
-		o->rejected_total = a->rejected_total;
-		o->rejected_queue_full = a->rejected[GW_REJECT_QUEUE_FULL];
-		o->rejected_queue_timeout = a->rejected[GW_REJECT_QUEUE_TIMEOUT];
-		o->rejected_max_connections = a->rejected[GW_REJECT_MAX_CONNECTIONS];
-		o->rejected_max_pinned = a->rejected[GW_REJECT_MAX_PINNED];
 		/* Bucket b holds [2^(b-1), 2^b) us; bound k is 2^(2k+6) us. */
 		for (unsigned k = 0, b = 0; k < ADM_LATENCY_BUCKETS; k++) {
 			uint64_t cum = k ? o->latency_le[k - 1] : 0;
@@ -385,10 +430,6 @@ bool gw_stats_collect(void *ud, struct adm_stats *out)
 		}
 		o->latency_count = o->queries_total;
 		o->latency_sum_s = (double)lat_ns / 1e9;
-		o->connections = a->connections;
-		o->active = qs.running + a->unqueued_active;
-		o->queued = qs.queued;
-		o->pinned = a->pinned;
 		o->qps = (double)q / (GW_STATS_WINDOW - 1);
 		o->p50_ms = hist_quantile(hist, q, 0.50);
 		o->p95_ms = hist_quantile(hist, q, 0.95);
@@ -396,26 +437,11 @@ bool gw_stats_collect(void *ud, struct adm_stats *out)
 		o->backend_time_share = (double)bns; /* normalized below */
 		all_backend += bns;
 	}
-	out->n_accounts = i;
-	for (size_t k = 0; k < i; k++)
+	out->n_accounts = n;
+	for (size_t k = 0; k < n; k++)
 		out->accounts[k].backend_time_share =
 		    all_backend ? out->accounts[k].backend_time_share / (double)all_backend : 0;
-	gw_strlcpy(out->backends[0].name, gw.cfg.backend_name, sizeof(out->backends[0].name));
-	snprintf(out->backends[0].addr, sizeof(out->backends[0].addr), "%s:%u", gw.cfg.backend_host,
-	         gw.cfg.backend_port);
-	out->backends[0].pool_size = gw.cfg.pool_size;
-	out->backends[0].max_active = gw_active_cap_locked();
-	out->backends[0].connected = gw.nlive;
-	out->backends[0].busy = gw.nlive - gw.nidle - gw.nheld;
-	out->backends[0].connect_failures_total = gw.connect_failures;
-	out->backends[0].account_switches_total =
-	    __atomic_load_n(&gw.account_switches, __ATOMIC_RELAXED);
-	out->backends[0].held_hits_total = gw.held_hits;
-	out->backends[0].spare_runs_total = gw.spare_runs;
-	gw_strlcpy(out->backends[0].last_error, gw.backend_error,
-	           sizeof(out->backends[0].last_error));
-	out->n_backends = 1;
-	pthread_mutex_unlock(&gw.sched_lock);
+	free(accts);
 	out->clients = atomic_load(&gw.clients_now);
 	out->uptime_s = (now - gw.started_ns) / 1000000000u;
 	return true;
