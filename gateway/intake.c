@@ -17,6 +17,58 @@
 #include "proto/sqlscan.h"
 #include "proto/util.h"
 
+/* ---- what a session carries from connection to connection (uvars.h) ---- */
+
+/* A new session (COM_CHANGE_USER, COM_RESET_CONNECTION): no user variables, and
+ * LAST_INSERT_ID() is 0 again. */
+void client_forget_carried(struct gw_client *c)
+{
+	gw_vars_clear(&c->uvars);
+	if (c->uv_dirty)
+		c->uv_dirty->n = 0;
+	c->last_insert_id = 0;
+	c->lid_dirty = false;
+}
+
+/* What a statement's scan means for what c carries from connection to connection: the
+ * user variables it may assign are read back when it ends (uvars.h); one that names
+ * LAST_INSERT_ID makes the value exact from then on. Returns flags, with SQL_UVAR_PIN when
+ * the variables are more than a capture takes. */
+unsigned client_note_carried(struct gw_client *c, unsigned flags, const struct sql_uvars *names)
+{
+	if (flags & SQL_LAST_INSERT_ID)
+		c->lid_used = true;
+	if (flags & SQL_LID_SET)
+		c->lid_dirty = true;
+	if (!(flags & SQL_UVAR_WRITE) || !names)
+		return flags;
+	if (!c->uv_dirty && !(c->uv_dirty = calloc(1, sizeof(*c->uv_dirty))))
+		return flags | SQL_UVAR_PIN;
+	for (uint32_t i = 0; i < names->n; i++) {
+		struct sql_uvars *d = c->uv_dirty;
+		uint32_t j = 0;
+
+		while (j < d->n && strcmp(d->name[j], names->name[i]) != 0)
+			j++;
+		if (j < d->n)
+			continue;
+		if (d->n == SQL_UVARS_MAX)
+			return flags | SQL_UVAR_PIN;
+		memcpy(d->name[d->n++], names->name[i], sizeof(names->name[i]));
+	}
+	return flags;
+}
+
+/* The scan of a COM_QUERY's text, noted (client_note_carried). */
+unsigned client_scan_query(struct gw_client *c, const uint8_t *q, size_t n)
+{
+	struct sql_uvars names;
+
+	return client_note_carried(
+	    c, sql_scan_vars(q, n, (c->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0, &names),
+	    &names);
+}
+
 /* ---- commands ---- */
 
 /*

@@ -29,12 +29,21 @@ void server_attach(struct gw_server *s, struct gw_worker *w);
 bool server_send_wbuf(struct gw_server *s, struct wire_buf *b);
 /* One step of the sync write was answered: on to the next, or back to server_prepare(). */
 void server_prep_answered(struct gw_server *s, struct gw_client *c);
+/* "what: <the backend's message>" of an ERR payload, or "what" alone, into buf. */
+void server_err_reason(const uint8_t *p, size_t len, const char *what, char *buf, size_t n);
+
+/* ---- stream.c ---- */
+/* Pass on what s->in holds of the running command's answer, to its end. */
+void server_stream(struct gw_server *s);
 
 /* ---- sync.c ---- */
 /* Bring s in line with c, or send c's command when it already is. */
 void server_prepare(struct gw_server *s, struct gw_client *c);
 /* The statements s's cache let go, closed on the backend (COM_STMT_CLOSE: no answer). */
 void stmt_build_closes(struct gw_server *s, struct wire_buf *b);
+/* Whole packets of a capture's answer (CAPTURE state); at its end the client's command
+ * ends. */
+void server_capture_read(struct gw_server *s);
 /* A packet of the answer to a statement's prepare (GW_PREP_STMT, _STMT_DB). */
 void stmt_answer(struct gw_server *s, struct gw_client *c, enum gw_prep_step step, const uint8_t *p,
                  uint32_t len);

@@ -5,7 +5,8 @@
  * LAST_INSERT_ID(), session tracking), a DO that empties the diagnostics area,
  * COM_INIT_DB, and the client's prepared statement prepared again where it is not yet
  * (docs/pooling.md). The answers are read by server.c, which comes back to
- * server_prepare() when they are all in.
+ * server_prepare() when they are all in. And the one statement sluice sends after a
+ * client's: the capture that reads back what it left (uvars.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,4 +285,78 @@ void gw_server_run(struct gw_server *s, struct gw_client *c)
 	}
 	server_attach(s, c->worker);
 	server_prepare(s, c);
+}
+
+/* ---- capture: reading back user variables and LAST_INSERT_ID() (uvars.h) ---- */
+
+bool gw_server_capture(struct gw_server *s, struct gw_client *c)
+{
+	struct wire_buf b;
+	/* LAST_INSERT_ID() once the session has used it in SQL (or always, with
+	 * --exact-last-insert-id): until then the OK packets' insert ids stand for it, which
+	 * differ only after an insert with an explicit id (docs/pooling.md). */
+	bool lid = c->lid_dirty && (c->lid_used || gw.cfg.exact_lid);
+	bool names = c->uv_dirty && c->uv_dirty->n > 0;
+
+	if ((!lid && !names) || gw.cfg.no_replay)
+		return false;
+	wire_buf_init(&b);
+	/* With the variables a statement assigned, the names of the others that have a
+	 * value: the connection had the session's variables alone (the rest NULL) when the
+	 * statement began, so any other was set by a stored function it called. Not after
+	 * warnings or an error: the list reads a table, which would empty the diagnostics
+	 * area the session may read. */
+	if (!gw_capture_begin(&s->cap, &b, lid, c->uv_dirty, (s->caps & CLIENT_DEPRECATE_EOF) != 0,
+	                      names && !c->diag_want ? &c->uvars : NULL)) {
+		wire_buf_free(&b);
+		return false;
+	}
+	server_set_state(s, GW_SV_CAPTURE);
+	gw_server_pause(s, false); /* the answer is sluice's, whatever the client reads */
+	/* Before the send: a send that fails closes s, and gw_client_server_lost() must
+	 * know that the command's answer is out already. */
+	c->settled = true;
+	server_send_wbuf(s, &b);
+	return true;
+}
+
+/* Whole packets of the capture's answer; at its end the client's command ends. */
+void server_capture_read(struct gw_server *s)
+{
+	while (server_state(s) == GW_SV_CAPTURE) {
+		const uint8_t *h = s->in.data + s->in.start;
+		size_t avail = gw_buf_len(&s->in);
+		struct gw_client *c = s->client;
+		enum gw_capture_step step;
+		uint32_t len;
+
+		if (avail < WIRE_HDR_LEN || avail < WIRE_HDR_LEN + (size_t)wire_u24(h))
+			return;
+		len = wire_u24(h);
+		s->in.start += WIRE_HDR_LEN + len;
+		if (s->in.start == s->in.end)
+			s->in.start = s->in.end = 0;
+		step = gw_capture_feed(&s->cap, h + WIRE_HDR_LEN, len, &c->uvars);
+		if (step == GW_CAP_MORE)
+			continue;
+		if (step == GW_CAP_BAD || !gw_vars_copy(&s->uvars, &c->uvars)) {
+			server_close(s, step == GW_CAP_BAD ? "unexpected answer to the capture of "
+			                                     "user variables"
+			                                   : "out of memory");
+			return;
+		}
+		if (s->cap.lid && step == GW_CAP_OK) {
+			c->last_insert_id = s->cap.lid_value;
+			c->lid_dirty = false;
+		}
+		if (c->uv_dirty)
+			c->uv_dirty->n = 0;
+		/* What cannot be written as a literal stays where it is: the session
+		 * keeps this connection, as it would have before captures. */
+		if (step == GW_CAP_FAIL)
+			c->settle_pin = true;
+		server_set_state(s, GW_SV_ACTIVE);
+		gw_client_response_done(c, s);
+		return;
+	}
 }
