@@ -239,4 +239,3 @@ void gw_client_sweep(struct gw_worker *w, uint64_t now)
 		}
 	}
 }
-

@@ -427,4 +427,3 @@ void server_stream(struct gw_server *s)
 		return;
 	}
 }
-
