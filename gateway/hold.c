@@ -127,6 +127,8 @@ bool client_expects_hold(const struct gw_client *c, uint8_t cmd)
 	case COM_STMT_EXECUTE:
 	case COM_STMT_BULK_EXECUTE:
 		return c->pin_pending || (c->sql_flags & (SQL_PINS | SQL_TRANS)) || !autocommit;
+	case COM_STMT_PREPARE:
+		return (c->sql_flags & SQL_ROW_COUNT) != 0;
 	case COM_STMT_SEND_LONG_DATA:
 	case COM_SET_OPTION:
 		return true;
@@ -227,7 +229,8 @@ void gw_client_sweep(struct gw_worker *w, uint64_t now)
 		} else if (c->state == GW_CL_IDLE && c->diag_kept &&
 		           now - c->idle_since_ns > (uint64_t)gw.cfg.diag_keep_ms * 1000000u) {
 			client_diag_release(c); /* no SHOW WARNINGS came: its warnings go */
-		} else if (c->state == GW_CL_IDLE && c->server && client_hold_expired(c, now)) {
+		} else if (c->state == GW_CL_IDLE && c->server && !c->diag_kept &&
+		           client_hold_expired(c, now)) {
 			gw_log_info("C-%llu %s: held its backend connection for %u ms without a "
 			            "statement (pinned_idle_timeout_ms): connection given back, "
 			            "session ended",

@@ -266,6 +266,8 @@ void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t
 		client_consume(c, WIRE_HDR_LEN + len);
 		return;
 	case COM_RESET_CONNECTION:
+		if (c->diag_kept)
+			client_diag_release(c); /* nothing of the session is on it */
 		if (!c->server) {
 			client_consume(c, WIRE_HDR_LEN + len);
 			c->status = SERVER_STATUS_AUTOCOMMIT;
@@ -307,11 +309,17 @@ void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t
 		break;
 	case COM_STMT_PREPARE:
 		if (!resumed) {
+			struct sql_uvars names;
+			bool nbs = (c->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0;
+
 			c->nsubs = 0;
-			c->sql_flags = len < WIRE_MAX_PAYLOAD ? sql_scan(p + 1, len - 1) : 0;
+			c->sql_flags =
+			    len < WIRE_MAX_PAYLOAD ? sql_scan_vars(p + 1, len - 1, nbs, &names) : 0;
 			if (c->sql_flags & SQL_CONNECTION_ID)
 				client_subst(c, (uint8_t *)p + 1, len - 1, /* prepare= */ true);
-			c->sql_flags = 0;
+			/* One that reads ROW_COUNT() pins its session (route.c): its prepare
+			 * holds, within the account's max_pinned (client_expects_hold). */
+			c->sql_flags &= SQL_ROW_COUNT;
 		}
 		if (!client_stmt_prepare_begin(c, p, len))
 			return; /* answered here */
@@ -357,6 +365,7 @@ void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t
 		return;
 	}
 	}
+	c->diag_stay = false; /* (a command that failed before its answer left it set) */
 	if (c->diag_kept) {
 		/* Its server was kept for this: a statement that reads the diagnostics area
 		 * runs there, and so does one that cannot use a table (SELECT 1, SET, DO),

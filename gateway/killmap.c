@@ -167,8 +167,12 @@ enum gw_kill_result gw_kill_prepare(struct gw_client *c, uint32_t id, uint32_t *
 	for (uint32_t i = 0; i < gw.pool_hwm; i++) {
 		struct gw_server *s = &gw.servers[i];
 
+		/* Its statement, while one runs: a session idle on a connection it holds (a
+		 * transaction, kept diagnostics) has none, and a KILL QUERY then stops
+		 * nothing, as in MariaDB (the one it sends next must not be stopped). */
 		if (gw_server_state(s) == GW_SV_ACTIVE && (const void *)s->client == key &&
-		    (const void *)s->client != (const void *)c) {
+		    (const void *)s->client != (const void *)c &&
+		    __atomic_load_n(&s->busy, __ATOMIC_ACQUIRE)) {
 			s->kill_hold = true;
 			*backend_tid = s->backend_conn_id;
 			res = GW_KILL_BACKEND;

@@ -119,6 +119,8 @@ bool client_stmt_intake(struct gw_client *c, const uint8_t *p, uint32_t len, boo
 		client_send_err(c, 1, 1243, "HY000", msg);
 		return false;
 	}
+	if (p[0] == COM_STMT_RESET && c->diag_kept)
+		client_diag_release(c); /* nothing of the session is on it */
 	if (p[0] == COM_STMT_RESET && !c->server) {
 		client_consume(c, WIRE_HDR_LEN + len);
 		client_send_ok(c, 1);
@@ -199,7 +201,10 @@ void gw_client_stmt_prepared(struct gw_client *c, struct gw_server *s, uint8_t *
 		gw_stmts_remove(&c->stmts, st->id);
 		st = NULL;
 	} else {
-		unsigned f = sql_scan((const uint8_t *)c->prep_sql, c->prep_sql_len);
+		struct sql_uvars names;
+		unsigned f =
+		    sql_scan_vars((const uint8_t *)c->prep_sql, c->prep_sql_len,
+		                  (c->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0, &names);
 
 		/* A prepared statement that assigns user variables keeps its session where
 		 * it ran: its names are not captured (one that reads them gets them). */
@@ -211,7 +216,7 @@ void gw_client_stmt_prepared(struct gw_client *c, struct gw_server *s, uint8_t *
 		if (f & SQL_ROW_COUNT)
 			c->pin_pending = true;
 		st->sql_flags = f & (SQL_PINS | SQL_TRANS | SQL_USER_VAR | SQL_LAST_INSERT_ID |
-		                     SQL_LID_SET | SQL_KILL);
+		                     SQL_LID_SET | SQL_KILL | SQL_UVAR_LIST | SQL_DIAG);
 		st->reads_status = sql_reads_status((const uint8_t *)c->prep_sql, c->prep_sql_len);
 	}
 	/* Without a record (out of memory, or GW_STMTS_MAX open) the client gets an id it

@@ -196,7 +196,7 @@ void stmt_answer(struct gw_server *s, struct gw_client *c, enum gw_prep_step ste
 static bool server_uvars_listed_foreign(const struct gw_server *s, const struct gw_client *c)
 {
 	return (c->sql_flags & SQL_UVAR_LIST) && !gw.cfg.no_replay && !c->pinned && !c->in_trans &&
-	       !c->holds && (s->uvars_foreign || !gw_vars_names_within(&s->uvars, &c->uvars));
+	       !c->diag_stay && (s->uvars_foreign || !gw_vars_names_within(&s->uvars, &c->uvars));
 }
 
 /*
@@ -242,8 +242,8 @@ void server_prepare(struct gw_server *s, struct gw_client *c)
 		 * session's own, which had nothing worth keeping. An empty one, as after a
 		 * statement without warnings; once (server_prepare comes back here when the
 		 * steps are answered). */
-		bool clear = (c->sql_flags & SQL_DIAG) && !c->pinned && !c->in_trans && !c->holds &&
-		             !c->diag_cleared && !gw.cfg.no_replay;
+		bool clear = (c->sql_flags & SQL_DIAG) && !c->pinned && !c->in_trans &&
+		             !c->diag_stay && !c->diag_cleared && !gw.cfg.no_replay;
 
 		c->diag_cleared = c->diag_cleared || clear;
 		prep_build_rest(s, c, clear, &b);
@@ -289,6 +289,20 @@ void gw_server_run(struct gw_server *s, struct gw_client *c)
 
 /* ---- capture: reading back user variables and LAST_INSERT_ID() (uvars.h) ---- */
 
+/* Does ask name every variable in have? */
+static bool ask_covers(const struct sql_uvars *ask, const struct gw_vars *have)
+{
+	for (uint32_t i = 0; i < have->n; i++) {
+		uint32_t j = 0;
+
+		while (j < ask->n && strcmp(ask->name[j], have->v[i].name) != 0)
+			j++;
+		if (j == ask->n)
+			return false;
+	}
+	return true;
+}
+
 bool gw_server_capture(struct gw_server *s, struct gw_client *c)
 {
 	struct wire_buf b;
@@ -297,17 +311,44 @@ bool gw_server_capture(struct gw_server *s, struct gw_client *c)
 	 * differ only after an insert with an explicit id (docs/pooling.md). */
 	bool lid = c->lid_dirty && (c->lid_used || gw.cfg.exact_lid);
 	bool names = c->uv_dirty && c->uv_dirty->n > 0;
+	bool list = names && gw.cfg.backend_mariadb;
+	struct sql_uvars ask;
 
 	if ((!lid && !names) || gw.cfg.no_replay)
 		return false;
+	/*
+	 * With the variables a statement assigned, every other the session has, and the
+	 * names of all that have a value: the connection had the session's variables alone
+	 * (the rest NULL) when the statement began, so a value changed or a name that is
+	 * not the session's was set by what it called (a stored function, a trigger).
+	 * MariaDB's information_schema.USER_VARIABLES lists them (MySQL has no such table).
+	 * After warnings or an error the list would empty the diagnostics area the session
+	 * may read (it reads a table), and more than SQL_UVARS_MAX variables are more than
+	 * one capture asks: then the session keeps its connection instead.
+	 */
+	if (list) {
+		ask = *c->uv_dirty;
+		for (uint32_t i = 0; i < c->uvars.n && !c->diag_want; i++) {
+			uint32_t j = 0;
+
+			while (j < ask.n && strcmp(ask.name[j], c->uvars.v[i].name) != 0)
+				j++;
+			if (j < ask.n)
+				continue;
+			if (ask.n == SQL_UVARS_MAX ||
+			    strlen(c->uvars.v[i].name) > SQL_UVAR_NAME_MAX)
+				break;
+			memcpy(ask.name[ask.n++], c->uvars.v[i].name,
+			       strlen(c->uvars.v[i].name) + 1);
+		}
+		if (c->diag_want || !ask_covers(&ask, &c->uvars)) {
+			c->settle_pin = true;
+			return false;
+		}
+	}
 	wire_buf_init(&b);
-	/* With the variables a statement assigned, the names of the others that have a
-	 * value: the connection had the session's variables alone (the rest NULL) when the
-	 * statement began, so any other was set by a stored function it called. Not after
-	 * warnings or an error: the list reads a table, which would empty the diagnostics
-	 * area the session may read. */
-	if (!gw_capture_begin(&s->cap, &b, lid, c->uv_dirty, (s->caps & CLIENT_DEPRECATE_EOF) != 0,
-	                      names && !c->diag_want ? &c->uvars : NULL)) {
+	if (!gw_capture_begin(&s->cap, &b, lid, list ? &ask : c->uv_dirty,
+	                      (s->caps & CLIENT_DEPRECATE_EOF) != 0, list ? &c->uvars : NULL)) {
 		wire_buf_free(&b);
 		return false;
 	}

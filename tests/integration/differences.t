@@ -116,7 +116,8 @@ lib.root_sql("CREATE TRIGGER %s.tr_set BEFORE INSERT ON %s.tr FOR EACH ROW SET @
 
 def unnamed_vars(connect, stmt):
     c = connect()
-    q(c, stmt)
+    for part in stmt.split("; "):
+        q(c, part)
     churn = connect()  # another session of the account, on the connection c used
     q(churn, "SET @fv = 'churn', @other = 'churn', @trg = 'churn'")
     churn.close()
@@ -127,7 +128,11 @@ def unnamed_vars(connect, stmt):
 
 for n, stmt in enumerate(("SELECT set_fv()", "SELECT set_fv(), @other := 1",
                           "INSERT INTO tr VALUES (%d, 1)",
-                          "INSERT INTO tr VALUES (%d, 1), (%d, @other := 5)")):
+                          "INSERT INTO tr VALUES (%d, 1), (%d, @other := 5)",
+                          # the session has @fv already; the function changes it
+                          "SET @fv = 1; SELECT @other := set_fv()",
+                          # with a warning: the capture cannot list the others then
+                          "SELECT set_fv(), @other := 'abc' + 1")):
     lib.root_sql("DELETE FROM %s.tr" % SCHEMA)
     ids = tuple(range(10 * n + 1, 10 * n + 1 + stmt.count("%d")))
     want = unnamed_vars(direct, stmt % ids)
@@ -136,6 +141,27 @@ for n, stmt in enumerate(("SELECT set_fv()", "SELECT set_fv(), @other := 1",
     is_(got, want, "the variables %s set are there after the connection served another "
         "session" % stmt.replace("%d", "N"))
 
+
+
+def function_var_leak(connect):
+    """A variable a stored function set, beside a warning, is not another session's to
+    read once the connection has gone back to the pool (after --diag-keep-ms)."""
+    c = connect()
+    q(c, "SELECT set_fv(), @other := 'abc' + 1")
+    time.sleep(0.8)
+    b = connect()
+    rows, _ = q(b, "SELECT @fv")
+    b.close()
+    c.close()
+    return rows
+
+
+s1v = lib.start_sluice([A], pool_size=1, extra_args=["--reserve-pool", "0"])
+want = function_var_leak(direct)
+got = function_var_leak(lambda **kw: s1v.connect(A, **kw))
+is_(got, want, "a variable a function set beside a warning does not reach the next session "
+    "on the connection")
+lib.finish(s1v)
 lib.finish(s2)
 
 
@@ -231,6 +257,23 @@ def first_show_warnings(connect):
 
 want, got = both(first_show_warnings)
 is_(got, want, "a session's first SHOW WARNINGS shows no other session's warning")
+
+
+def first_show_warnings_ac0(connect):
+    """The same for a session with autocommit off (Python's DB-API default), whose
+    statements reserve room to hold a connection before they run."""
+    a = connect()
+    q(a, "SELECT 'abc' + 1")
+    b = connect(autocommit=False)
+    rows, _ = q(b, "SHOW WARNINGS")
+    b.rollback()
+    b.close()
+    a.close()
+    return rows
+
+
+want, got = both(first_show_warnings_ac0)
+is_(got, want, "... also with autocommit off")
 
 
 def diag_forms(connect):
