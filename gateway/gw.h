@@ -273,6 +273,10 @@ struct gw_server {
 	uint32_t caps_class;        /* client capability bits it was opened with */
 	struct gw_vars vars;        /* session variables set on it now */
 	struct gw_vars uvars;       /* user variables set on it, as far as sluice knows */
+	uint64_t uvars_unlisted;    /* the client whose variables were read back without the
+	                             * list of the rest (after warnings): what a function of
+	                             * its set may be on it, so another gets a fresh session
+	                             * first (sync.c) */
 	bool uvars_foreign;         /* names of user variables another session set (NULL now)
 	                             * may be on it: information_schema.USER_VARIABLES would
 	                             * list them */

@@ -59,6 +59,7 @@ void gw_server_session_reset(struct gw_server *s)
 	gw_vars_clear(&s->vars);
 	gw_vars_clear(&s->uvars);
 	s->uvars_foreign = false;
+	s->uvars_unlisted = 0;
 	s->lid_client = 0;
 	gw_sstmts_clear(&s->stmts);
 }

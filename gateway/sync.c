@@ -200,6 +200,17 @@ static bool server_uvars_listed_foreign(const struct gw_server *s, const struct 
 }
 
 /*
+ * Might s hold user variables a stored function of another session set, unknown to
+ * sluice (a capture that could not list them: gw_server_capture)? Then c gets a fresh
+ * session on it first.
+ */
+static bool server_uvars_unlisted(const struct gw_server *s, const struct gw_client *c)
+{
+	return s->uvars_unlisted && s->uvars_unlisted != c->id && !c->pinned && !c->in_trans &&
+	       !c->diag_stay;
+}
+
+/*
  * Bring s in line with c, or send c's command when it already is. The steps go out in
  * one write and the backend answers them in order, so that bringing a connection over
  * costs one round trip, not one per step. A COM_CHANGE_USER goes alone: MariaDB answers
@@ -219,7 +230,8 @@ void server_prepare(struct gw_server *s, struct gw_client *c)
 	 * account's password changed since, issue 11) is switched like one of another
 	 * account: the client's statements run only where its own credentials got in. */
 	if (s->account != c->account || s->cred_gen != c->cred.gen || s->charset != c->charset ||
-	    (!c->db[0] && s->db[0]) || server_uvars_listed_foreign(s, c)) {
+	    (!c->db[0] && s->db[0]) || server_uvars_listed_foreign(s, c) ||
+	    server_uvars_unlisted(s, c)) {
 		struct wire_change_user cu;
 
 		memset(&cu, 0, sizeof(cu));
@@ -311,24 +323,27 @@ bool gw_server_capture(struct gw_server *s, struct gw_client *c)
 	 * differ only after an insert with an explicit id (docs/pooling.md). */
 	bool lid = c->lid_dirty && (c->lid_used || gw.cfg.exact_lid);
 	bool names = c->uv_dirty && c->uv_dirty->n > 0;
-	bool list = names && gw.cfg.backend_mariadb;
+	bool mariadb = names && gw.cfg.backend_mariadb;
+	bool list = mariadb && !c->diag_want;
 	struct sql_uvars ask;
+	const struct sql_uvars *asked = c->uv_dirty;
 
 	if ((!lid && !names) || gw.cfg.no_replay)
 		return false;
 	/*
-	 * With the variables a statement assigned, every other the session has, and the
-	 * names of all that have a value: the connection had the session's variables alone
-	 * (the rest NULL) when the statement began, so a value changed or a name that is
-	 * not the session's was set by what it called (a stored function, a trigger).
-	 * MariaDB's information_schema.USER_VARIABLES lists them (MySQL has no such table).
-	 * After warnings or an error the list would empty the diagnostics area the session
-	 * may read (it reads a table), and more than SQL_UVARS_MAX variables are more than
-	 * one capture asks: then the session keeps its connection instead.
+	 * With the variables a statement assigned, every other the session has (up to
+	 * SQL_UVARS_MAX in all), and the names of all that have a value: the connection had
+	 * the session's variables alone (the rest NULL) when the statement began, so a value
+	 * changed or a name that is not the session's was set by what it called (a stored
+	 * function, a trigger). MariaDB's information_schema.USER_VARIABLES lists them (MySQL
+	 * has no such table). After warnings or an error the list would empty the
+	 * diagnostics area the session may read (it reads a table): then what a function
+	 * left may stay on the connection unknown, and the next other session to use it gets
+	 * a fresh session first (server_prepare).
 	 */
-	if (list) {
+	if (mariadb) {
 		ask = *c->uv_dirty;
-		for (uint32_t i = 0; i < c->uvars.n && !c->diag_want; i++) {
+		for (uint32_t i = 0; i < c->uvars.n; i++) {
 			uint32_t j = 0;
 
 			while (j < ask.n && strcmp(ask.name[j], c->uvars.v[i].name) != 0)
@@ -341,14 +356,14 @@ bool gw_server_capture(struct gw_server *s, struct gw_client *c)
 			memcpy(ask.name[ask.n++], c->uvars.v[i].name,
 			       strlen(c->uvars.v[i].name) + 1);
 		}
-		if (c->diag_want || !ask_covers(&ask, &c->uvars)) {
-			c->settle_pin = true;
-			return false;
-		}
+		if (ask_covers(&ask, &c->uvars))
+			asked = &ask;
+		if (!list)
+			s->uvars_unlisted = c->id;
 	}
 	wire_buf_init(&b);
-	if (!gw_capture_begin(&s->cap, &b, lid, list ? &ask : c->uv_dirty,
-	                      (s->caps & CLIENT_DEPRECATE_EOF) != 0, list ? &c->uvars : NULL)) {
+	if (!gw_capture_begin(&s->cap, &b, lid, asked, (s->caps & CLIENT_DEPRECATE_EOF) != 0,
+	                      list ? &c->uvars : NULL)) {
 		wire_buf_free(&b);
 		return false;
 	}
