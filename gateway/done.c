@@ -183,6 +183,7 @@ static bool client_settle(struct gw_client *c, struct gw_server *s)
 	if (c->cmd != COM_STMT_SEND_LONG_DATA)
 		c->row_count = r->is_err || r->result_set ? -1 : (int64_t)r->affected_rows;
 	c->pin_pending = false;
+	c->kill_backend = false;
 	c->sql_flags = 0;
 	c->status_compress = false;
 	if (c->cmd == COM_STMT_SEND_LONG_DATA)

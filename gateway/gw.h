@@ -372,6 +372,8 @@ struct gw_client {
 	bool status_compress;      /* the running COM_QUERY of a compressed client asks for
 	                            * status variables: its Compression row says ON (issue 12) */
 	bool pin_pending;          /* pin when the running command succeeds */
+	bool kill_backend;         /* its running command is a KILL sent on as KILL QUERY
+	                            * <backend thread id> (subst_pkt) */
 	bool kill_subst;           /* the running execute is a prepared KILL, sent as the
 	                            * KILL QUERY <backend id> in subst_pkt */
 	bool resumed;              /* its command waited in HOLD_WAIT and goes on: what its

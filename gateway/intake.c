@@ -136,6 +136,7 @@ bool client_kill_id(struct gw_client *c, uint32_t id, bool query_only, uint32_t 
 		wire_put_bytes(&c->subst_pkt, sql, (size_t)n);
 		wire_packet_end(&c->subst_pkt, off);
 		c->sql_flags = 0;
+		c->kill_backend = true;
 		return true;
 	}
 	client_consume(c, WIRE_HDR_LEN + len);
@@ -233,6 +234,7 @@ void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t
 	c->resumed = false; /* (for this command only: not for one pipelined behind it) */
 	if (!resumed) {
 		c->kill_subst = false;
+		c->kill_backend = false;
 		wire_buf_reset(&c->subst_pkt); /* (a KILL's that never ran: expired, refused) */
 	}
 	if (c->ended && cmd != COM_QUIT) {

@@ -126,6 +126,31 @@ static void server_on_status_row(struct gw_server *s, const uint8_t *pkt, size_t
 }
 
 /*
+ * A KILL sent on as KILL QUERY <backend thread id> met no such thread (ERR 1094): the
+ * connection that ran the target's statement closed meanwhile (the session ended by the
+ * same KILL, its statement stopped), so what was asked is done: the client gets the OK
+ * MariaDB gives a KILL, not the backend's error about an id it never named. pkt..end is
+ * the whole ERR packet in s->in; the bytes before it are forwarded first.
+ */
+static void server_kill_gone(struct gw_server *s, const uint8_t *pkt, size_t end)
+{
+	struct gw_client *c = s->client;
+	size_t n = end - (size_t)(pkt - s->in.data) - WIRE_HDR_LEN;
+	uint16_t status = c->status ? c->status : SERVER_STATUS_AUTOCOMMIT;
+	struct wire_buf b;
+
+	wire_buf_init(&b);
+	wire_build_ok(&b, pkt[3], c->caps, 0, 0, status & ~SERVER_SESSION_STATE_CHANGED, 0);
+	if (!b.failed) {
+		gw_client_forward2(c, s->in.data + s->in.start,
+		                   (size_t)(pkt - s->in.data) - s->in.start, b.data, b.len);
+		s->in.start = (size_t)(pkt - s->in.data) + WIRE_HDR_LEN + n;
+		s->resp.is_err = false;
+	}
+	wire_buf_free(&b);
+}
+
+/*
  * An OK packet [pkt, end) went by in the response: learn the session state it reports
  * (variables, schema, "something else changed"), and rewrite it for a client that did
  * not ask for session tracking (the backend connection always does).
@@ -357,6 +382,10 @@ void server_stream(struct gw_server *s)
 				if (s->resp.ok_seen) {
 					s->resp.ok_seen = false;
 					server_on_ok(s, d + pkt, pos);
+				} else if (step == WIRE_STEP_DONE && s->resp.is_err &&
+				           s->resp.err_code == 1094 && s->client &&
+				           s->client->kill_backend) {
+					server_kill_gone(s, d + pkt, pos);
 				} else if (row && step == WIRE_STEP_MORE && s->client &&
 				           s->client->status_compress) {
 					server_on_status_row(s, d + pkt, pos);
