@@ -44,51 +44,67 @@ static struct gw_account *find_by_id_locked(int64_t id)
 	return NULL;
 }
 
+/* The first n of fresh[] (NULL entries skipped) and fresh itself. */
+static void accounts_free(struct gw_account **fresh, size_t n)
+{
+	for (size_t i = 0; fresh && i < n; i++) {
+		if (fresh[i]) {
+			qos_account_discard(fresh[i]->qa);
+			free(fresh[i]->ts);
+			free(fresh[i]);
+		}
+	}
+	free(fresh);
+}
+
+/* An account object for each of the n rows, made without the lock (qos's too). */
+static struct gw_account **accounts_alloc(const struct store_account *list, size_t n)
+{
+	struct gw_account **fresh = calloc(n ? n : 1, sizeof(*fresh));
+
+	for (size_t i = 0; fresh && i < n; i++) {
+		struct qos_limits l;
+
+		limits_from_store(&list[i], &l);
+		fresh[i] = calloc(1, sizeof(**fresh));
+		if (fresh[i]) {
+			fresh[i]->ts =
+			    calloc(gw.cfg.threads ? gw.cfg.threads : 1, sizeof(*fresh[i]->ts));
+			fresh[i]->qa = qos_account_alloc((uint64_t)list[i].id, &l);
+		}
+		if (!fresh[i] || !fresh[i]->ts || !fresh[i]->qa) {
+			accounts_free(fresh, i + 1);
+			return NULL;
+		}
+	}
+	return fresh;
+}
+
 bool gw_accounts_load(struct store *st, char *err, size_t errlen)
 {
 	struct store_account *list = NULL;
 	struct gw_account **fresh;
+	struct qos_room room = { 0 };
+	uint32_t need;
 	size_t n = 0;
 
 	if (!store_account_list(st, &list, &n, err, errlen))
 		return false;
-	/* Allocate outside the lock: one object for each account we may not have. */
-	fresh = calloc(n ? n : 1, sizeof(*fresh));
-	if (!fresh) {
+	/* Everything is allocated before the lock is taken: an object for each account we
+	 * may not have, and room in qos's heaps for all of them. Only this (admin) thread
+	 * adds accounts, so the room asked for is still enough under the lock. */
+	fresh = accounts_alloc(list, n);
+	pthread_mutex_lock(&gw.sched_lock);
+	need = qos_room_need(gw.qos, (uint32_t)n);
+	pthread_mutex_unlock(&gw.sched_lock);
+	if (!fresh || (need && !qos_room_alloc(&room, need))) {
+		accounts_free(fresh, n);
 		free(list);
 		snprintf(err, errlen, "out of memory");
 		return false;
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct qos_limits l;
-
-		fresh[i] = calloc(1, sizeof(**fresh));
-		limits_from_store(&list[i], &l);
-		if (fresh[i]) {
-			fresh[i]->ts =
-			    calloc(gw.cfg.threads ? gw.cfg.threads : 1, sizeof(*fresh[i]->ts));
-			pthread_mutex_lock(&gw.sched_lock);
-			fresh[i]->qa = qos_account_new(gw.qos, (uint64_t)list[i].id, &l);
-			pthread_mutex_unlock(&gw.sched_lock);
-		}
-		if (!fresh[i] || !fresh[i]->qa || !fresh[i]->ts) {
-			for (size_t k = 0; k <= i; k++) {
-				if (fresh[k] && fresh[k]->qa) {
-					pthread_mutex_lock(&gw.sched_lock);
-					qos_account_release(gw.qos, fresh[k]->qa);
-					pthread_mutex_unlock(&gw.sched_lock);
-				}
-				if (fresh[k])
-					free(fresh[k]->ts);
-				free(fresh[k]);
-			}
-			free(fresh);
-			free(list);
-			snprintf(err, errlen, "out of memory");
-			return false;
-		}
-	}
 	pthread_mutex_lock(&gw.sched_lock);
+	qos_room_swap(gw.qos, &room);
 	for (struct gw_account *a = gw.accounts; a; a = a->next)
 		a->dead = true;
 	for (size_t i = 0; i < n; i++) {
@@ -96,6 +112,8 @@ bool gw_accounts_load(struct store *st, char *err, size_t errlen)
 		struct gw_account *a = find_by_id_locked(sa->id);
 
 		if (!a) {
+			if (!qos_account_add(gw.qos, fresh[i]->qa))
+				continue; /* cannot happen: the room was made above */
 			a = fresh[i];
 			fresh[i] = NULL;
 			a->id = sa->id;
@@ -128,19 +146,10 @@ bool gw_accounts_load(struct store *st, char *err, size_t errlen)
 		if (!a->dead)
 			gw.reserved += a->limits.reservation;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (fresh[i])
-			qos_account_release(gw.qos, fresh[i]->qa);
-	}
 	pthread_mutex_unlock(&gw.sched_lock);
-	/* The objects made for accounts that were there already, freed outside the lock. */
-	for (size_t i = 0; i < n; i++) {
-		if (fresh[i]) {
-			free(fresh[i]->ts);
-			free(fresh[i]);
-		}
-	}
-	free(fresh);
+	/* What was made for accounts that were there already, and qos's old heap arrays. */
+	accounts_free(fresh, n);
+	qos_room_free(&room);
 	free(list);
 	return true;
 }
@@ -442,7 +451,7 @@ bool gw_stats_collect(void *ud, struct adm_stats *out)
 		out->accounts[k].backend_time_share =
 		    all_backend ? out->accounts[k].backend_time_share / (double)all_backend : 0;
 	free(accts);
-	out->clients = atomic_load(&gw.clients_now);
+	out->clients = __atomic_load_n(&gw.clients_now, __ATOMIC_RELAXED);
 	out->uptime_s = (now - gw.started_ns) / 1000000000u;
 	return true;
 }

@@ -293,12 +293,12 @@ void gw_client_accept(struct gw_worker *w, int fd, const struct sockaddr *sa)
 	client_list_push(&w->clients, c);
 	gw_killmap_add(c);
 	w->nclients++;
-	atomic_fetch_add(&gw.clients_now, 1);
+	__atomic_fetch_add(&gw.clients_now, 1, __ATOMIC_RELAXED);
 	if (!c->ev || !c->wev || !c->more_ev || event_add(c->ev, NULL) < 0) {
 		client_close(c, "out of memory");
 		return;
 	}
-	if (atomic_load(&gw.clients_now) > gw.cfg.max_clients) {
+	if (__atomic_load_n(&gw.clients_now, __ATOMIC_RELAXED) > gw.cfg.max_clients) {
 		/* Like MySQL at max_connections: an ERR instead of the greeting. */
 		client_send_err(c, 0, 1040, "08004", "Too many connections (sluice --max-clients)");
 		client_close(c, "max_clients");
@@ -418,7 +418,7 @@ void client_close(struct gw_client *c, const char *reason)
 	client_list_remove(&c->worker->clients, c);
 	client_list_push(&c->worker->closed, c);
 	c->worker->nclients--;
-	atomic_fetch_sub(&gw.clients_now, 1);
+	__atomic_fetch_sub(&gw.clients_now, 1, __ATOMIC_RELAXED);
 }
 
 void client_free(struct gw_client *c)

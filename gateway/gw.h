@@ -16,7 +16,6 @@
 #define SLUICE_GW_H
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -472,10 +471,9 @@ struct gw_worker {
 	struct event *notify_ev;       /* owned */
 	struct event *tick_ev;         /* owned: janitor, every 100 ms */
 	pthread_mutex_t inbox_lock;
-	struct gw_msg *inbox;             /* owned list, LIFO; reversed on drain */
-	struct gw_client *clients;        /* every live client of this worker */
-	struct gw_client *closed;         /* parked, freed after the loop turn */
-	struct gw_server *closed_servers; /* parked servers, freed after the loop turn */
+	struct gw_msg *inbox;      /* owned list, LIFO; reversed on drain */
+	struct gw_client *clients; /* every live client of this worker */
+	struct gw_client *closed;  /* parked, freed after the loop turn */
 	uint32_t nclients;
 	uint64_t next_client_id;
 };
@@ -554,8 +552,8 @@ struct gw {
 	uint64_t down_until_ns;      /* after a connect failure: fail fast until then */
 	char backend_error[256];     /* last connect/login error, "" when fine */
 	uint64_t connect_failures;
-	atomic_uint_fast64_t clients_now;
-	atomic_bool stopping;
+	uint64_t clients_now; /* __atomic: every worker */
+	bool stopping;        /* main thread only: a second signal stops at once */
 	uint64_t started_ns;
 	struct sockaddr_storage backend_sa; /* resolved --backend */
 	socklen_t backend_salen;

@@ -254,11 +254,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		gw_log_info("SIGHUP: log reopened");
 		return;
 	}
-	if (atomic_load(&gw.stopping)) {
+	if (gw.stopping) {
 		event_base_loopbreak(main_base);
 		return;
 	}
-	atomic_store(&gw.stopping, true);
+	gw.stopping = true;
 	gw_stop_accepting();
 	gw_log_info("signal %d: no new clients; draining running queries (at most 10 s), "
 	            "then stopping",

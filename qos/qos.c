@@ -43,6 +43,7 @@ enum qos_heap_id {
 	QOS_H_DEADLINE, /* has work and a queue timeout; key: ns when its head expires */
 	QOS_H_COUNT,
 };
+_Static_assert(QOS_H_COUNT == QOS_HEAPS, "qos.h's QOS_HEAPS counts enum qos_heap_id");
 
 /* A binary min-heap of accounts; each account remembers its position (intrusive). */
 struct qos_heap {
@@ -394,37 +395,83 @@ void qos_set_slots(struct qos *q, uint32_t slots)
 	q->slots = slots;
 }
 
-/* Allocation happens here and only here: the account and, if needed, room for one more
- * account in every heap, so that enqueue/pick/complete never allocate. */
-struct qos_account *qos_account_new(struct qos *q, uint64_t id, const struct qos_limits *lim)
+/* The account alone: nothing of q's is touched, so no lock is needed. */
+struct qos_account *qos_account_alloc(uint64_t id, const struct qos_limits *lim)
 {
-	struct qos_account *a;
-	int h;
+	struct qos_account *a = calloc(1, sizeof(*a));
 
-	if (q->naccounts == UINT32_MAX)
-		return NULL;
-	if (q->naccounts + 1 > q->heap_cap) {
-		uint32_t cap = q->heap_cap ? q->heap_cap : 16;
-
-		while (cap < q->naccounts + 1)
-			cap = cap > UINT32_MAX / 2 ? UINT32_MAX : cap * 2;
-		for (h = 0; h < QOS_H_COUNT; h++) {
-			struct qos_account **v = realloc(q->heap[h].v, cap * sizeof(*v));
-
-			if (!v)
-				return NULL; /* arrays already grown stay grown: harmless */
-			q->heap[h].v = v;
-		}
-		q->heap_cap = cap;
-	}
-	a = calloc(1, sizeof(*a));
 	if (!a)
 		return NULL;
-	a->owner = q;
 	a->id = id;
-	a->serial = q->next_serial++;
 	a->refs = 1;
 	qos_limits_normalize(&a->lim, lim);
+	return a;
+}
+
+void qos_account_discard(struct qos_account *a)
+{
+	free(a);
+}
+
+uint32_t qos_room_need(const struct qos *q, uint32_t more)
+{
+	uint64_t want = (uint64_t)q->naccounts + more, cap = q->heap_cap ? q->heap_cap : 16;
+
+	if (want <= q->heap_cap)
+		return 0;
+	while (cap < want)
+		cap *= 2;
+	return cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
+}
+
+bool qos_room_alloc(struct qos_room *r, uint32_t cap)
+{
+	memset(r, 0, sizeof(*r));
+	for (int h = 0; h < QOS_HEAPS; h++) {
+		r->v[h] = calloc(cap ? cap : 1, sizeof(*r->v[h]));
+		if (!r->v[h]) {
+			qos_room_free(r);
+			return false;
+		}
+	}
+	r->cap = cap;
+	return true;
+}
+
+/* Only when r is larger: the heaps' accounts move over and r takes the old arrays. */
+void qos_room_swap(struct qos *q, struct qos_room *r)
+{
+	uint32_t old_cap = q->heap_cap;
+
+	if (r->cap <= old_cap)
+		return;
+	for (int h = 0; h < QOS_HEAPS; h++) {
+		struct qos_account **old = q->heap[h].v;
+
+		if (q->heap[h].n)
+			memcpy(r->v[h], old, q->heap[h].n * sizeof(*old));
+		q->heap[h].v = r->v[h];
+		r->v[h] = old;
+	}
+	q->heap_cap = r->cap;
+	r->cap = old_cap;
+}
+
+void qos_room_free(struct qos_room *r)
+{
+	for (int h = 0; h < QOS_HEAPS; h++) {
+		free(r->v[h]);
+		r->v[h] = NULL;
+	}
+	r->cap = 0;
+}
+
+bool qos_account_add(struct qos *q, struct qos_account *a)
+{
+	if (q->naccounts >= q->heap_cap)
+		return false;
+	a->owner = q;
+	a->serial = q->next_serial++;
 	a->vfin = q->vtime;
 	a->est_ns = q->est_ns;
 	a->tb_last_ns = q->now_ns;
@@ -434,10 +481,27 @@ struct qos_account *qos_account_new(struct qos *q, uint64_t id, const struct qos
 		q->accounts->a_prev = a;
 	q->accounts = a;
 	q->naccounts++;
+	return true;
+}
+
+/* Both steps at once, for a caller that needs no lock around q (the unit tests). */
+struct qos_account *qos_account_new(struct qos *q, uint64_t id, const struct qos_limits *lim)
+{
+	struct qos_account *a = qos_account_alloc(id, lim);
+	uint32_t cap = qos_room_need(q, 1);
+	struct qos_room r;
+
+	if (a && cap && qos_room_alloc(&r, cap)) {
+		qos_room_swap(q, &r);
+		qos_room_free(&r);
+	}
+	if (a && !qos_account_add(q, a)) {
+		qos_account_discard(a);
+		a = NULL;
+	}
 	return a;
 }
 
-/* One more reference for the caller (e.g. a queued request's owner). */
 void qos_account_retain(struct qos_account *a)
 {
 	a->refs++;

@@ -5,7 +5,8 @@
  * queueing on backend time, reservations, token buckets, queue caps and queue timeouts.
  * Must not touch: sockets, libevent, SQLite, the clock, locks, logging. Every function
  * takes the current time as a parameter; the gateway serializes every call with one
- * mutex, held only around these calls (no allocation happens in enqueue/pick/complete).
+ * mutex, held only around these calls; none of those allocates (accounts are made in two
+ * steps, see qos_account_alloc()).
  *
  * Life of a request:
  *   qos_enqueue()  -> queued on its account (or refused: QOS_QUEUE_FULL)
@@ -78,8 +79,31 @@ void qos_free(struct qos *q);
 /* The pool size changed (e.g. live); running requests are unaffected. */
 void qos_set_slots(struct qos *q, uint32_t slots);
 
-/* A new account with these limits, holding one reference. NULL on allocation failure.
- * `id` is the caller's stable identifier (the rules store's row id). */
+/*
+ * A new account is made in two steps, so that the caller's lock around q never covers an
+ * allocation: qos_account_alloc() without the lock (it touches nothing of q's), then
+ * qos_account_add() under it. Adding needs a slot in each of q's heaps: qos_room_need()
+ * (under the lock) says how large they must grow for `more` accounts, 0 when they have
+ * the room; qos_room_alloc() makes arrays that large (without the lock); qos_room_swap()
+ * (under the lock) puts them in place when still larger, handing the old ones back in r
+ * for qos_room_free() (without the lock). An account never added is freed with
+ * qos_account_discard(). `id` is the caller's stable identifier (the rules store's row
+ * id); a new account holds one reference.
+ */
+#define QOS_HEAPS 4
+struct qos_room {
+	struct qos_account **v[QOS_HEAPS];
+	uint32_t cap;
+};
+struct qos_account *qos_account_alloc(uint64_t id, const struct qos_limits *lim);
+void qos_account_discard(struct qos_account *a);
+uint32_t qos_room_need(const struct qos *q, uint32_t more);
+bool qos_room_alloc(struct qos_room *r, uint32_t cap);
+void qos_room_swap(struct qos *q, struct qos_room *r);
+void qos_room_free(struct qos_room *r);
+/* false when q has no slot for it (no room made first): a is not q's then. */
+bool qos_account_add(struct qos *q, struct qos_account *a);
+/* Both steps at once, for a caller without a lock around q. NULL when out of memory. */
 struct qos_account *qos_account_new(struct qos *q, uint64_t id, const struct qos_limits *lim);
 void qos_account_retain(struct qos_account *a);
 /* Drop one reference; the account is freed once no reference and no request remain. */

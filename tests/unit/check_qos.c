@@ -834,6 +834,60 @@ END_TEST
 
 /* Cancel from the middle and the head keeps FIFO order for the rest; a running or already
  * cancelled request is not cancelled; the deadline follows the new head. */
+/* Accounts made in two steps (the gateway's way, the allocations outside its lock): the
+ * heaps grow by a swap while accounts sit in them with queued work, which stays queued and
+ * is picked in the same fair order; no room made, no account added. */
+START_TEST(test_two_step_accounts)
+{
+	struct qos *q = qos_new(1);
+	struct qos_limits l = lim_weight(1);
+	struct qos_account *a[40];
+	struct qos_req r[40];
+	struct qos_room room;
+	uint32_t need;
+	int i, picked[40] = { 0 };
+
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < 40; i++) {
+		a[i] = qos_account_alloc((uint64_t)i, &l);
+		ck_assert_ptr_nonnull(a[i]);
+		need = qos_room_need(q, 1);
+		if (i == 0 || i == 16 || i == 32) /* the first 16 slots, then doubling */
+			ck_assert_uint_eq(need, i == 0 ? 16 : (uint32_t)i * 2);
+		else
+			ck_assert_uint_eq(need, 0);
+		if (need) {
+			ck_assert(!qos_account_add(q, a[i])); /* no slot yet */
+			ck_assert(qos_room_alloc(&room, need));
+			qos_room_swap(q, &room);
+			qos_room_free(&room);
+		}
+		ck_assert(qos_account_add(q, a[i]));
+		r[i].account = a[i];
+		ck_assert_int_eq(qos_enqueue(q, &r[i], (uint64_t)i), QOS_OK);
+	}
+	/* a room smaller than the heaps is not taken, and frees as it came */
+	ck_assert(qos_room_alloc(&room, 8));
+	qos_room_swap(q, &room);
+	ck_assert_uint_eq(room.cap, 8);
+	qos_room_free(&room);
+	ck_assert_uint_eq(qos_queued_total(q), 40);
+	for (i = 0; i < 40; i++) {
+		struct qos_req *p = qos_pick(q, 100);
+
+		ck_assert_ptr_nonnull(p);
+		picked[p - r]++;
+		qos_complete(q, p, 1 * MS, 100 + (uint64_t)i);
+	}
+	for (i = 0; i < 40; i++)
+		ck_assert_int_eq(picked[i], 1);
+	ck_assert_ptr_null(qos_pick(q, 200));
+	/* an account never added is discarded (ASan watches) */
+	qos_account_discard(qos_account_alloc(99, &l));
+	qos_free(q);
+}
+END_TEST
+
 START_TEST(test_cancel)
 {
 	struct qos *q = qos_new(4);
@@ -1202,6 +1256,7 @@ static Suite *qos_suite(void)
 		{ "queue_timeout", test_queue_timeout },
 		{ "queue_timeout_sim", test_queue_timeout_sim },
 		{ "cancel", test_cancel },
+		{ "two_step_accounts", test_two_step_accounts },
 		{ "pick_affine", test_pick_affine },
 		{ "weight_change_live", test_weight_change_live },
 		{ "charge_pinned", test_charge_pinned },
