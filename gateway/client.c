@@ -212,7 +212,6 @@ static void client_on_write(evutil_socket_t fd, short what, void *arg)
 	k = gw_send(c->fd, c->out.data + c->out.start, gw_buf_len(&c->out));
 	if (k < 0) {
 		client_close(c, "send failed");
-		gw_worker_reclaim(c->worker);
 		return;
 	}
 	c->out.start += (size_t)k;
@@ -417,6 +416,7 @@ void client_close(struct gw_client *c, const char *reason)
 	client_set_state(c, GW_CL_CLOSED);
 	client_list_remove(&c->worker->clients, c);
 	client_list_push(&c->worker->closed, c);
+	gw_worker_after(c->worker); /* which frees it */
 	c->worker->nclients--;
 	__atomic_fetch_sub(&gw.clients_now, 1, __ATOMIC_RELAXED);
 }
@@ -540,7 +540,6 @@ void client_consume(struct gw_client *c, size_t n)
 static void client_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct gw_client *c = arg;
-	struct gw_worker *w = c->worker;
 	struct gw_buf *buf;
 	ssize_t n;
 
@@ -549,7 +548,6 @@ static void client_on_read(evutil_socket_t fd, short what, void *arg)
 	buf = c->compress ? &c->zraw : &c->in;
 	if (!gw_buf_reserve(buf, GW_IO_CHUNK)) {
 		client_close(c, "out of memory");
-		gw_worker_reclaim(w);
 		return;
 	}
 	n = recv(fd, buf->data + buf->end, buf->cap - buf->end, 0);
@@ -557,7 +555,6 @@ static void client_on_read(evutil_socket_t fd, short what, void *arg)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		client_close(c, n == 0 ? "client closed" : "recv failed");
-		gw_worker_reclaim(w);
 		return;
 	}
 	buf->end += (size_t)n;
@@ -568,7 +565,6 @@ static void client_on_read(evutil_socket_t fd, short what, void *arg)
 		event_del(c->ev);
 		c->read_paused = true;
 	}
-	gw_worker_reclaim(w);
 }
 
 void client_resume_reading(struct gw_client *c)
@@ -701,12 +697,10 @@ static bool client_process_packets(struct gw_client *c)
 static void client_on_more(evutil_socket_t fd, short what, void *arg)
 {
 	struct gw_client *c = arg;
-	struct gw_worker *w = c->worker;
 
 	(void)fd;
 	(void)what;
 	client_process(c);
-	gw_worker_reclaim(w);
 }
 
 /*

@@ -20,6 +20,9 @@ void gw_stop(void);
 void gw_stop_accepting(void);
 /* Hand a message to the client's worker (queue + wake it). Never under sched_lock. */
 void gw_worker_post(struct gw_msg *m);
+/* Have w's current loop pass end with worker_after_pass(): the dispatch, if one was asked
+ * for, and freeing the clients closed in the pass. On w's thread. */
+void gw_worker_after(struct gw_worker *w);
 
 /* ---- CONNECTION_ID() and KILL (killmap.c) ---- */
 enum gw_kill_result {
@@ -78,12 +81,15 @@ void gw_pool_init(void);
 void gw_pool_trim(struct gw_worker *w);
 /* No statement running or queued (pinned clients between statements don't count). */
 bool gw_pool_quiet(void);
-/* Under sched_lock: bind free servers to picked requests. Messages for other workers
- * are chained on *remote and local runs on *local; deliver both after unlocking. */
-void gw_sched_dispatch_locked(uint64_t now, struct gw_msg **local, struct gw_msg **remote);
+/* At the end of a loop pass (worker_after_pass, the only caller), takes sched_lock: bind
+ * free servers to picked requests and grant places under max_pinned; runs of this
+ * thread's clients start at once, the others' are posted. */
+void gw_sched_dispatch(void);
+/* Post the remote messages, then run the local ones in order. */
 void gw_sched_deliver(struct gw_msg *local, struct gw_msg *remote);
-/* A picked statement ended without handing its server back (pinned, failed, its client
- * gone): under --max-active, queued work may fit now. Takes sched_lock. */
+/* Something may let queued work run (a request queued, a connection came free or closed,
+ * a statement ended, a hold ended, rules changed): ask for a dispatch at the end of this
+ * loop pass (thread.c). Outside the workers, worker 0 is asked. Takes no lock. */
 void gw_sched_kick(void);
 /* Run a LIFO-chained list of messages for this thread's clients, oldest first. */
 void gw_msgs_run(struct gw_msg *list);

@@ -180,7 +180,6 @@ void client_on_kill(struct gw_msg *m)
 		}
 	}
 	free(m);
-	gw_worker_reclaim(w);
 }
 
 /*
@@ -210,7 +209,6 @@ static void client_subst(struct gw_client *c, uint8_t *q, size_t n, bool prepare
 /* Start the head command: locally, on the pinned server, or through qos. */
 void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t seq)
 {
-	struct gw_msg *local = NULL, *remote = NULL;
 	bool resumed;
 	struct qos_account_stats qs;
 	bool backlogged;
@@ -440,7 +438,6 @@ void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t
 	if (v == QOS_OK) {
 		c->req_queued = true;
 		client_set_state(c, GW_CL_QUEUED);
-		gw_sched_dispatch_locked(now, &local, &remote);
 	} else {
 		gw_account_reject_locked(c->account, GW_REJECT_QUEUE_FULL);
 	}
@@ -463,5 +460,5 @@ void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t
 		client_send_err(c, 1, 1226, "42000", msg);
 		return;
 	}
-	gw_sched_deliver(local, remote);
+	gw_sched_kick(); /* it runs at the end of this pass if a connection is free */
 }

@@ -136,7 +136,7 @@ uint32_t gw_active_cap_locked(void)
 	return cap && cap < gw.cfg.pool_size ? cap : gw.cfg.pool_size;
 }
 
-void gw_sched_dispatch_locked(uint64_t now, struct gw_msg **local, struct gw_msg **remote)
+static void sched_dispatch_locked(uint64_t now, struct gw_msg **local, struct gw_msg **remote)
 {
 	if (gw.hold_waiters)
 		gw_client_hold_grant_locked(local, remote);
@@ -197,18 +197,18 @@ static void post_all(struct gw_msg *list)
 	}
 }
 
-void gw_sched_kick(void)
+/* The end of a worker's loop pass (worker_after_pass), when asked: free connections go
+ * to picked requests, and places under max_pinned to the sessions waiting for one. Runs of
+ * this thread's clients start here, in pick order; the others' are posted. */
+void gw_sched_dispatch(void)
 {
 	struct gw_msg *local = NULL, *remote = NULL;
 
 	pthread_mutex_lock(&gw.sched_lock);
 	if (qos_queued_total(gw.qos) > 0 || gw.hold_waiters)
-		gw_sched_dispatch_locked(gw_now_ns(), &local, &remote);
+		sched_dispatch_locked(gw_now_ns(), &local, &remote);
 	pthread_mutex_unlock(&gw.sched_lock);
-	/* This thread's runs go through its inbox too: a kick comes from inside completion
-	 * and message handling, which must not recurse. */
-	post_all(remote);
-	post_all(local);
+	gw_sched_deliver(local, remote);
 }
 
 void gw_sched_deliver(struct gw_msg *local, struct gw_msg *remote)
@@ -301,8 +301,8 @@ static void server_arm_hold(struct gw_server *s, uint64_t ns)
 void server_on_hold_end(evutil_socket_t fd, short what, void *arg)
 {
 	struct gw_server *s = arg;
-	struct gw_msg *local = NULL, *remote = NULL;
 	uint64_t now = gw_now_ns(), left = 0;
+	bool ended = false;
 
 	(void)fd;
 	(void)what;
@@ -310,7 +310,7 @@ void server_on_hold_end(evutil_socket_t fd, short what, void *arg)
 	if (server_state(s) == GW_SV_HELD) {
 		if (now >= s->held_until_ns) {
 			hold_end_locked(s);
-			gw_sched_dispatch_locked(now, &local, &remote);
+			ended = true;
 		} else {
 			left = s->held_until_ns - now;
 		}
@@ -318,7 +318,8 @@ void server_on_hold_end(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&gw.sched_lock);
 	if (left)
 		server_arm_hold(s, left);
-	gw_sched_deliver(local, remote);
+	if (ended)
+		gw_sched_kick(); /* the connection is free for queued work */
 }
 
 struct gw_server *gw_server_take_held_locked(struct gw_client *c)
@@ -438,7 +439,6 @@ struct gw_server *gw_server_take_reserve_locked(struct gw_client *c)
 
 void gw_server_release(struct gw_server *s, bool reusable)
 {
-	struct gw_msg *local = NULL, *remote = NULL;
 	bool may_hold = s->may_hold;
 
 	s->may_hold = false;
@@ -470,18 +470,16 @@ void gw_server_release(struct gw_server *s, bool reusable)
 		s->hold_next = s->account->held;
 		s->account->held = s;
 		gw.nheld++;
-		/* The statement that ended may leave room under --max-active elsewhere. */
-		gw_sched_dispatch_locked(gw_now_ns(), &local, &remote);
 		pthread_mutex_unlock(&gw.sched_lock);
 		server_arm_hold(s, ns);
-		gw_sched_deliver(local, remote);
+		/* The statement that ended may leave room under --max-active elsewhere. */
+		gw_sched_kick();
 		return;
 	}
 	server_set_state(s, GW_SV_IDLE);
 	idle_push_locked(s);
-	gw_sched_dispatch_locked(gw_now_ns(), &local, &remote);
 	pthread_mutex_unlock(&gw.sched_lock);
-	gw_sched_deliver(local, remote);
+	gw_sched_kick();
 }
 
 bool gw_pool_quiet(void)

@@ -285,7 +285,6 @@ void gw_server_orphan(struct gw_server *s, bool awaits_client, const struct gw_c
 /* Close the socket and free the slot; a client still bound learns it lost its server. */
 void server_close(struct gw_server *s, const char *why)
 {
-	struct gw_msg *local = NULL, *remote = NULL;
 	struct gw_client *c = s->client;
 	enum gw_server_state st = server_state(s);
 
@@ -318,7 +317,6 @@ void server_close(struct gw_server *s, const char *why)
 	s->prep_resp_first = false;
 	gw.nlive--;
 	__atomic_store_n(&gw.freed_ns, gw_now_ns(), __ATOMIC_RELAXED);
-	gw_sched_dispatch_locked(gw_now_ns(), &local, &remote);
 	pthread_mutex_unlock(&gw.sched_lock);
 	if (c) {
 		uint8_t seq = st == GW_SV_ACTIVE ? (uint8_t)(s->last_seq + 1) : 1;
@@ -327,7 +325,7 @@ void server_close(struct gw_server *s, const char *why)
 			seq = 1;
 		gw_client_server_lost(c, seq, why);
 	}
-	gw_sched_deliver(local, remote);
+	gw_sched_kick(); /* the slot may be connected again for queued work */
 }
 
 void gw_server_fail(struct gw_server *s, const char *why)

@@ -79,9 +79,16 @@ void gw_worker_post(struct gw_msg *m)
 	gw_worker_post_to(m->client->worker, m);
 }
 
-void gw_worker_post_to(struct gw_worker *w, struct gw_msg *m)
+static void worker_wake(struct gw_worker *w)
 {
 	uint64_t one = 1;
+
+	if (write(w->notify_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		gw_log_error("worker %d: eventfd write: %s", w->id, strerror(errno));
+}
+
+void gw_worker_post_to(struct gw_worker *w, struct gw_msg *m)
+{
 	bool wake;
 
 	pthread_mutex_lock(&w->inbox_lock);
@@ -89,8 +96,55 @@ void gw_worker_post_to(struct gw_worker *w, struct gw_msg *m)
 	m->next = w->inbox;
 	w->inbox = m;
 	pthread_mutex_unlock(&w->inbox_lock);
-	if (wake && write(w->notify_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		gw_log_error("worker %d: eventfd write: %s", w->id, strerror(errno));
+	if (wake)
+		worker_wake(w);
+}
+
+/*
+ * The end of a loop pass: after the callbacks of the events that were ready (and of
+ * those they made ready), the worker binds free connections to queued work if any of
+ * them asked (gw_sched_kick) and frees the clients they closed. This is the one place
+ * both happen: a dispatch asked ten times in a pass runs once, and nothing a callback
+ * still uses is freed under it.
+ */
+static void worker_after_pass(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	w->after_armed = false;
+	if (w->dispatch_due) {
+		w->dispatch_due = false;
+		gw_sched_dispatch();
+	}
+	gw_worker_reclaim(w);
+}
+
+void gw_worker_after(struct gw_worker *w)
+{
+	if (!w->after_armed) {
+		w->after_armed = true;
+		event_active(w->after_ev, 0, 0);
+	}
+}
+
+void gw_sched_kick(void)
+{
+	struct gw_worker *w;
+
+	if (!gw.workers)
+		return; /* not started: nothing runs or waits yet */
+	if (gw_self_worker < gw.cfg.threads) {
+		w = &gw.workers[gw_self_worker];
+		w->dispatch_due = true;
+		gw_worker_after(w);
+		return;
+	}
+	/* Outside the workers (the admin thread applying rules): worker 0 does it. */
+	w = &gw.workers[0];
+	__atomic_store_n(&w->dispatch_asked, true, __ATOMIC_RELEASE);
+	worker_wake(w);
 }
 
 static void on_notify(evutil_socket_t fd, short what, void *arg)
@@ -107,7 +161,8 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
 	w->inbox = NULL;
 	pthread_mutex_unlock(&w->inbox_lock);
 	gw_msgs_run(list);
-	gw_worker_reclaim(w);
+	if (__atomic_exchange_n(&w->dispatch_asked, false, __ATOMIC_ACQ_REL))
+		gw_sched_kick();
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -120,6 +175,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	if (w->id == 0) {
 		struct gw_msg *local = NULL, *remote = NULL;
 		struct qos_req *r;
+		bool queued;
 
 		pthread_mutex_lock(&gw.sched_lock);
 		while ((r = qos_expired(gw.qos, now)) != NULL) {
@@ -140,15 +196,15 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 				remote = m;
 			}
 		}
-		/* Token refills, and retries after a backend failure, need a nudge. */
-		if (qos_queued_total(gw.qos) > 0)
-			gw_sched_dispatch_locked(now, &local, &remote);
+		queued = qos_queued_total(gw.qos) > 0;
 		pthread_mutex_unlock(&gw.sched_lock);
 		gw_sched_deliver(local, remote);
+		/* Token refills, and retries after a backend failure, need a nudge. */
+		if (queued)
+			gw_sched_kick();
 	}
 	gw_client_sweep(w, now);
 	gw_pool_trim(w);
-	gw_worker_reclaim(w);
 }
 
 /*
@@ -286,14 +342,17 @@ bool gw_start(char *err, size_t errlen)
 		w->accept_ev = event_new(w->base, w->listen_fd, EV_READ | EV_PERSIST, on_accept, w);
 		w->notify_ev = event_new(w->base, w->notify_fd, EV_READ | EV_PERSIST, on_notify, w);
 		w->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);
+		w->after_ev = event_new(w->base, -1, 0, worker_after_pass, w);
+		if (w->after_ev) /* its turn comes after the ready events at this priority */
+			event_priority_set(w->after_ev, GW_PRIO_HIGH);
 		if (w->notify_ev)
 			event_priority_set(w->notify_ev, GW_PRIO_HIGH);
 		if (w->tick_ev)
 			event_priority_set(w->tick_ev, GW_PRIO_HIGH);
 		w->accept_retry_ev = evtimer_new(w->base, on_accept_retry, w);
-		if (!w->accept_ev || !w->notify_ev || !w->tick_ev || !w->accept_retry_ev ||
-		    event_add(w->accept_ev, NULL) < 0 || event_add(w->notify_ev, NULL) < 0 ||
-		    event_add(w->tick_ev, &tick) < 0) {
+		if (!w->accept_ev || !w->notify_ev || !w->tick_ev || !w->after_ev ||
+		    !w->accept_retry_ev || event_add(w->accept_ev, NULL) < 0 ||
+		    event_add(w->notify_ev, NULL) < 0 || event_add(w->tick_ev, &tick) < 0) {
 			snprintf(err, errlen, "libevent setup failed");
 			return false;
 		}
