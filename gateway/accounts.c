@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/engine.h"
+#include "gateway/accounts.h"
+#include "gateway/pool.h"
+#include "gateway/sync.h"
+#include "gateway/thread.h"
 #include "proto/log.h"
 #include "proto/util.h"
 

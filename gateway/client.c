@@ -1,12 +1,14 @@
 /*
- * client.c - the client side: greeting, authentication, command intake, queueing in
- * qos, and the client half of forwarding. Every client belongs to one worker for life;
- * only that worker's thread touches it (messages from other threads arrive through the
- * worker's inbox).
+ * client.c - a client's life and bytes: accept and greeting, its state, output with
+ * backpressure, input framing (compressed frames unwrapped as needed), close and free.
+ * What its packets mean is login.c's (before IDLE) and intake.c's (commands). Every
+ * client belongs to one worker for life; only that worker's thread touches it (messages
+ * from other threads arrive through the worker's inbox).
  *
  * States (gw.h): HANDSHAKE -> [AUTH_SWITCH] -> IDLE <-> QUEUED -> RUNNING -> IDLE ...
- * Closing parks the client on the worker's closed list; it is freed after the loop
- * turn, or, when a message for it is still in flight, when that message arrives.
+ * Closing parks the client on the worker's closed list; it is freed at the end of the
+ * loop pass (worker_after_pass), or, when a message for it is still in flight, when that
+ * message arrives.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -22,9 +24,17 @@
 #include <unistd.h>
 
 #include "gateway/client.h"
-#include "gateway/engine.h"
+#include "gateway/done.h"
+#include "gateway/hold.h"
 #include "gateway/hosts.h"
+#include "gateway/intake.h"
+#include "gateway/killmap.h"
+#include "gateway/login.h"
 #include "gateway/pins.h"
+#include "gateway/pool.h"
+#include "gateway/route.h"
+#include "gateway/server.h"
+#include "gateway/thread.h"
 #include "proto/auth.h"
 #include "proto/compress.h"
 #include "proto/log.h"
@@ -416,6 +426,7 @@ void client_close(struct gw_client *c, const char *reason)
 	client_set_state(c, GW_CL_CLOSED);
 	client_list_remove(&c->worker->clients, c);
 	client_list_push(&c->worker->closed, c);
+	c->parked = true;
 	gw_worker_after(c->worker); /* which frees it */
 	c->worker->nclients--;
 	__atomic_fetch_sub(&gw.clients_now, 1, __ATOMIC_RELAXED);
@@ -454,6 +465,7 @@ void gw_worker_reclaim(struct gw_worker *w)
 	for (; c; c = next) {
 		next = c->next;
 		c->next = c->prev = NULL;
+		c->parked = false;
 		if (c->zombie)
 			continue; /* freed when its message arrives */
 		client_free(c);

@@ -8,9 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway/accounts.h"
 #include "gateway/client.h"
-#include "gateway/engine.h"
+#include "gateway/done.h"
+#include "gateway/hold.h"
+#include "gateway/intake.h"
+#include "gateway/login.h"
 #include "gateway/pins.h"
+#include "gateway/pool.h"
+#include "gateway/server.h"
+#include "gateway/sync.h"
+#include "gateway/thread.h"
 #include "proto/log.h"
 #include "proto/util.h"
 
@@ -43,7 +51,8 @@ void gw_client_on_msg(struct gw_msg *m)
 			gw_sched_kick();
 		}
 		c->zombie = false;
-		client_free(c);
+		if (!c->parked) /* else the end of this pass frees it */
+			client_free(c);
 		return;
 	}
 	switch (m->kind) {

@@ -395,6 +395,7 @@ struct gw_client {
 	struct qos_req req;         /* the queued or running command */
 	struct gw_msg msg;          /* the one message in flight to this client */
 	bool zombie;                /* closed while a message is in flight */
+	bool parked;                /* on its worker's closed list until the pass ends */
 	bool req_queued;            /* req is in qos (QUEUED) */
 	bool req_running;           /* req was picked: complete it */
 	bool unqueued;              /* running without having queued, on a server HELD for

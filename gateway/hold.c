@@ -11,9 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway/accounts.h"
 #include "gateway/client.h"
-#include "gateway/engine.h"
+#include "gateway/hold.h"
+#include "gateway/login.h"
 #include "gateway/pins.h"
+#include "gateway/pool.h"
+#include "gateway/sync.h"
 #include "proto/log.h"
 #include "proto/util.h"
 

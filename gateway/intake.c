@@ -10,9 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway/accounts.h"
 #include "gateway/client.h"
-#include "gateway/engine.h"
+#include "gateway/hold.h"
+#include "gateway/intake.h"
+#include "gateway/killmap.h"
+#include "gateway/login.h"
 #include "gateway/pins.h"
+#include "gateway/pool.h"
+#include "gateway/route.h"
+#include "gateway/sync.h"
+#include "gateway/thread.h"
 #include "proto/log.h"
 #include "proto/sqlscan.h"
 #include "proto/util.h"

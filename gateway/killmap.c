@@ -22,7 +22,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "gateway/engine.h"
+#include "gateway/killmap.h"
 #include "proto/log.h"
 
 #define REG_BUCKETS 65536u

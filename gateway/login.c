@@ -12,10 +12,18 @@
 #include <string.h>
 #include <strings.h>
 
+#include "gateway/accounts.h"
 #include "gateway/client.h"
-#include "gateway/engine.h"
+#include "gateway/done.h"
+#include "gateway/hold.h"
 #include "gateway/hosts.h"
+#include "gateway/intake.h"
+#include "gateway/killmap.h"
+#include "gateway/login.h"
 #include "gateway/pins.h"
+#include "gateway/pool.h"
+#include "gateway/sync.h"
+#include "gateway/thread.h"
 #include "proto/auth.h"
 #include "proto/log.h"
 #include "proto/util.h"

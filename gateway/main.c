@@ -19,7 +19,9 @@
 
 #include "admin/admin.h"
 #include "config.h"
-#include "gateway/engine.h"
+#include "gateway/accounts.h"
+#include "gateway/pool.h"
+#include "gateway/thread.h"
 #include "proto/auth.h"
 #include "proto/log.h"
 #include "proto/util.h"

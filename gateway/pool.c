@@ -13,8 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gateway/engine.h"
+#include "gateway/done.h"
+#include "gateway/hold.h"
+#include "gateway/pool.h"
 #include "gateway/server.h"
+#include "gateway/thread.h"
 #include "proto/log.h"
 #include "proto/util.h"
 

@@ -10,7 +10,11 @@
 #include <string.h>
 
 #include "gateway/client.h"
-#include "gateway/engine.h"
+#include "gateway/done.h"
+#include "gateway/hold.h"
+#include "gateway/intake.h"
+#include "gateway/route.h"
+#include "gateway/server.h"
 #include "proto/log.h"
 #include "proto/sqlscan.h"
 #include "proto/util.h"

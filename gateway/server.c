@@ -18,8 +18,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "gateway/engine.h"
+#include "gateway/client.h"
+#include "gateway/done.h"
+#include "gateway/hold.h"
+#include "gateway/login.h"
+#include "gateway/pool.h"
 #include "gateway/server.h"
+#include "gateway/stream.h"
+#include "gateway/sync.h"
+#include "gateway/thread.h"
 #include "proto/auth.h"
 #include "proto/log.h"
 #include "proto/sqlscan.h"

@@ -12,8 +12,13 @@
 #include <string.h>
 #include <strings.h>
 
-#include "gateway/engine.h"
+#include "gateway/client.h"
+#include "gateway/done.h"
+#include "gateway/killmap.h"
+#include "gateway/pool.h"
+#include "gateway/route.h"
 #include "gateway/server.h"
+#include "gateway/stream.h"
 #include "proto/log.h"
 #include "proto/session.h"
 #include "proto/util.h"

@@ -13,8 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gateway/engine.h"
+#include "gateway/done.h"
+#include "gateway/login.h"
+#include "gateway/route.h"
 #include "gateway/server.h"
+#include "gateway/sync.h"
 #include "proto/auth.h"
 #include "proto/log.h"
 #include "proto/sqlscan.h"

@@ -19,17 +19,13 @@
 
 #include <event2/thread.h>
 
-#include "gateway/engine.h"
+#include "gateway/accounts.h"
+#include "gateway/client.h"
+#include "gateway/hold.h"
+#include "gateway/pool.h"
+#include "gateway/thread.h"
 #include "proto/log.h"
 #include "proto/util.h"
-
-struct gw gw;
-
-void gw_bug(const char *file, int line, const char *what)
-{
-	gw_log_error("BUG at %s:%d: %s", file, line, what);
-	abort();
-}
 
 static void on_accept(evutil_socket_t fd, short what, void *arg)
 {

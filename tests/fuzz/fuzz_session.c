@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/engine.h"
+#include "gateway/gw.h"
 #include "proto/compress.h"
 #include "proto/session.h"
 #include "proto/sqlscan.h"

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "gateway/engine.h"
+#include "gateway/gw.h"
 #include "proto/compress.h"
 
 #define MiB (1024u * 1024u)
