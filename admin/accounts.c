@@ -31,9 +31,12 @@ static const char *const adm_account_fields[] = {
 	NULL,
 };
 
-/* The public view of an account; never the password hash. New reference (NULL on OOM). */
-static json_t *adm_account_json(const struct store_account *a)
+/* The public view of an account (a struct store_account); never the password hash.
+ * New reference (NULL on OOM). */
+static json_t *adm_account_json(const void *row)
 {
+	const struct store_account *a = row;
+
 	return json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "name", a->name,
 	                 "has_password", a->has_password ? 1 : 0, "weight", (json_int_t)a->weight,
 	                 "reservation", (json_int_t)a->reservation, "max_qps",
@@ -45,8 +48,9 @@ static json_t *adm_account_json(const struct store_account *a)
 
 /* Copy the rules and the password present in obj onto a; absent fields keep their value.
  * false + err naming the field on a wrong type or range. */
-static bool adm_account_apply(json_t *obj, struct store_account *a, char *err, size_t errlen)
+static bool adm_account_apply(json_t *obj, void *row, char *err, size_t errlen)
 {
+	struct store_account *a = row;
 	const struct {
 		const char *key; /* field name */
 		uint32_t min;    /* smallest value accepted */
@@ -89,60 +93,56 @@ static bool adm_account_apply(json_t *obj, struct store_account *a, char *err, s
 	return true;
 }
 
+static void adm_account_init(void *row, const char *name)
+{
+	struct store_account *a = row;
+
+	store_account_defaults(a);
+	snprintf(a->name, sizeof a->name, "%s", name);
+}
+
+static bool adm_account_get(struct store *st, const char *name, void *row, bool *found, char *err,
+                            size_t errlen)
+{
+	return store_account_get(st, name, row, found, err, errlen);
+}
+
+static const struct adm_rule_kind adm_account_kind = {
+	.what = "account",
+	.fields = adm_account_fields,
+	.required = NULL,
+	.init = adm_account_init,
+	.get = adm_account_get,
+	.apply = adm_account_apply,
+};
+
 void adm_accounts_list(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp)
 {
 	char err[ADM_ERR_MAX];
 	struct store_account *v;
-	json_t *arr, *obj; /* new references */
 	size_t n;
 
 	if (!store_account_list(ctx->store, &v, &n, err, sizeof err)) {
 		adm_reply_store_error(rp, ctx->store, err);
 		return;
 	}
-	arr = json_array();
-	for (size_t i = 0; arr && i < n; i++) {
-		if (json_array_append_new(arr, adm_account_json(&v[i])) != 0) {
-			json_decref(arr);
-			arr = NULL;
-		}
-	}
+	adm_reply_list(rp, "accounts", v, n, sizeof *v, adm_account_json);
 	free(v);
-	obj = arr ? json_pack("{s:o}", "accounts", arr) : NULL; /* steals arr */
-	adm_reply_json(rp, ADM_HTTP_OK, obj);
 }
 
 void adm_accounts_create(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp)
 {
 	char err[ADM_ERR_MAX];
 	struct store_account a;
-	const char *name;
-	json_t *obj; /* new reference */
 
-	if (!adm_json_parse_named(rq->body, rq->body_len, adm_account_fields, NULL, "account", &obj,
-	                          &name, err, sizeof err)) {
-		adm_reply_error(rp, ADM_HTTP_BAD_REQUEST, "%s", err);
+	if (!adm_rule_read(ctx, &adm_account_kind, rq, NULL, &a, rp))
 		return;
-	}
-	store_account_defaults(&a);
-	snprintf(a.name, sizeof a.name, "%s", name);
-	if (!adm_account_apply(obj, &a, err, sizeof err))
-		goto bad;
-	json_decref(obj);
-
 	if (!store_account_add(ctx->store, &a, adm_live_pool_size(ctx), err, sizeof err)) {
 		adm_reply_store_error(rp, ctx->store, err);
 		return;
 	}
-	if (!adm_publish(ctx, rp))
-		return;
-	adm_reply_json(rp, ADM_HTTP_CREATED, adm_account_json(&a));
-	if (rp->status == ADM_HTTP_CREATED) /* the Location survives only a real reply */
-		snprintf(rp->location, sizeof rp->location, "/v1/accounts/%s", a.name);
-	return;
-bad:
-	json_decref(obj);
-	adm_reply_error(rp, ADM_HTTP_BAD_REQUEST, "%s", err);
+	if (adm_publish(ctx, rp))
+		adm_reply_created(rp, adm_account_json(&a), "/v1/accounts", a.name);
 }
 
 void adm_accounts_get(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp)
@@ -162,35 +162,15 @@ void adm_accounts_patch(struct adm_ctx *ctx, const struct adm_req *rq, struct ad
 {
 	char err[ADM_ERR_MAX];
 	struct store_account a;
-	const char *name;
-	json_t *obj; /* new reference */
-	bool found;
 
-	if (!adm_json_parse_named(rq->body, rq->body_len, adm_account_fields, rq->arg, "account",
-	                          &obj, &name, err, sizeof err)) {
-		adm_reply_error(rp, ADM_HTTP_BAD_REQUEST, "%s", err);
+	if (!adm_rule_read(ctx, &adm_account_kind, rq, rq->arg, &a, rp))
 		return;
-	}
-	if (!store_account_get(ctx->store, name, &a, &found, err, sizeof err)) {
-		json_decref(obj);
-		adm_reply_store_error(rp, ctx->store, err);
-		return;
-	}
-	if (!adm_account_apply(obj, &a, err, sizeof err))
-		goto bad;
-	json_decref(obj);
-
 	if (!store_account_update(ctx->store, &a, adm_live_pool_size(ctx), err, sizeof err)) {
 		adm_reply_store_error(rp, ctx->store, err);
 		return;
 	}
-	if (!adm_publish(ctx, rp))
-		return;
-	adm_reply_json(rp, ADM_HTTP_OK, adm_account_json(&a));
-	return;
-bad:
-	json_decref(obj);
-	adm_reply_error(rp, ADM_HTTP_BAD_REQUEST, "%s", err);
+	if (adm_publish(ctx, rp))
+		adm_reply_json(rp, ADM_HTTP_OK, adm_account_json(&a));
 }
 
 void adm_accounts_delete(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp)

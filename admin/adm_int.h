@@ -70,7 +70,9 @@ struct adm_reply {
 	bool dashboard;           /* add the dashboard's Content-Security-Policy */
 };
 
-typedef void (*adm_handler_fn)(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp);
+/* What every route handler is; the handlers below are declared with it. */
+typedef void adm_handler(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp);
+typedef adm_handler *adm_handler_fn;
 
 /* ---- replies (http.c) ---- */
 
@@ -80,6 +82,13 @@ void adm_reply_json(struct adm_reply *rp, unsigned status, json_t *obj);
 /* Reply {"error": "<formatted message>"} with the given status. */
 void adm_reply_error(struct adm_reply *rp, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Makes the JSON of one row; new reference, NULL on OOM. */
+typedef json_t *(*adm_to_json_fn)(const void *row);
+/* Reply 200 {"<key>": [to_json(row), ...]} for n rows of size bytes from rows (borrowed). */
+void adm_reply_list(struct adm_reply *rp, const char *key, const void *rows, size_t n, size_t size,
+                    adm_to_json_fn to_json);
+/* Reply 201 with obj (stolen) and Location: <collection>/<name>. */
+void adm_reply_created(struct adm_reply *rp, json_t *obj, const char *collection, const char *name);
 /* Reply with the store's last failure (status from store_last_status()). */
 void adm_reply_store_error(struct adm_reply *rp, struct store *st, const char *err);
 /* After a committed write: call hooks.publish and record the outcome for /v1/health.
@@ -149,27 +158,40 @@ json_t *adm_json_u64(uint64_t v);
 /* json_real() of a finite double (non-finite values become 0). New reference. */
 json_t *adm_json_real(double v);
 
+/* ---- POST and PATCH of a named rule (http.c) ---- */
+
+/* An account or a backend as the POST and PATCH handlers read it from a request; row is
+ * the kind's store struct (struct store_account, store_backend). */
+struct adm_rule_kind {
+	const char *what;          /* "account" or "backend", for messages */
+	const char *const *fields; /* the keys a body may hold; NULL-terminated */
+	const char *required;      /* a key a POST must have besides "name", or NULL */
+	/* A new rule named name, before the body's fields apply (POST). */
+	void (*init)(void *row, const char *name);
+	/* The stored rule named name (PATCH); store_account_get()'s contract. */
+	bool (*get)(struct store *st, const char *name, void *row, bool *found, char *err,
+	            size_t errlen);
+	/* Copy the fields present in obj onto row. false + err naming the field: a 400. */
+	bool (*apply)(json_t *obj, void *row, char *err, size_t errlen);
+};
+
+/* The rule a POST (url_name NULL) or a PATCH (of the rule named url_name) asks for: new or
+ * stored, with the body's fields applied, in row. false when rp holds the error reply: a
+ * 400 for the body, checked first, else the store's error for the lookup. */
+bool adm_rule_read(struct adm_ctx *ctx, const struct adm_rule_kind *kind, const struct adm_req *rq,
+                   const char *url_name, void *row, struct adm_reply *rp);
+
 /* The pool size in force: the first enabled backend row's, else the one sluice started
  * with (backends.c). Reservations must fit in it. */
 uint32_t adm_live_pool_size(struct adm_ctx *ctx);
 
 /* ---- route handlers ---- */
 
-void adm_accounts_list(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp);
-void adm_accounts_create(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp);
-void adm_accounts_get(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp);
-void adm_accounts_patch(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp);
-void adm_accounts_delete(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp);
-
-void adm_backends_list(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp);
-void adm_backends_create(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp);
-void adm_backends_get(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp);
-void adm_backends_patch(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp);
-void adm_backends_delete(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp);
-
-void adm_stats_get(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp);
-void adm_metrics_get(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp);
-void adm_dashboard_get(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp);
+adm_handler adm_accounts_list, adm_accounts_create, adm_accounts_get, adm_accounts_patch,
+    adm_accounts_delete;
+adm_handler adm_backends_list, adm_backends_create, adm_backends_get, adm_backends_patch,
+    adm_backends_delete;
+adm_handler adm_stats_get, adm_metrics_get, adm_dashboard_get;
 
 /* Fill out through hooks.stats; false (and a 503 in rp) when stats are unavailable.
  * On success the caller frees out with adm_stats_free(). (stats_api.c) */

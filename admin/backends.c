@@ -22,17 +22,20 @@ static const char *const adm_backend_fields[] = {
 	"name", "host", "port", "pool_size", "max_active", "enabled", NULL,
 };
 
-/* New reference (NULL on OOM). */
-static json_t *adm_backend_json(const struct store_backend *b)
+/* The public view of a backend (a struct store_backend). New reference (NULL on OOM). */
+static json_t *adm_backend_json(const void *row)
 {
+	const struct store_backend *b = row;
+
 	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:b}", "name", b->name, "host", b->host, "port",
 	                 (json_int_t)b->port, "pool_size", (json_int_t)b->pool_size, "max_active",
 	                 (json_int_t)b->max_active, "enabled", b->enabled ? 1 : 0);
 }
 
 /* Copy the fields present in obj (all but name) onto b. */
-static bool adm_backend_apply(json_t *obj, struct store_backend *b, char *err, size_t errlen)
+static bool adm_backend_apply(json_t *obj, void *row, char *err, size_t errlen)
 {
+	struct store_backend *b = row;
 	const char *host;
 	uint32_t port = b->port;
 	bool present;
@@ -52,66 +55,59 @@ static bool adm_backend_apply(json_t *obj, struct store_backend *b, char *err, s
 	return true;
 }
 
+/* A new backend: port 3306, enabled, no pool of its own. */
+static void adm_backend_init(void *row, const char *name)
+{
+	struct store_backend *b = row;
+
+	memset(b, 0, sizeof *b);
+	b->port = ADM_DEFAULT_PORT;
+	b->enabled = true;
+	snprintf(b->name, sizeof b->name, "%s", name);
+}
+
+static bool adm_backend_get(struct store *st, const char *name, void *row, bool *found, char *err,
+                            size_t errlen)
+{
+	return store_backend_get(st, name, row, found, err, errlen);
+}
+
+static const struct adm_rule_kind adm_backend_kind = {
+	.what = "backend",
+	.fields = adm_backend_fields,
+	.required = "host",
+	.init = adm_backend_init,
+	.get = adm_backend_get,
+	.apply = adm_backend_apply,
+};
+
 void adm_backends_list(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp)
 {
 	char err[ADM_ERR_MAX];
 	struct store_backend *v;
-	json_t *arr, *obj; /* new references */
 	size_t n;
 
 	if (!store_backend_list(ctx->store, &v, &n, err, sizeof err)) {
 		adm_reply_store_error(rp, ctx->store, err);
 		return;
 	}
-	arr = json_array();
-	for (size_t i = 0; arr && i < n; i++) {
-		if (json_array_append_new(arr, adm_backend_json(&v[i])) != 0) {
-			json_decref(arr);
-			arr = NULL;
-		}
-	}
+	adm_reply_list(rp, "backends", v, n, sizeof *v, adm_backend_json);
 	free(v);
-	obj = arr ? json_pack("{s:o}", "backends", arr) : NULL; /* steals arr */
-	adm_reply_json(rp, ADM_HTTP_OK, obj);
 }
 
 void adm_backends_create(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp)
 {
 	char err[ADM_ERR_MAX];
 	struct store_backend b;
-	const char *name;
-	json_t *obj; /* new reference */
 
-	if (!adm_json_parse_named(rq->body, rq->body_len, adm_backend_fields, NULL, "backend", &obj,
-	                          &name, err, sizeof err)) {
-		adm_reply_error(rp, ADM_HTTP_BAD_REQUEST, "%s", err);
+	if (!adm_rule_read(ctx, &adm_backend_kind, rq, NULL, &b, rp))
 		return;
-	}
-	memset(&b, 0, sizeof b);
-	b.port = ADM_DEFAULT_PORT;
-	b.enabled = true;
-	snprintf(b.name, sizeof b.name, "%s", name);
-	if (!json_object_get(obj, "host")) {
-		snprintf(err, sizeof err, "host is required");
-		goto bad;
-	}
-	if (!adm_backend_apply(obj, &b, err, sizeof err))
-		goto bad;
-	json_decref(obj);
-
 	if (!store_backend_add(ctx->store, &b, err, sizeof err)) {
 		adm_reply_store_error(rp, ctx->store, err);
 		return;
 	}
-	if (!adm_publish(ctx, rp))
-		return;
-	adm_reply_json(rp, ADM_HTTP_CREATED, adm_backend_json(&b));
-	if (rp->status == ADM_HTTP_CREATED)
-		snprintf(rp->location, sizeof rp->location, "/v1/backends/%s", b.name);
-	return;
-bad:
-	json_decref(obj);
-	adm_reply_error(rp, ADM_HTTP_BAD_REQUEST, "%s", err);
+	if (adm_publish(ctx, rp))
+		adm_reply_created(rp, adm_backend_json(&b), "/v1/backends", b.name);
 }
 
 uint32_t adm_live_pool_size(struct adm_ctx *ctx)
@@ -166,23 +162,9 @@ void adm_backends_patch(struct adm_ctx *ctx, const struct adm_req *rq, struct ad
 {
 	char err[ADM_ERR_MAX];
 	struct store_backend b;
-	const char *name;
-	json_t *obj; /* new reference */
-	bool found;
 
-	if (!adm_json_parse_named(rq->body, rq->body_len, adm_backend_fields, rq->arg, "backend",
-	                          &obj, &name, err, sizeof err)) {
-		adm_reply_error(rp, ADM_HTTP_BAD_REQUEST, "%s", err);
+	if (!adm_rule_read(ctx, &adm_backend_kind, rq, rq->arg, &b, rp))
 		return;
-	}
-	if (!store_backend_get(ctx->store, name, &b, &found, err, sizeof err)) {
-		json_decref(obj);
-		adm_reply_store_error(rp, ctx->store, err);
-		return;
-	}
-	if (!adm_backend_apply(obj, &b, err, sizeof err))
-		goto bad;
-	json_decref(obj);
 	if (b.enabled && b.pool_size) {
 		uint64_t sum;
 
@@ -203,13 +185,8 @@ void adm_backends_patch(struct adm_ctx *ctx, const struct adm_req *rq, struct ad
 		adm_reply_store_error(rp, ctx->store, err);
 		return;
 	}
-	if (!adm_publish(ctx, rp))
-		return;
-	adm_reply_json(rp, ADM_HTTP_OK, adm_backend_json(&b));
-	return;
-bad:
-	json_decref(obj);
-	adm_reply_error(rp, ADM_HTTP_BAD_REQUEST, "%s", err);
+	if (adm_publish(ctx, rp))
+		adm_reply_json(rp, ADM_HTTP_OK, adm_backend_json(&b));
 }
 
 void adm_backends_delete(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp)

@@ -209,6 +209,59 @@ void adm_reply_store_error(struct adm_reply *rp, struct store *st, const char *e
 	adm_reply_error(rp, status, "%s", err);
 }
 
+void adm_reply_list(struct adm_reply *rp, const char *key, const void *rows, size_t n, size_t size,
+                    adm_to_json_fn to_json)
+{
+	json_t *arr = json_array(); /* new reference */
+
+	for (size_t i = 0; arr && i < n; i++) {
+		if (json_array_append_new(arr, to_json((const char *)rows + i * size)) != 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	adm_reply_json(rp, ADM_HTTP_OK, arr ? json_pack("{s:o}", key, arr) : NULL); /* steals arr */
+}
+
+void adm_reply_created(struct adm_reply *rp, json_t *obj, const char *collection, const char *name)
+{
+	adm_reply_json(rp, ADM_HTTP_CREATED, obj);
+	if (rp->status == ADM_HTTP_CREATED) /* the Location survives only a real reply */
+		snprintf(rp->location, sizeof rp->location, "%s/%s", collection, name);
+}
+
+bool adm_rule_read(struct adm_ctx *ctx, const struct adm_rule_kind *kind, const struct adm_req *rq,
+                   const char *url_name, void *row, struct adm_reply *rp)
+{
+	char err[ADM_ERR_MAX];
+	const char *name;
+	json_t *obj; /* new reference */
+	bool found, ok;
+
+	if (!adm_json_parse_named(rq->body, rq->body_len, kind->fields, url_name, kind->what, &obj,
+	                          &name, err, sizeof err)) {
+		adm_reply_error(rp, ADM_HTTP_BAD_REQUEST, "%s", err);
+		return false;
+	}
+	if (!url_name) {
+		kind->init(row, name);
+	} else if (!kind->get(ctx->store, name, row, &found, err, sizeof err)) {
+		json_decref(obj);
+		adm_reply_store_error(rp, ctx->store, err);
+		return false;
+	}
+	if (!url_name && kind->required && !json_object_get(obj, kind->required)) {
+		snprintf(err, sizeof err, "%s is required", kind->required);
+		ok = false;
+	} else {
+		ok = kind->apply(obj, row, err, sizeof err);
+	}
+	json_decref(obj);
+	if (!ok)
+		adm_reply_error(rp, ADM_HTTP_BAD_REQUEST, "%s", err);
+	return ok;
+}
+
 bool adm_publish(struct adm_ctx *ctx, struct adm_reply *rp)
 {
 	char err[ADM_ERR_MAX] = "";

@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -97,25 +98,46 @@ bad:
 	return false;
 }
 
+/* obj's value for key (borrowed; NULL when absent), and *present says which. */
+static json_t *adm_json_member(json_t *obj, const char *key, bool *present)
+{
+	json_t *v = json_object_get(obj, key); /* borrowed */
+
+	*present = v != NULL;
+	return v;
+}
+
+/* printf the message for a bad field into err. Returns false so that the getters read
+ * "return adm_json_bad(...)". */
+static bool adm_json_bad(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static bool adm_json_bad(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
 bool adm_json_get_u32(json_t *obj, const char *key, uint32_t min, uint32_t max, uint32_t *out,
                       bool *present, char *err, size_t errlen)
 {
-	json_t *v = json_object_get(obj, key); /* borrowed */
+	json_t *v = adm_json_member(obj, key, present); /* borrowed */
 	json_int_t n;
 
-	*present = v != NULL;
 	if (!v)
 		return true;
-	if (!json_is_integer(v)) {
-		snprintf(err, errlen, "%s must be an integer between %" PRIu32 " and %" PRIu32, key,
-		         min, max);
-		return false;
-	}
+	if (!json_is_integer(v))
+		return adm_json_bad(err, errlen,
+		                    "%s must be an integer between %" PRIu32 " and %" PRIu32, key,
+		                    min, max);
 	n = json_integer_value(v);
-	if (n < (json_int_t)min || n > (json_int_t)max) {
-		snprintf(err, errlen, "%s must be between %" PRIu32 " and %" PRIu32, key, min, max);
-		return false;
-	}
+	if (n < (json_int_t)min || n > (json_int_t)max)
+		return adm_json_bad(err, errlen, "%s must be between %" PRIu32 " and %" PRIu32, key,
+		                    min, max);
 	*out = (uint32_t)n;
 	return true;
 }
@@ -123,19 +145,14 @@ bool adm_json_get_u32(json_t *obj, const char *key, uint32_t min, uint32_t max, 
 bool adm_json_get_string(json_t *obj, const char *key, size_t maxlen, const char **out,
                          bool *present, char *err, size_t errlen)
 {
-	json_t *v = json_object_get(obj, key); /* borrowed */
+	json_t *v = adm_json_member(obj, key, present); /* borrowed */
 
-	*present = v != NULL;
 	if (!v)
 		return true;
-	if (!json_is_string(v)) {
-		snprintf(err, errlen, "%s must be a string", key);
-		return false;
-	}
-	if (json_string_length(v) > maxlen) {
-		snprintf(err, errlen, "%s must be at most %zu bytes long", key, maxlen);
-		return false;
-	}
+	if (!json_is_string(v))
+		return adm_json_bad(err, errlen, "%s must be a string", key);
+	if (json_string_length(v) > maxlen)
+		return adm_json_bad(err, errlen, "%s must be at most %zu bytes long", key, maxlen);
 	*out = json_string_value(v);
 	return true;
 }
@@ -143,15 +160,12 @@ bool adm_json_get_string(json_t *obj, const char *key, size_t maxlen, const char
 bool adm_json_get_bool(json_t *obj, const char *key, bool *out, bool *present, char *err,
                        size_t errlen)
 {
-	json_t *v = json_object_get(obj, key); /* borrowed */
+	json_t *v = adm_json_member(obj, key, present); /* borrowed */
 
-	*present = v != NULL;
 	if (!v)
 		return true;
-	if (!json_is_boolean(v)) {
-		snprintf(err, errlen, "%s must be true or false", key);
-		return false;
-	}
+	if (!json_is_boolean(v))
+		return adm_json_bad(err, errlen, "%s must be true or false", key);
 	*out = json_is_true(v);
 	return true;
 }

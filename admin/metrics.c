@@ -11,6 +11,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "admin/adm_int.h"
@@ -68,88 +69,117 @@ static void adm_metric_start(struct adm_buf *b, const char *name, const char *la
 		adm_buf_append(b, "\"}", 2);
 }
 
-/* Which number of struct adm_account_stats a family shows. */
-enum adm_acc_field {
-	ADM_ACC_QUERIES = 0,
-	ADM_ACC_REJECTED,
-	ADM_ACC_BACKEND_SECONDS,
-	ADM_ACC_CONNECTIONS,
-	ADM_ACC_ACTIVE,
-	ADM_ACC_QUEUED,
-	ADM_ACC_PINNED,
-	ADM_ACC_QPS,
-	ADM_ACC_SHARE,
+/* How a family's number is kept in its stats struct. */
+enum adm_metric_kind {
+	ADM_METRIC_U64 = 0, /* uint64_t */
+	ADM_METRIC_U32,     /* uint32_t */
+	ADM_METRIC_DOUBLE,  /* double */
+	ADM_METRIC_NS,      /* uint64_t nanoseconds, shown in seconds */
 };
 
-static const struct adm_acc_family {
-	const char *name;         /* metric name */
-	const char *type;         /* "counter" or "gauge" */
-	const char *help;         /* HELP text */
-	enum adm_acc_field field; /* the number shown */
-} adm_acc_families[] = {
-	{ "sluice_account_queries_total", "counter", "Requests completed.", ADM_ACC_QUERIES },
+/* A family with one sample per account or backend: the number at off in each one's
+ * stats struct (struct adm_account_stats or adm_backend_stats). */
+struct adm_metric_family {
+	const char *name;          /* metric name */
+	const char *type;          /* "counter" or "gauge" */
+	const char *help;          /* HELP text */
+	enum adm_metric_kind kind; /* the number's C type */
+	size_t off;                /* offsetof the number in the stats struct */
+};
+
+#define ADM_ACC(field) offsetof(struct adm_account_stats, field)
+#define ADM_BE(field)  offsetof(struct adm_backend_stats, field)
+
+static const struct adm_metric_family adm_acc_families[] = {
+	{ "sluice_account_queries_total", "counter", "Requests completed.", ADM_METRIC_U64,
+	  ADM_ACC(queries_total) },
 	{ "sluice_account_rejected_total", "counter",
-	  "Requests refused: queue full, queue timeout or max_connections.", ADM_ACC_REJECTED },
-	{ "sluice_account_backend_seconds_total", "counter", "Backend time charged.",
-	  ADM_ACC_BACKEND_SECONDS },
-	{ "sluice_account_connections", "gauge", "Client connections now.", ADM_ACC_CONNECTIONS },
-	{ "sluice_account_active", "gauge", "Requests running on a backend now.", ADM_ACC_ACTIVE },
-	{ "sluice_account_queued", "gauge", "Requests waiting in the queue now.", ADM_ACC_QUEUED },
+	  "Requests refused: queue full, queue timeout or max_connections.", ADM_METRIC_U64,
+	  ADM_ACC(rejected_total) },
+	{ "sluice_account_backend_seconds_total", "counter", "Backend time charged.", ADM_METRIC_NS,
+	  ADM_ACC(backend_ns_total) },
+	{ "sluice_account_connections", "gauge", "Client connections now.", ADM_METRIC_U32,
+	  ADM_ACC(connections) },
+	{ "sluice_account_active", "gauge", "Requests running on a backend now.", ADM_METRIC_U32,
+	  ADM_ACC(active) },
+	{ "sluice_account_queued", "gauge", "Requests waiting in the queue now.", ADM_METRIC_U32,
+	  ADM_ACC(queued) },
 	{ "sluice_account_pinned", "gauge", "Clients pinned to a backend connection now.",
-	  ADM_ACC_PINNED },
-	{ "sluice_account_qps", "gauge", "Recent queries per second.", ADM_ACC_QPS },
+	  ADM_METRIC_U32, ADM_ACC(pinned) },
+	{ "sluice_account_qps", "gauge", "Recent queries per second.", ADM_METRIC_DOUBLE,
+	  ADM_ACC(qps) },
 	{ "sluice_account_backend_time_share", "gauge", "Share of recent backend time, 0 to 1.",
-	  ADM_ACC_SHARE },
+	  ADM_METRIC_DOUBLE, ADM_ACC(backend_time_share) },
 };
 
-static void adm_metric_account_value(struct adm_buf *b, const struct adm_account_stats *a,
-                                     enum adm_acc_field f)
+static const struct adm_metric_family adm_be_families[] = {
+	{ "sluice_backend_pool_size", "gauge", "Backend connections configured.", ADM_METRIC_U32,
+	  ADM_BE(pool_size) },
+	{ "sluice_backend_max_active", "gauge",
+	  "Queued statements that may run at once (--max-active; the pool size by default).",
+	  ADM_METRIC_U32, ADM_BE(max_active) },
+	{ "sluice_backend_connections", "gauge", "Backend connections up.", ADM_METRIC_U32,
+	  ADM_BE(connected) },
+	{ "sluice_backend_busy", "gauge", "Backend connections running a request or pinned.",
+	  ADM_METRIC_U32, ADM_BE(busy) },
+	{ "sluice_backend_connect_failures_total", "counter",
+	  "Failed attempts to connect to the backend.", ADM_METRIC_U64,
+	  ADM_BE(connect_failures_total) },
+	{ "sluice_backend_account_switches_total", "counter",
+	  "Connections handed from one account to another (COM_CHANGE_USER).", ADM_METRIC_U64,
+	  ADM_BE(account_switches_total) },
+	{ "sluice_backend_held_hits_total", "counter",
+	  "Statements that took a connection held for their account (--anticipate-ms).",
+	  ADM_METRIC_U64, ADM_BE(held_hits_total) },
+	{ "sluice_backend_spare_runs_total", "counter",
+	  "Statements of sparse accounts run on a spare connection above --max-active.",
+	  ADM_METRIC_U64, ADM_BE(spare_runs_total) },
+};
+
+/* adm_metric_families() finds each row's label value at the start of its struct. */
+_Static_assert(offsetof(struct adm_account_stats, name) == 0, "name first");
+_Static_assert(offsetof(struct adm_backend_stats, name) == 0, "name first");
+
+/* Every family of fams, each with a sample per row: n rows of size bytes from rows,
+ * labelled label="<the row's name>". */
+static void adm_metric_families(struct adm_buf *b, const struct adm_metric_family *fams,
+                                size_t n_fams, const char *label, const void *rows, size_t n,
+                                size_t size)
 {
-	switch (f) {
-	case ADM_ACC_QUERIES:
-		adm_buf_printf(b, " %" PRIu64 "\n", a->queries_total);
-		return;
-	case ADM_ACC_REJECTED:
-		adm_buf_printf(b, " %" PRIu64 "\n", a->rejected_total);
-		return;
-	case ADM_ACC_BACKEND_SECONDS:
-		adm_metric_double(b, (double)a->backend_ns_total / 1e9);
-		return;
-	case ADM_ACC_CONNECTIONS:
-		adm_buf_printf(b, " %" PRIu32 "\n", a->connections);
-		return;
-	case ADM_ACC_ACTIVE:
-		adm_buf_printf(b, " %" PRIu32 "\n", a->active);
-		return;
-	case ADM_ACC_QUEUED:
-		adm_buf_printf(b, " %" PRIu32 "\n", a->queued);
-		return;
-	case ADM_ACC_PINNED:
-		adm_buf_printf(b, " %" PRIu32 "\n", a->pinned);
-		return;
-	case ADM_ACC_QPS:
-		adm_metric_double(b, a->qps);
-		return;
-	case ADM_ACC_SHARE:
-		adm_metric_double(b, a->backend_time_share);
-		return;
+	for (size_t f = 0; f < n_fams; f++) {
+		const struct adm_metric_family *fam = &fams[f];
+
+		adm_metric_head(b, fam->name, fam->type, fam->help);
+		for (size_t i = 0; i < n; i++) {
+			const char *row = (const char *)rows + i * size;
+			const void *v = row + fam->off;
+
+			adm_metric_start(b, fam->name, label, row, NULL);
+			switch (fam->kind) {
+			case ADM_METRIC_U64:
+				adm_buf_printf(b, " %" PRIu64 "\n", *(const uint64_t *)v);
+				break;
+			case ADM_METRIC_U32:
+				adm_buf_printf(b, " %" PRIu32 "\n", *(const uint32_t *)v);
+				break;
+			case ADM_METRIC_DOUBLE:
+				adm_metric_double(b, *(const double *)v);
+				break;
+			case ADM_METRIC_NS:
+				adm_metric_double(b, (double)*(const uint64_t *)v / 1e9);
+				break;
+			}
+		}
 	}
-	adm_metric_double(b, NAN);
 }
 
 static void adm_metrics_accounts(struct adm_buf *b, const struct adm_stats *s)
 {
 	static const char *const quantile[] = { "0.5", "0.95", "0.99" };
 
-	for (size_t f = 0; f < sizeof adm_acc_families / sizeof adm_acc_families[0]; f++) {
-		const struct adm_acc_family *fam = &adm_acc_families[f];
-
-		adm_metric_head(b, fam->name, fam->type, fam->help);
-		for (size_t i = 0; i < s->n_accounts; i++) {
-			adm_metric_start(b, fam->name, "account", s->accounts[i].name, NULL);
-			adm_metric_account_value(b, &s->accounts[i], fam->field);
-		}
-	}
+	adm_metric_families(b, adm_acc_families,
+	                    sizeof adm_acc_families / sizeof adm_acc_families[0], "account",
+	                    s->accounts, s->n_accounts, sizeof s->accounts[0]);
 	adm_metric_head(b, "sluice_account_latency_recent_seconds", "gauge",
 	                "Request latency quantiles over the last 10 s, queue wait included.");
 	for (size_t i = 0; i < s->n_accounts; i++) {
@@ -199,48 +229,6 @@ static void adm_metrics_accounts(struct adm_buf *b, const struct adm_stats *s)
 	}
 }
 
-static void adm_metrics_backends(struct adm_buf *b, const struct adm_stats *s)
-{
-	static const char *const name[] = {
-		"sluice_backend_pool_size",
-		"sluice_backend_max_active",
-		"sluice_backend_connections",
-		"sluice_backend_busy",
-		"sluice_backend_connect_failures_total",
-		"sluice_backend_account_switches_total",
-		"sluice_backend_held_hits_total",
-		"sluice_backend_spare_runs_total",
-	};
-	static const char *const help[] = {
-		"Backend connections configured.",
-		"Queued statements that may run at once (--max-active; the pool size by default).",
-		"Backend connections up.",
-		"Backend connections running a request or pinned.",
-		"Failed attempts to connect to the backend.",
-		"Connections handed from one account to another (COM_CHANGE_USER).",
-		"Statements that took a connection held for their account (--anticipate-ms).",
-		"Statements of sparse accounts run on a spare connection above --max-active.",
-	};
-
-	for (size_t f = 0; f < sizeof name / sizeof name[0]; f++) {
-		adm_metric_head(b, name[f], f >= 4 ? "counter" : "gauge", help[f]);
-		for (size_t i = 0; i < s->n_backends; i++) {
-			const struct adm_backend_stats *be = &s->backends[i];
-			uint64_t v = f == 0   ? be->pool_size
-			             : f == 1 ? be->max_active
-			             : f == 2 ? be->connected
-			             : f == 3 ? be->busy
-			             : f == 4 ? be->connect_failures_total
-			             : f == 5 ? be->account_switches_total
-			             : f == 6 ? be->held_hits_total
-			                      : be->spare_runs_total;
-
-			adm_metric_start(b, name[f], "backend", be->name, NULL);
-			adm_buf_printf(b, " %" PRIu64 "\n", v);
-		}
-	}
-}
-
 void adm_metrics_get(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_reply *rp)
 {
 	struct adm_buf b = { 0 };
@@ -249,7 +237,8 @@ void adm_metrics_get(struct adm_ctx *ctx, const struct adm_req *rq, struct adm_r
 	if (!adm_stats_collect(ctx, &s, rp))
 		return;
 	adm_metrics_accounts(&b, &s);
-	adm_metrics_backends(&b, &s);
+	adm_metric_families(&b, adm_be_families, sizeof adm_be_families / sizeof adm_be_families[0],
+	                    "backend", s.backends, s.n_backends, sizeof s.backends[0]);
 	adm_metric_head(&b, "sluice_clients", "gauge", "Client connections now.");
 	adm_buf_printf(&b, "sluice_clients %" PRIu64 "\n", s.clients);
 	adm_metric_head(&b, "sluice_uptime_seconds", "gauge", "Seconds since sluice started.");

@@ -523,9 +523,15 @@ static bool store_col_text(struct store *s, sqlite3_stmt *st, int col, char *buf
 	return true;
 }
 
-static bool store_row_account(struct store *s, sqlite3_stmt *st, struct store_account *a, char *err,
+/* Reads the current row of st into *row, a struct store_account or store_backend as the
+ * statement's columns say; the lists and lookups below take one of these. */
+typedef bool (*store_row_fn)(struct store *s, sqlite3_stmt *st, void *row, char *err,
+                             size_t errlen);
+
+static bool store_row_account(struct store *s, sqlite3_stmt *st, void *row, char *err,
                               size_t errlen)
 {
+	struct store_account *a = row;
 	const void *pw;
 
 	memset(a, 0, sizeof *a);
@@ -550,9 +556,10 @@ static bool store_row_account(struct store *s, sqlite3_stmt *st, struct store_ac
 	       store_col_u32(s, st, 10, a->name, &a->pinned_idle_timeout_ms, err, errlen);
 }
 
-static bool store_row_backend(struct store *s, sqlite3_stmt *st, struct store_backend *b, char *err,
+static bool store_row_backend(struct store *s, sqlite3_stmt *st, void *row, char *err,
                               size_t errlen)
 {
+	struct store_backend *b = row;
 	uint32_t port, enabled;
 
 	memset(b, 0, sizeof *b);
@@ -572,13 +579,13 @@ static bool store_row_backend(struct store *s, sqlite3_stmt *st, struct store_ba
 	return true;
 }
 
-/* ---- accounts ---- */
-
-bool store_account_list(struct store *s, struct store_account **out, size_t *n, char *err,
-                        size_t errlen)
+/* Every row of a listing statement, each read by row_fn into `size` bytes of one array:
+ * *out is malloc'd (the caller frees it; NULL when there are no rows). */
+static bool store_list(struct store *s, enum store_stmt id, size_t size, store_row_fn row_fn,
+                       void **out, size_t *n, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = store_stmt(s, ST_ACC_LIST);
-	struct store_account *v = NULL;
+	sqlite3_stmt *st = store_stmt(s, id);
+	char *v = NULL;
 	size_t len = 0, cap = 0;
 	int rc;
 
@@ -587,7 +594,7 @@ bool store_account_list(struct store *s, struct store_account **out, size_t *n, 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (len == cap) {
 			size_t ncap = cap ? cap * 2 : 16;
-			struct store_account *nv = realloc(v, ncap * sizeof *v);
+			char *nv = realloc(v, ncap * size);
 
 			if (!nv) {
 				store_fail(s, STORE_DB, err, errlen, "out of memory");
@@ -596,7 +603,7 @@ bool store_account_list(struct store *s, struct store_account **out, size_t *n, 
 			v = nv;
 			cap = ncap;
 		}
-		if (!store_row_account(s, st, &v[len], err, errlen))
+		if (!row_fn(s, st, v + len * size, err, errlen))
 			goto fail;
 		len++;
 	}
@@ -614,11 +621,12 @@ fail:
 	return false;
 }
 
-/* Look an account up; *found tells absent from failed. Leaves the status to the caller. */
-static bool store_account_fetch(struct store *s, const char *name, struct store_account *out,
-                                bool *found, char *err, size_t errlen)
+/* Look a row up by name with statement id; *found tells absent from failed. Leaves the
+ * status to the caller. */
+static bool store_fetch_named(struct store *s, enum store_stmt id, const char *name,
+                              store_row_fn row_fn, void *out, bool *found, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = store_stmt(s, ST_ACC_GET);
+	sqlite3_stmt *st = store_stmt(s, id);
 	bool ok = true;
 	int rc;
 
@@ -627,7 +635,7 @@ static bool store_account_fetch(struct store *s, const char *name, struct store_
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*found = true;
-		ok = store_row_account(s, st, out, err, errlen);
+		ok = row_fn(s, st, out, err, errlen);
 	} else if (rc != SQLITE_DONE) {
 		ok = store_fail(s, STORE_DB, err, errlen, "database error: %s",
 		                sqlite3_errmsg(s->db));
@@ -636,14 +644,34 @@ static bool store_account_fetch(struct store *s, const char *name, struct store_
 	return ok;
 }
 
+/* store_fetch_named() for the API: an absent row is a STORE_NOT_FOUND failure. */
+static bool store_get_named(struct store *s, enum store_stmt id, const char *what, const char *name,
+                            store_row_fn row_fn, void *out, bool *found, char *err, size_t errlen)
+{
+	if (!store_fetch_named(s, id, name, row_fn, out, found, err, errlen))
+		return false;
+	if (!*found)
+		return store_fail(s, STORE_NOT_FOUND, err, errlen, "no such %s", what);
+	return store_ok(s);
+}
+
+/* ---- accounts ---- */
+
+bool store_account_list(struct store *s, struct store_account **out, size_t *n, char *err,
+                        size_t errlen)
+{
+	void *v;
+	bool ok = store_list(s, ST_ACC_LIST, sizeof **out, store_row_account, &v, n, err, errlen);
+
+	*out = v;
+	return ok;
+}
+
 bool store_account_get(struct store *s, const char *name, struct store_account *out, bool *found,
                        char *err, size_t errlen)
 {
-	if (!store_account_fetch(s, name, out, found, err, errlen))
-		return false;
-	if (!*found)
-		return store_fail(s, STORE_NOT_FOUND, err, errlen, "no such account");
-	return store_ok(s);
+	return store_get_named(s, ST_ACC_GET, "account", name, store_row_account, out, found, err,
+	                       errlen);
 }
 
 static void store_bind_account(sqlite3_stmt *st, const struct store_account *a)
@@ -696,19 +724,32 @@ static bool store_check_reservations(struct store *s, const struct store_account
 	return true;
 }
 
-bool store_account_add(struct store *s, const struct store_account *a, uint32_t pool_size,
-                       char *err, size_t errlen)
+/* INSERT (id ST_ACC_INSERT) or UPDATE (ST_ACC_UPDATE) one account in its own transaction.
+ * An update must find the account: its old reservation tells whether the new one grows. */
+static bool store_account_write(struct store *s, enum store_stmt id, const struct store_account *a,
+                                uint32_t pool_size, char *err, size_t errlen)
 {
+	struct store_account old = { .reservation = 0 };
 	sqlite3_stmt *st;
+	bool found;
 	int rc;
 
 	if (!store_check_account(s, a, err, errlen))
 		return false;
 	if (!store_begin(s, err, errlen))
 		return false;
-	if (!store_check_reservations(s, a, 0, pool_size, err, errlen))
+	if (id == ST_ACC_UPDATE) {
+		if (!store_fetch_named(s, ST_ACC_GET, a->name, store_row_account, &old, &found, err,
+		                       errlen))
+			goto fail;
+		if (!found) {
+			store_fail(s, STORE_NOT_FOUND, err, errlen, "no such account");
+			goto fail;
+		}
+	}
+	if (!store_check_reservations(s, a, old.reservation, pool_size, err, errlen))
 		goto fail;
-	st = store_stmt(s, ST_ACC_INSERT);
+	st = store_stmt(s, id);
 	store_bind_account(st, a);
 	if (!store_exec_stmt(s, st, &rc, err, errlen)) {
 		store_write_failed(s, rc, "account", a->name, err, errlen);
@@ -720,36 +761,16 @@ fail:
 	return false;
 }
 
+bool store_account_add(struct store *s, const struct store_account *a, uint32_t pool_size,
+                       char *err, size_t errlen)
+{
+	return store_account_write(s, ST_ACC_INSERT, a, pool_size, err, errlen);
+}
+
 bool store_account_update(struct store *s, const struct store_account *a, uint32_t pool_size,
                           char *err, size_t errlen)
 {
-	struct store_account old;
-	sqlite3_stmt *st;
-	bool found;
-	int rc;
-
-	if (!store_check_account(s, a, err, errlen))
-		return false;
-	if (!store_begin(s, err, errlen))
-		return false;
-	if (!store_account_fetch(s, a->name, &old, &found, err, errlen))
-		goto fail;
-	if (!found) {
-		store_fail(s, STORE_NOT_FOUND, err, errlen, "no such account");
-		goto fail;
-	}
-	if (!store_check_reservations(s, a, old.reservation, pool_size, err, errlen))
-		goto fail;
-	st = store_stmt(s, ST_ACC_UPDATE);
-	store_bind_account(st, a);
-	if (!store_exec_stmt(s, st, &rc, err, errlen)) {
-		store_write_failed(s, rc, "account", a->name, err, errlen);
-		goto fail;
-	}
-	return store_commit(s, err, errlen);
-fail:
-	store_rollback(s);
-	return false;
+	return store_account_write(s, ST_ACC_UPDATE, a, pool_size, err, errlen);
 }
 
 /* DELETE one row by name in its own transaction; shared by accounts and backends. */
@@ -787,64 +808,18 @@ bool store_account_delete(struct store *s, const char *name, bool *found, char *
 bool store_backend_list(struct store *s, struct store_backend **out, size_t *n, char *err,
                         size_t errlen)
 {
-	sqlite3_stmt *st = store_stmt(s, ST_BE_LIST);
-	struct store_backend *v = NULL;
-	size_t len = 0, cap = 0;
-	int rc;
+	void *v;
+	bool ok = store_list(s, ST_BE_LIST, sizeof **out, store_row_backend, &v, n, err, errlen);
 
-	*out = NULL;
-	*n = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (len == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			struct store_backend *nv = realloc(v, ncap * sizeof *v);
-
-			if (!nv) {
-				store_fail(s, STORE_DB, err, errlen, "out of memory");
-				goto fail;
-			}
-			v = nv;
-			cap = ncap;
-		}
-		if (!store_row_backend(s, st, &v[len], err, errlen))
-			goto fail;
-		len++;
-	}
-	if (rc != SQLITE_DONE) {
-		store_fail(s, STORE_DB, err, errlen, "database error: %s", sqlite3_errmsg(s->db));
-		goto fail;
-	}
-	sqlite3_reset(st);
 	*out = v;
-	*n = len;
-	return store_ok(s);
-fail:
-	sqlite3_reset(st);
-	free(v);
-	return false;
+	return ok;
 }
 
 bool store_backend_get(struct store *s, const char *name, struct store_backend *out, bool *found,
                        char *err, size_t errlen)
 {
-	sqlite3_stmt *st = store_stmt(s, ST_BE_GET);
-	bool ok = true;
-	int rc;
-
-	*found = false;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*found = true;
-		ok = store_row_backend(s, st, out, err, errlen);
-	} else if (rc == SQLITE_DONE) {
-		ok = store_fail(s, STORE_NOT_FOUND, err, errlen, "no such backend");
-	} else {
-		ok = store_fail(s, STORE_DB, err, errlen, "database error: %s",
-		                sqlite3_errmsg(s->db));
-	}
-	sqlite3_reset(st);
-	return ok ? store_ok(s) : false;
+	return store_get_named(s, ST_BE_GET, "backend", name, store_row_backend, out, found, err,
+	                       errlen);
 }
 
 static bool store_backend_write(struct store *s, enum store_stmt id, const struct store_backend *b,
