@@ -631,6 +631,54 @@ void client_diag_release(struct gw_client *c)
 	gw_server_release(s, /* reusable= */ true);
 }
 
+/* Does c's state take its next packet now? In RUNNING only a command's continuation or
+ * LOCAL INFILE data; before the answer to a delayed login nothing is due, so what came is
+ * dropped. */
+static bool client_takes_packets(struct gw_client *c)
+{
+	switch (c->state) {
+	case GW_CL_HANDSHAKE:
+	case GW_CL_AUTH_SWITCH:
+	case GW_CL_CHANGE_USER:
+	case GW_CL_IDLE:
+		return true;
+	case GW_CL_RUNNING:
+		return c->infile || c->cmd_continued;
+	case GW_CL_AUTH_DELAY:
+		c->in.start = c->in.end = 0;
+		return false;
+	default:
+		return false;
+	}
+}
+
+/* A packet of the running command's tail (a continuation past 16 MiB) or of its LOCAL
+ * INFILE data, on to the server. false when c or its server failed. */
+static bool client_pass_data(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t seq)
+{
+	if (!c->server) {
+		client_close(c, "data without a backend");
+		return false;
+	}
+	if (c->cont_shift) {
+		if (!client_forward_shifted(c, c->server, p, len, seq))
+			return false;
+	} else if (!gw_server_send(c->server, c->in.data + c->in.start, WIRE_HDR_LEN + len)) {
+		return false;
+	}
+	client_consume(c, WIRE_HDR_LEN + len);
+	if (c->cmd_continued) {
+		c->cmd_continued = len == WIRE_MAX_PAYLOAD;
+		if (!c->cmd_continued && c->server->resp.state == WRS_DONE)
+			gw_client_response_done(c, c->server);
+	} else if (len == 0) {
+		/* The empty packet ends the file. */
+		c->infile = false;
+		wire_resp_infile_sent(&c->server->resp);
+	}
+	return true;
+}
+
 /* Handle the packets c->in holds, as far as the state allows. true when it stopped for
  * want of input (the packet at the head of c->in is not whole). */
 static bool client_process_packets(struct gw_client *c)
@@ -641,61 +689,28 @@ static bool client_process_packets(struct gw_client *c)
 	int budget = 16; /* packets per wakeup, then yield */
 
 	while (budget-- > 0 && c->state != GW_CL_CLOSED) {
+		if (!client_takes_packets(c))
+			return false;
+		if (!client_peek_packet(c, &p, &len, &seq))
+			return c->state != GW_CL_CLOSED;
 		switch (c->state) {
 		case GW_CL_HANDSHAKE:
-			if (!client_peek_packet(c, &p, &len, &seq))
-				return c->state != GW_CL_CLOSED;
 			client_handshake(c, p, len, seq);
 			client_consume(c, WIRE_HDR_LEN + len);
 			break;
 		case GW_CL_AUTH_SWITCH:
 		case GW_CL_CHANGE_USER:
-			if (!client_peek_packet(c, &p, &len, &seq))
-				return c->state != GW_CL_CLOSED;
 			client_auth_switch_answer(c, p, len, seq);
 			client_consume(c, WIRE_HDR_LEN + len);
 			break;
 		case GW_CL_IDLE:
-			if (!client_peek_packet(c, &p, &len, &seq))
-				return c->state != GW_CL_CLOSED;
 			client_command(c, p, len, seq);
 			break;
-		case GW_CL_AUTH_DELAY:
-			/* Nothing is due from the client before the answer: drop it. */
-			c->in.start = c->in.end = 0;
-			return false;
-		case GW_CL_HOLD_WAIT:
-		case GW_CL_QUEUED:
-			return false;
 		case GW_CL_RUNNING:
-			if (!c->infile && !c->cmd_continued)
+			if (!client_pass_data(c, p, len, seq))
 				return false;
-			if (!client_peek_packet(c, &p, &len, &seq))
-				return c->state != GW_CL_CLOSED;
-			if (!c->server) {
-				client_close(c, "data without a backend");
-				return false;
-			}
-			if (c->cont_shift) {
-				if (!client_forward_shifted(c, c->server, p, len, seq))
-					return false;
-			} else if (!gw_server_send(c->server, c->in.data + c->in.start,
-			                           WIRE_HDR_LEN + len)) {
-				return false;
-			}
-			client_consume(c, WIRE_HDR_LEN + len);
-			if (c->cmd_continued) {
-				c->cmd_continued = len == WIRE_MAX_PAYLOAD;
-				if (!c->cmd_continued && c->server->resp.state == WRS_DONE)
-					gw_client_response_done(c, c->server);
-			} else if (len == 0) {
-				/* The empty packet ends the file. */
-				c->infile = false;
-				wire_resp_infile_sent(&c->server->resp);
-			}
 			break;
-		case GW_CL_CLOSED:
-		case GW_CL__COUNT:
+		default:
 			return false;
 		}
 	}

@@ -104,13 +104,7 @@ void gw_client_hold_grant_locked(struct gw_msg **local, struct gw_msg **remote)
 		m->client = c;
 		m->server = NULL;
 		m->kind = GW_MSG_HOLD;
-		if (pthread_equal(pthread_self(), c->worker->thread)) {
-			m->next = *local;
-			*local = m;
-		} else {
-			m->next = *remote;
-			*remote = m;
-		}
+		gw_msg_chain(m, local, remote);
 	}
 }
 

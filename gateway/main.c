@@ -108,6 +108,16 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
+/* optarg as a whole number in [lo, hi], or the end of the program with what it must be. */
+static uint32_t opt_u32(const char *name, uint32_t lo, uint32_t hi, const char *range)
+{
+	uint32_t v;
+
+	if (!gw_parse_u32(optarg, lo, hi, &v))
+		die("%s: a whole number %s, got '%s'", name, range, optarg);
+	return v;
+}
+
 /* ---- account subcommands ---- */
 
 static bool read_password(char *buf, size_t len)
@@ -541,9 +551,7 @@ int main(int argc, char **argv)
 			o.backend_given = true;
 			break;
 		case 'p':
-			if (!gw_parse_u32(optarg, 1, 10000, &o.pool_size))
-				die("--pool-size: a whole number from 1 to 10000, got '%s'",
-				    optarg);
+			o.pool_size = opt_u32("--pool-size", 1, 10000, "from 1 to 10000");
 			o.pool_given = true;
 			break;
 		case 'd':
@@ -556,8 +564,7 @@ int main(int argc, char **argv)
 			o.token = optarg;
 			break;
 		case 'T':
-			if (!gw_parse_u32(optarg, 1, 256, &o.threads))
-				die("--threads: a whole number from 1 to 256, got '%s'", optarg);
+			o.threads = opt_u32("--threads", 1, 256, "from 1 to 256");
 			break;
 		case 'L':
 			if (!gw_log_parse_level(optarg, &gw_log_level))
@@ -578,55 +585,39 @@ int main(int argc, char **argv)
 				die("--log-file %s", errbuf);
 			break;
 		case 'M':
-			if (!gw_parse_u32(optarg, 1, 10000000, &o.max_clients))
-				die("--max-clients: a whole number from 1, got '%s'", optarg);
+			o.max_clients = opt_u32("--max-clients", 1, 10000000, "from 1");
 			break;
 		case 'I':
 			gw.cfg.exact_lid = true;
 			break;
 		case 'K':
-			if (!gw_parse_u32(optarg, 0, 60000, &gw.cfg.diag_keep_ms))
-				die("--diag-keep-ms: a whole number from 0 to 60000, got '%s'",
-				    optarg);
+			gw.cfg.diag_keep_ms =
+			    opt_u32("--diag-keep-ms", 0, 60000, "from 0 to 60000");
 			break;
-		case 'A': {
-			uint32_t ms;
-
-			if (!gw_parse_u32(optarg, 0, 1000, &ms))
-				die("--anticipate-ms: a whole number from 0 to 1000, got '%s'",
-				    optarg);
-			gw.cfg.anticipate_us = ms * 1000;
+		case 'A':
+			gw.cfg.anticipate_us =
+			    opt_u32("--anticipate-ms", 0, 1000, "from 0 to 1000") * 1000;
 			break;
-		}
 		case 'r':
-			if (!gw_parse_u32(optarg, 0, 10000, &gw.cfg.reserve_pool))
-				die("--reserve-pool: a whole number from 0 (off) to 10000, got "
-				    "'%s'",
-				    optarg);
+			gw.cfg.reserve_pool =
+			    opt_u32("--reserve-pool", 0, 10000, "from 0 (off) to 10000");
 			break;
 		case 'X':
-			if (!gw_parse_u32(optarg, 0, 10000, &o.max_active))
-				die("--max-active: a whole number from 0 (the pool size) to 10000, "
-				    "got '%s'",
-				    optarg);
+			o.max_active =
+			    opt_u32("--max-active", 0, 10000, "from 0 (the pool size) to 10000");
 			o.max_active_given = true;
 			break;
 		case 'P':
-			if (!gw_parse_u32(optarg, 0, 10000000, &gw.cfg.max_prelogin_per_host))
-				die("--max-prelogin-per-host: a whole number from 0 (no cap), got "
-				    "'%s'",
-				    optarg);
+			gw.cfg.max_prelogin_per_host =
+			    opt_u32("--max-prelogin-per-host", 0, 10000000, "from 0 (no cap)");
 			break;
 		case 'f':
-			if (!gw_parse_u32(optarg, 0, 1000000, &gw.cfg.auth_fail_threshold))
-				die("--auth-fail-threshold: a whole number from 0, got '%s'",
-				    optarg);
+			gw.cfg.auth_fail_threshold =
+			    opt_u32("--auth-fail-threshold", 0, 1000000, "from 0");
 			break;
 		case 'D':
-			if (!gw_parse_u32(optarg, 0, 60000, &gw.cfg.auth_delay_max_ms))
-				die("--auth-delay-max-ms: a whole number from 0 (never wait) to "
-				    "60000, got '%s'",
-				    optarg);
+			gw.cfg.auth_delay_max_ms = opt_u32("--auth-delay-max-ms", 0, 60000,
+			                                   "from 0 (never wait) to 60000");
 			break;
 		default:
 			usage(stderr);

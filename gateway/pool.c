@@ -139,6 +139,15 @@ uint32_t gw_active_cap_locked(void)
 	return cap && cap < gw.cfg.pool_size ? cap : gw.cfg.pool_size;
 }
 
+void gw_msg_chain(struct gw_msg *m, struct gw_msg **local, struct gw_msg **remote)
+{
+	struct gw_msg **list =
+	    pthread_equal(pthread_self(), m->client->worker->thread) ? local : remote;
+
+	m->next = *list;
+	*list = m;
+}
+
 static void sched_dispatch_locked(uint64_t now, struct gw_msg **local, struct gw_msg **remote)
 {
 	if (gw.hold_waiters)
@@ -177,15 +186,7 @@ static void sched_dispatch_locked(uint64_t now, struct gw_msg **local, struct gw
 			m->kind = GW_MSG_RUN;
 			m->server = s;
 		}
-		m->next = NULL;
-		/* Runs for this thread's clients happen right after the unlock. */
-		if (pthread_equal(pthread_self(), c->worker->thread)) {
-			m->next = *local;
-			*local = m;
-		} else {
-			m->next = *remote;
-			*remote = m;
-		}
+		gw_msg_chain(m, local, remote);
 	}
 }
 

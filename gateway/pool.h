@@ -29,6 +29,11 @@ bool gw_pool_quiet(void);
  * thread's clients start at once, the others' are posted. */
 void gw_sched_dispatch(void);
 
+/* Chain m (for m->client) on *local when the client is this thread's, else on *remote:
+ * under sched_lock, messages are only chained; gw_sched_deliver() runs and posts them
+ * after the unlock. */
+void gw_msg_chain(struct gw_msg *m, struct gw_msg **local, struct gw_msg **remote);
+
 /* Post the remote messages, then run the local ones in order. */
 void gw_sched_deliver(struct gw_msg *local, struct gw_msg *remote);
 

@@ -184,13 +184,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 			m->kind = GW_MSG_EXPIRE;
 			m->client = c;
 			m->server = NULL;
-			if (c->worker == w) {
-				m->next = local;
-				local = m;
-			} else {
-				m->next = remote;
-				remote = m;
-			}
+			gw_msg_chain(m, &local, &remote);
 		}
 		queued = qos_queued_total(gw.qos) > 0;
 		pthread_mutex_unlock(&gw.sched_lock);
