@@ -2,7 +2,11 @@
 # Benchmark: sysbench straight to MariaDB, through a bare TCP relay (tests/relay.c, the
 # floor for any proxy), and through sluice, side by side.
 #
-#   scripts/bench.sh [SLUICE_BIN]
+#   scripts/bench.sh [SLUICE_BIN [BEFORE_BIN]]
+#
+# With BEFORE_BIN (another sluice build, e.g. the commit before a change) both run side
+# by side, each point in turn, with the same settings: the table adds the before build's
+# CPU per query and after/before.
 #
 # Settings (environment):
 #   BENCH_THREADS   "1 8 32 128 512 1024"            sysbench --threads, one point each
@@ -22,6 +26,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 sluice=${1:-${SLUICE_BIN:-./sluice}}
+before=${2:-${BENCH_BEFORE:-}}
 threads_list=${BENCH_THREADS:-1 8 32 128 512 1024}
 duration=${BENCH_TIME:-10}
 tests=${BENCH_TESTS:-oltp_point_select oltp_read_only}
@@ -32,6 +37,10 @@ out=${BENCH_OUT:-bench-$(date +%Y%m%d-%H%M%S)}
 
 [ -x "$sluice" ] || { echo "bench: no sluice binary at $sluice (give its path)" >&2; exit 2; }
 sluice=$(cd "$(dirname "$sluice")" && pwd)/$(basename "$sluice")
+if [ -n "$before" ]; then
+	[ -x "$before" ] || { echo "bench: no sluice binary at $before (BEFORE_BIN)" >&2; exit 2; }
+	before=$(cd "$(dirname "$before")" && pwd)/$(basename "$before")
+fi
 command -v sysbench >/dev/null || { echo "bench: sysbench is not installed" >&2; exit 2; }
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -42,10 +51,11 @@ log() {
 	printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2
 }
 
-sandbox= relay_pid= sluice_pid=
+sandbox= relay_pid= sluice_pid= before_pid=
 cleanup() {
 	local rc=$?
 	[ -z "$sluice_pid" ] || { kill -TERM "$sluice_pid" 2>/dev/null; wait "$sluice_pid" 2>/dev/null || true; }
+	[ -z "$before_pid" ] || { kill -TERM "$before_pid" 2>/dev/null; wait "$before_pid" 2>/dev/null || true; }
 	[ -z "$relay_pid" ] || { kill -TERM "$relay_pid" 2>/dev/null; wait "$relay_pid" 2>/dev/null || true; }
 	[ -z "$sandbox" ] || "$here/mariadb-sandbox.sh" stop "$sandbox" || true
 	rm -rf "$work"
@@ -96,6 +106,7 @@ root_sql "DROP DATABASE IF EXISTS $db; CREATE DATABASE $db;
 	ALTER USER '$user'@'%' IDENTIFIED BY '$password';
 	GRANT ALL ON $db.* TO '$user'@'%';"
 echo "$password" | "$sluice" --db "$work/sluice.db" account add "$user" >/dev/null
+[ -z "$before" ] || echo "$password" | "$before" --db "$work/before.db" account add "$user" >/dev/null
 
 sb_common=(--db-driver=mysql --db-ps-mode=disable --mysql-user="$user"
 	--mysql-password="$password" --mysql-db="$db" --tables="$tables"
@@ -111,14 +122,25 @@ relay_port=$(free_port)
 relay_pid=$!
 wait_port "$relay_port" "$relay_pid" || { echo "bench: relay did not start" >&2; exit 1; }
 
-sluice_port=$(free_port)
-"$sluice" --listen "127.0.0.1:$sluice_port" --backend "127.0.0.1:$MARIADB_PORT" \
-	--pool-size "$pool" --db "$work/sluice.db" --admin "127.0.0.1:$(free_port)" \
-	--admin-token "bench-$RANDOM" --log-level warn ${BENCH_SLUICE_THREADS:+--threads "$BENCH_SLUICE_THREADS"} \
-	</dev/null >"$out/sluice.log" 2>&1 &
-sluice_pid=$!
-wait_port "$sluice_port" "$sluice_pid" || { echo "bench: sluice did not start; see $out/sluice.log" >&2; exit 1; }
+# start_sluice BIN DB LOG: a sluice on a free port with the bench's settings; sets
+# started_port and started_pid.
+start_sluice() {
+	started_port=$(free_port)
+	"$1" --listen "127.0.0.1:$started_port" --backend "127.0.0.1:$MARIADB_PORT" \
+		--pool-size "$pool" --db "$2" --admin "127.0.0.1:$(free_port)" \
+		--admin-token "bench-$RANDOM" --log-level warn ${BENCH_SLUICE_THREADS:+--threads "$BENCH_SLUICE_THREADS"} \
+		</dev/null >"$3" 2>&1 &
+	started_pid=$!
+	wait_port "$started_port" "$started_pid" || { echo "bench: sluice did not start; see $3" >&2; exit 1; }
+}
+start_sluice "$sluice" "$work/sluice.db" "$out/sluice.log"
+sluice_port=$started_port sluice_pid=$started_pid
 log "relay pid $relay_pid on :$relay_port, sluice pid $sluice_pid on :$sluice_port (pool $pool)"
+if [ -n "$before" ]; then
+	start_sluice "$before" "$work/before.db" "$out/before.log"
+	before_port=$started_port before_pid=$started_pid
+	log "before: $before, pid $before_pid on :$before_port"
+fi
 
 clk=$(getconf CLK_TCK)
 csv=$out/results.csv
@@ -151,12 +173,15 @@ for test in $tests; do
 		run_point "$test" "$threads" direct "$MARIADB_PORT" -
 		run_point "$test" "$threads" relay "$relay_port" "$relay_pid"
 		run_point "$test" "$threads" sluice "$sluice_port" "$sluice_pid"
+		[ -z "$before" ] || run_point "$test" "$threads" before "$before_port" "$before_pid"
 		kill -0 "$sluice_pid" 2>/dev/null || { echo "bench: sluice died; see $out/sluice.log" >&2; sluice_pid=; exit 1; }
+		[ -z "$before" ] || kill -0 "$before_pid" 2>/dev/null ||
+			{ echo "bench: the before build died; see $out/before.log" >&2; before_pid=; exit 1; }
 	done
 done
 
 # The table, from the CSV.
-awk -F, -v pool="$pool" -v secs="$duration" '
+awk -F, -v pool="$pool" -v secs="$duration" -v before="$before" '
 NR == 1 { next }
 {
 	key = $1 SUBSEP $2
@@ -169,19 +194,30 @@ END {
 		split(order[i], k, SUBSEP)
 		if (k[1] != last) {
 			printf "\n%s, %d s per point, sluice --pool-size %d\n", k[1], secs, pool
-			printf "%7s | %9s %8s | %9s %8s | %9s %8s | %8s | %9s %9s | %7s\n",
+			printf "%7s | %9s %8s | %9s %8s | %9s %8s | %8s | %9s %9s | %7s",
 			       "threads", "direct", "p95 ms", "relay", "p95 ms", "sluice", "p95 ms",
 			       "sl/dir", "relay µs", "sluice µs", "sl/rel"
-			printf "%7s | %18s | %18s | %18s | %8s | %19s | %7s\n", "", "qps", "qps",
+			if (before != "")
+				printf " | %9s %9s %7s", "before", "before µs", "sl/bef"
+			printf "\n%7s | %18s | %18s | %18s | %8s | %19s | %7s", "", "qps", "qps",
 			       "qps", "qps", "CPU per query", "CPU"
+			if (before != "")
+				printf " | %9s %9s %7s", "qps", "CPU/query", "CPU"
+			printf "\n"
 			last = k[1]
 		}
 		d = qps[order[i], "direct"]; s = qps[order[i], "sluice"]
 		rc = cpu[order[i], "relay"]; sc = cpu[order[i], "sluice"]
-		printf "%7d | %9.0f %8s | %9.0f %8s | %9.0f %8s | %8s | %9s %9s | %7s\n", k[2],
+		printf "%7d | %9.0f %8s | %9.0f %8s | %9.0f %8s | %8s | %9s %9s | %7s", k[2],
 		       d, p95[order[i], "direct"], qps[order[i], "relay"], p95[order[i], "relay"],
 		       s, p95[order[i], "sluice"], (d > 0 ? sprintf("%.2f", s / d) : "-"),
 		       rc, sc, (rc > 0 ? sprintf("%.2f", sc / rc) : "-")
+		if (before != "") {
+			bc = cpu[order[i], "before"]
+			printf " | %9.0f %9s %7s", qps[order[i], "before"], bc,
+			       (bc > 0 ? sprintf("%.2f", sc / bc) : "-")
+		}
+		printf "\n"
 	}
 }' "$csv"
 echo
@@ -189,7 +225,7 @@ log "results: $csv"
 
 if command -v gnuplot >/dev/null; then
 	for test in $tests; do
-		for path in direct relay sluice; do
+		for path in direct relay sluice ${before:+before}; do
 			awk -F, -v t="$test" -v p="$path" '$1 == t && $3 == p { print $2, $4 }' "$csv" \
 				>"$work/$test-$path.dat"
 		done
@@ -203,7 +239,8 @@ if command -v gnuplot >/dev/null; then
 			echo "set title '$test (sluice pool $pool)'"
 			echo "plot '$work/$test-direct.dat' with linespoints title 'direct'," \
 				"'$work/$test-relay.dat' with linespoints title 'relay'," \
-				"'$work/$test-sluice.dat' with linespoints title 'sluice'"
+				"'$work/$test-sluice.dat' with linespoints title 'sluice'" \
+				"${before:+, '$work/$test-before.dat' with linespoints title 'before'}"
 		done
 		echo "unset multiplot"
 	} | gnuplot && log "plot: $out/results.png"
