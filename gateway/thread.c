@@ -102,6 +102,12 @@ void gw_worker_post_to(struct gw_worker *w, struct gw_msg *m)
  * them asked (gw_sched_kick) and frees the clients they closed. This is the one place
  * both happen: a dispatch asked ten times in a pass runs once, and nothing a callback
  * still uses is freed under it.
+ *
+ * libevent runs one priority's ready events per pass, and a higher-priority event made
+ * ready stops a lower-priority batch at once. So the step runs at the priority of the
+ * callback that asked for it: at the end of the high-priority events, or among the
+ * low-priority ones (backlogged clients' reads, GW_LOW_BATCH at a time) without cutting
+ * their batch short, which would cost a loop turn (an epoll_wait) per read.
  */
 static void worker_after_pass(evutil_socket_t fd, short what, void *arg)
 {
@@ -109,7 +115,10 @@ static void worker_after_pass(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	w->after_armed = false;
+	/* Either step may run first; the other finds the work done (or, still queued, runs
+	 * again: event_active() of an active event is a no-op). */
+	for (int i = 0; i < GW_PRIOS; i++)
+		w->after_armed[i] = false;
 	if (w->dispatch_due) {
 		w->dispatch_due = false;
 		gw_sched_dispatch();
@@ -119,9 +128,14 @@ static void worker_after_pass(evutil_socket_t fd, short what, void *arg)
 
 void gw_worker_after(struct gw_worker *w)
 {
-	if (!w->after_armed) {
-		w->after_armed = true;
-		event_active(w->after_ev, 0, 0);
+	struct event *running = event_base_get_running_event(w->base);
+	int prio = running ? event_get_priority(running) : GW_PRIO_HIGH;
+
+	if (prio < 0 || prio >= GW_PRIOS)
+		prio = GW_PRIO_HIGH;
+	if (!w->after_armed[prio]) {
+		w->after_armed[prio] = true;
+		event_active(w->after_ev[prio], 0, 0);
 	}
 }
 
@@ -332,17 +346,21 @@ bool gw_start(char *err, size_t errlen)
 		w->accept_ev = event_new(w->base, w->listen_fd, EV_READ | EV_PERSIST, on_accept, w);
 		w->notify_ev = event_new(w->base, w->notify_fd, EV_READ | EV_PERSIST, on_notify, w);
 		w->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);
-		w->after_ev = event_new(w->base, -1, 0, worker_after_pass, w);
-		if (w->after_ev) /* its turn comes after the ready events at this priority */
-			event_priority_set(w->after_ev, GW_PRIO_HIGH);
+		for (int p = 0; p < GW_PRIOS; p++) {
+			w->after_ev[p] = event_new(w->base, -1, 0, worker_after_pass, w);
+			if (!w->after_ev[p] || event_priority_set(w->after_ev[p], p) < 0) {
+				snprintf(err, errlen, "libevent setup failed");
+				return false;
+			}
+		}
 		if (w->notify_ev)
 			event_priority_set(w->notify_ev, GW_PRIO_HIGH);
 		if (w->tick_ev)
 			event_priority_set(w->tick_ev, GW_PRIO_HIGH);
 		w->accept_retry_ev = evtimer_new(w->base, on_accept_retry, w);
-		if (!w->accept_ev || !w->notify_ev || !w->tick_ev || !w->after_ev ||
-		    !w->accept_retry_ev || event_add(w->accept_ev, NULL) < 0 ||
-		    event_add(w->notify_ev, NULL) < 0 || event_add(w->tick_ev, &tick) < 0) {
+		if (!w->accept_ev || !w->notify_ev || !w->tick_ev || !w->accept_retry_ev ||
+		    event_add(w->accept_ev, NULL) < 0 || event_add(w->notify_ev, NULL) < 0 ||
+		    event_add(w->tick_ev, &tick) < 0) {
 			snprintf(err, errlen, "libevent setup failed");
 			return false;
 		}
