@@ -47,7 +47,8 @@
 #include <event2/thread.h>
 
 #include "admin/store.h"
-#include "gateway/engine.h"
+#include "gateway/accounts.h"
+#include "gateway/thread.h"
 #include "proto/auth.h"
 #include "proto/log.h"
 #include "proto/util.h"
