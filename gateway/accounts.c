@@ -150,6 +150,7 @@ bool gw_accounts_load(struct store *st, char *err, size_t errlen)
 			gw.reserved += a->limits.reservation;
 	}
 	pthread_mutex_unlock(&gw.sched_lock);
+	gw_sched_kick(); /* a raised max_pinned, reservation or max_qps lets waiting work in */
 	/* What was made for accounts that were there already, and qos's old heap arrays. */
 	accounts_free(fresh, n);
 	qos_room_free(&room);

@@ -417,8 +417,11 @@ void client_close(struct gw_client *c, const char *reason)
 	}
 	if (completed || kick)
 		gw_sched_kick();
-	event_del(c->ev);
-	event_del(c->wev);
+	/* (each may be missing: an accept that ran out of memory closes at once) */
+	if (c->ev)
+		event_del(c->ev);
+	if (c->wev)
+		event_del(c->wev);
 	if (c->more_ev)
 		event_del(c->more_ev);
 	close(c->fd);
@@ -440,8 +443,10 @@ void client_free(struct gw_client *c)
 	wire_buf_free(&c->cont_carry);
 	gw_stmts_free(&c->stmts);
 	free(c->prep_sql);
-	event_free(c->ev);
-	event_free(c->wev);
+	if (c->ev)
+		event_free(c->ev);
+	if (c->wev)
+		event_free(c->wev);
 	if (c->more_ev)
 		event_free(c->more_ev);
 	gw_buf_free(&c->in);

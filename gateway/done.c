@@ -93,6 +93,7 @@ void gw_client_on_msg(struct gw_msg *m)
 		         gw.backend_error[0] ? gw.backend_error : "unavailable");
 		gw_client_hold_drop_locked(c); /* its statement never ran */
 		pthread_mutex_unlock(&gw.sched_lock);
+		gw_sched_kick(); /* its place under max_pinned may go to a waiting session */
 		if (client_peek_packet(c, &p, &len, &seq))
 			client_consume(c, WIRE_HDR_LEN + len);
 		client_set_state(c, GW_CL_IDLE);

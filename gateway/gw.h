@@ -466,15 +466,16 @@ struct gw_worker {
 	pthread_t thread;
 	struct event_base *base; /* owned */
 	int listen_fd;
-	struct event *accept_ev;          /* owned */
-	struct event *accept_retry_ev;    /* owned: re-arms accept after EMFILE */
-	int notify_fd;                    /* eventfd: messages waiting */
-	struct event *notify_ev;          /* owned */
-	struct event *tick_ev;            /* owned: janitor, every 100 ms */
-	struct event *after_ev[GW_PRIOS]; /* owned: the end of a loop pass, one per priority */
-	bool after_armed[GW_PRIOS];       /* after_ev[i] is active */
-	bool dispatch_due;                /* a dispatch was asked for in this pass */
-	bool dispatch_asked;              /* __atomic: asked from outside the workers */
+	struct event *accept_ev;       /* owned */
+	struct event *accept_retry_ev; /* owned: re-arms accept after EMFILE */
+	int notify_fd;                 /* eventfd: messages waiting */
+	struct event *notify_ev;       /* owned */
+	struct event *tick_ev;         /* owned: janitor, every 100 ms */
+	struct event *after_ev;        /* owned: the end of a loop pass (worker_after_pass) */
+	bool after_armed;              /* after_ev is active, or due as a timer */
+	bool dispatch_due;             /* a dispatch was asked for in this pass */
+	bool dispatch_asked;           /* __atomic: asked from outside the workers */
+	bool stop;                     /* __atomic: gw_stop() asked the loop to end */
 	pthread_mutex_t inbox_lock;
 	struct gw_msg *inbox;      /* owned list, LIFO; reversed on drain */
 	struct gw_client *clients; /* every live client of this worker */

@@ -180,6 +180,7 @@ void client_on_kill(struct gw_msg *m)
 			gw_client_hold_drop_locked(c); /* a place it took for its statement */
 		pthread_mutex_unlock(&gw.sched_lock);
 		if (cancelled) {
+			gw_sched_kick(); /* the place may go to a session waiting for one */
 			if (client_peek_packet(c, &p, &len, &seq))
 				client_consume(c, WIRE_HDR_LEN + len);
 			client_set_state(c, GW_CL_IDLE);
@@ -450,6 +451,8 @@ void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t
 		gw_account_reject_locked(c->account, GW_REJECT_QUEUE_FULL);
 	}
 	pthread_mutex_unlock(&gw.sched_lock);
+	if (v == QOS_OK) /* before the switch below: the step goes at this callback's priority */
+		gw_sched_kick(); /* it runs at the end of this pass if a connection is free */
 	if (backlogged != c->low_prio && !c->read_paused) {
 		/* The account has (or no longer has) a queue: its clients' reads wait for
 		 * (or stop waiting for) everything else on this thread. */
@@ -466,7 +469,5 @@ void client_command(struct gw_client *c, const uint8_t *p, uint32_t len, uint8_t
 		         "User '%s' has exceeded the 'max_queue' resource (current value: %u)",
 		         c->account->name, c->account->limits.max_queue);
 		client_send_err(c, 1, 1226, "42000", msg);
-		return;
 	}
-	gw_sched_kick(); /* it runs at the end of this pass if a connection is free */
 }

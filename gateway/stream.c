@@ -420,7 +420,14 @@ void server_stream(struct gw_server *s)
 		}
 		s->scan = pos - s->in.start;
 		if (step == WIRE_STEP_BAD) {
+			/* The client gets the good packets before the bad one, then the error in
+			 * the bad one's place (its sequence id), as after a lost connection. */
 			gw_log_warn("S-%u: response out of protocol sync; closing", s->id);
+			c = s->client;
+			if (c && server_state(s) == GW_SV_ACTIVE && last_pkt > s->in.start)
+				gw_client_forward(c, s->in.data + s->in.start,
+				                  last_pkt - s->in.start);
+			s->last_seq = (uint8_t)(s->in.data[last_pkt + 3] - 1);
 			server_close(s, "protocol error from backend");
 			return;
 		}

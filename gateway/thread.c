@@ -103,11 +103,13 @@ void gw_worker_post_to(struct gw_worker *w, struct gw_msg *m)
  * both happen: a dispatch asked ten times in a pass runs once, and nothing a callback
  * still uses is freed under it.
  *
- * libevent runs one priority's ready events per pass, and a higher-priority event made
- * ready stops a lower-priority batch at once. So the step runs at the priority of the
- * callback that asked for it: at the end of the high-priority events, or among the
- * low-priority ones (backlogged clients' reads, GW_LOW_BATCH at a time) without cutting
- * their batch short, which would cost a loop turn (an epoll_wait) per read.
+ * libevent runs one priority's ready events per loop turn, and a high-priority event made
+ * ready (event_active) stops a low-priority batch at once. So from a low-priority
+ * callback (a backlogged client's read, GW_LOW_BATCH of them a turn) the step is armed as
+ * a timer due now: it runs at the start of the next turn, at high priority, without
+ * cutting the batch short (which cost a loop turn, an epoll_wait, per read) and without
+ * waiting for the low-priority events, which may not run while high-priority ones keep
+ * coming.
  */
 static void worker_after_pass(evutil_socket_t fd, short what, void *arg)
 {
@@ -115,10 +117,7 @@ static void worker_after_pass(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	/* Either step may run first; the other finds the work done (or, still queued, runs
-	 * again: event_active() of an active event is a no-op). */
-	for (int i = 0; i < GW_PRIOS; i++)
-		w->after_armed[i] = false;
+	w->after_armed = false;
 	if (w->dispatch_due) {
 		w->dispatch_due = false;
 		gw_sched_dispatch();
@@ -126,17 +125,21 @@ static void worker_after_pass(evutil_socket_t fd, short what, void *arg)
 	gw_worker_reclaim(w);
 }
 
+/* Only from a callback of w's loop: libevent 2.1's event_base_get_running_event()
+ * dereferences a NULL current event on the loop's own thread otherwise. */
 void gw_worker_after(struct gw_worker *w)
 {
-	struct event *running = event_base_get_running_event(w->base);
-	int prio = running ? event_get_priority(running) : GW_PRIO_HIGH;
+	static const struct timeval now = { 0, 0 };
+	struct event *running;
 
-	if (prio < 0 || prio >= GW_PRIOS)
-		prio = GW_PRIO_HIGH;
-	if (!w->after_armed[prio]) {
-		w->after_armed[prio] = true;
-		event_active(w->after_ev[prio], 0, 0);
-	}
+	if (w->after_armed)
+		return;
+	w->after_armed = true;
+	running = event_base_get_running_event(w->base);
+	if (running && event_get_priority(running) != GW_PRIO_HIGH)
+		event_add(w->after_ev, &now);
+	else
+		event_active(w->after_ev, 0, 0);
 }
 
 void gw_sched_kick(void)
@@ -173,6 +176,8 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
 	gw_msgs_run(list);
 	if (__atomic_exchange_n(&w->dispatch_asked, false, __ATOMIC_ACQ_REL))
 		gw_sched_kick();
+	if (__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE))
+		event_base_loopbreak(w->base);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -346,21 +351,17 @@ bool gw_start(char *err, size_t errlen)
 		w->accept_ev = event_new(w->base, w->listen_fd, EV_READ | EV_PERSIST, on_accept, w);
 		w->notify_ev = event_new(w->base, w->notify_fd, EV_READ | EV_PERSIST, on_notify, w);
 		w->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);
-		for (int p = 0; p < GW_PRIOS; p++) {
-			w->after_ev[p] = event_new(w->base, -1, 0, worker_after_pass, w);
-			if (!w->after_ev[p] || event_priority_set(w->after_ev[p], p) < 0) {
-				snprintf(err, errlen, "libevent setup failed");
-				return false;
-			}
-		}
+		w->after_ev = event_new(w->base, -1, 0, worker_after_pass, w);
+		if (w->after_ev)
+			event_priority_set(w->after_ev, GW_PRIO_HIGH);
 		if (w->notify_ev)
 			event_priority_set(w->notify_ev, GW_PRIO_HIGH);
 		if (w->tick_ev)
 			event_priority_set(w->tick_ev, GW_PRIO_HIGH);
 		w->accept_retry_ev = evtimer_new(w->base, on_accept_retry, w);
-		if (!w->accept_ev || !w->notify_ev || !w->tick_ev || !w->accept_retry_ev ||
-		    event_add(w->accept_ev, NULL) < 0 || event_add(w->notify_ev, NULL) < 0 ||
-		    event_add(w->tick_ev, &tick) < 0) {
+		if (!w->accept_ev || !w->notify_ev || !w->tick_ev || !w->after_ev ||
+		    !w->accept_retry_ev || event_add(w->accept_ev, NULL) < 0 ||
+		    event_add(w->notify_ev, NULL) < 0 || event_add(w->tick_ev, &tick) < 0) {
 			snprintf(err, errlen, "libevent setup failed");
 			return false;
 		}
@@ -389,12 +390,18 @@ void gw_stop_accepting(void)
 	}
 }
 
-/* Stop accepting, then stop every loop and wait for the threads. */
+/* Stop accepting, then stop every loop and wait for the threads. A loop break asked
+ * before a worker's loop has started is lost (event_base_loop() clears it), so each
+ * worker is also told through its inbox's eventfd, which its loop reads whenever it
+ * starts. */
 void gw_stop(void)
 {
 	gw_stop_accepting();
-	for (uint32_t i = 0; i < gw.cfg.threads; i++)
+	for (uint32_t i = 0; i < gw.cfg.threads; i++) {
+		__atomic_store_n(&gw.workers[i].stop, true, __ATOMIC_RELEASE);
+		worker_wake(&gw.workers[i]);
 		event_base_loopbreak(gw.workers[i].base);
+	}
 	for (uint32_t i = 0; i < gw.cfg.threads; i++)
 		pthread_join(gw.workers[i].thread, NULL);
 }
