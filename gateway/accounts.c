@@ -108,8 +108,7 @@ bool gw_accounts_load(struct store *st, char *err, size_t errlen)
 	}
 	pthread_mutex_lock(&gw.sched_lock);
 	qos_room_swap(gw.qos, &room);
-	for (struct gw_account *a = gw.accounts; a; a = a->next)
-		a->dead = true;
+	gw.accounts_gen++;
 	for (size_t i = 0; i < n; i++) {
 		const struct store_account *sa = &list[i];
 		struct gw_account *a = find_by_id_locked(sa->id);
@@ -123,7 +122,9 @@ bool gw_accounts_load(struct store *st, char *err, size_t errlen)
 			a->next = gw.accounts;
 			gw.accounts = a;
 		}
-		a->dead = false;
+		a->seen_gen = gw.accounts_gen;
+		/* read without the lock by the workers' intake */
+		__atomic_store_n(&a->dead, false, __ATOMIC_RELAXED);
 		gw_strlcpy(a->name, sa->name, sizeof(a->name));
 		/* New credentials (issue 11): a new generation, so that no backend connection
 		 * authenticated with the old ones serves a client that proved the new ones
@@ -143,6 +144,12 @@ bool gw_accounts_load(struct store *st, char *err, size_t errlen)
 		                 __ATOMIC_RELAXED);
 		limits_from_store(sa, &a->limits);
 		qos_account_set_limits(gw.qos, a->qa, &a->limits);
+	}
+	/* Only the accounts the store no longer has die: the others never look dead, not
+	 * even while the rules reload (a statement arriving then was refused). */
+	for (struct gw_account *a = gw.accounts; a; a = a->next) {
+		if (a->seen_gen != gw.accounts_gen)
+			__atomic_store_n(&a->dead, true, __ATOMIC_RELAXED);
 	}
 	gw.reserved = 0;
 	for (struct gw_account *a = gw.accounts; a; a = a->next) {

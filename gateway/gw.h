@@ -131,7 +131,9 @@ struct gw_account {
 	uint64_t cred_gen;        /* bumped whenever stage1 or has_password changes (issue 11):
 	                           * a backend connection authenticated under another value
 	                           * is not on the account's current credentials */
-	bool dead;                /* deleted: no new logins */
+	bool dead;                /* deleted: no new logins (written under sched_lock,
+	                           * __atomic: the intake reads it without) */
+	uint64_t seen_gen;        /* the last gw_accounts_load that found it (sched_lock) */
 	uint32_t max_connections; /* 0 = none */
 	struct qos_limits limits; /* what qos enforces */
 	struct qos_account *qa;   /* owned reference */
@@ -553,6 +555,7 @@ struct gw {
 	uint64_t freed_ns;           /* when a connection last became free (idle, or its
 	                              * slot closed): the pool is stuck when long ago */
 	struct gw_account *accounts; /* list, under sched_lock */
+	uint64_t accounts_gen;       /* gw_accounts_load calls so far (sched_lock) */
 	struct gw_hosts *hosts;      /* owned: per-address pre-login counts and failed logins
 	                              * (its own lock) */
 	uint64_t down_until_ns;      /* after a connect failure: fail fast until then */
